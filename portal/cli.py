@@ -1,0 +1,54 @@
+"""flask sundial … commands."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+sundial = AppGroup("sundial", help="Sundial administration commands.")
+
+
+@sundial.command("worker")
+@click.option("--queues", default="sync,export,notify,default", show_default=True)
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--with-scheduler/--without-scheduler", default=True, show_default=True)
+def worker(queues: str, burst: bool, with_scheduler: bool):
+    """Run an RQ worker inside the app context (RQ's scheduler on by default)."""
+    from rq import Worker
+
+    from .jobs.queues import get_queue, redis_connection
+    from .jobs.worker import prepare_worker_process
+
+    prepare_worker_process(current_app)
+    qs = [get_queue(q.strip()) for q in queues.split(",") if q.strip()]
+    Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=with_scheduler)
+
+
+@sundial.command("seed-demo")
+def seed_demo():
+    """Create the demo organisation (idempotent) and print its logins."""
+    from .demo import seed
+
+    for line in seed():
+        click.echo(line)
+
+
+@sundial.command("create-admin")
+@click.argument("email")
+@click.password_option()
+def create_admin(email: str, password: str):
+    """Create (or reset) an admin login."""
+    from .extensions import db
+    from .models import User
+
+    user = db.session.execute(db.select(User).where(User.email == email.lower())).scalar_one_or_none()
+    user = user or User(email=email.lower(), name=email.split("@")[0], role="admin")
+    user.role = "admin"
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Admin {email} is ready.")
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(sundial)

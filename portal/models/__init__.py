@@ -1,0 +1,15 @@
+"""All tables. Import models from here."""
+from .base import UTCDateTime, utcnow
+from .exchange import (
+    MAILBOX_STATES, AuditEvent, ExchangeIntegration, ExchangeLink, MailboxState, SyncActivity,
+)
+from .notifications import AUDIENCES, NotificationSetting, OutboxMessage
+from .people import Client, Location, Service, StaffMember, User, staff_locations
+from .schedule import Appointment, AppointmentChange, ExternalAbsence, appointment_clients, appointment_staff
+
+__all__ = [
+    "UTCDateTime", "utcnow", "MAILBOX_STATES", "AuditEvent", "ExchangeIntegration", "ExchangeLink",
+    "MailboxState", "SyncActivity", "AUDIENCES", "NotificationSetting", "OutboxMessage", "Client",
+    "Location", "Service", "StaffMember", "User", "staff_locations", "Appointment", "AppointmentChange",
+    "ExternalAbsence", "appointment_clients", "appointment_staff",
+]

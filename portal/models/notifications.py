@@ -1,0 +1,35 @@
+"""General-notification switches per audience (G6) and the email outbox."""
+from __future__ import annotations
+
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+AUDIENCES = ("clients", "staff")
+
+
+class NotificationSetting(db.Model):
+    __tablename__ = "notification_settings"
+    audience = db.Column(db.String(10), primary_key=True)  # clients | staff
+    enabled = db.Column(db.Boolean, nullable=False, default=True)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def is_enabled(cls, audience: str) -> bool:
+        row = db.session.get(cls, audience)
+        return True if row is None else row.enabled
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_messages"
+    id = db.Column(db.Integer, primary_key=True)
+    audience = db.Column(db.String(10), nullable=False)
+    recipient = db.Column(db.String(254), nullable=False)
+    subject = db.Column(db.String(255), nullable=False)
+    body = db.Column(db.Text, nullable=False)
+    appointment_id = db.Column(db.ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True)
+    # pending | sent | undelivered (no SMTP configured) | failed (SMTP refused; retried)
+    status = db.Column(db.String(12), nullable=False, default="pending", index=True)
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    last_error = db.Column(db.Text, nullable=True)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at = db.Column(UTCDateTime, nullable=True)
