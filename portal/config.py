@@ -68,4 +68,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "RATELIMIT_STORAGE_URI": env.get("SUNDIAL_RATELIMIT_STORAGE", "memory://"),
         "RQ_ASYNC": env.get("SUNDIAL_RQ_ASYNC", "1") == "1",
+        # Lab/demo only: Autodiscover URLs to try before the standard candidates (comma-separated).
+        "EXCHANGE_AUTODISCOVER_CANDIDATES": [
+            u.strip() for u in env.get("SUNDIAL_AUTODISCOVER_CANDIDATES", "").split(",") if u.strip()
+        ],
     }

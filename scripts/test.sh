@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make test: the whole suite. Installs what it needs and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3} bash scripts/ensure-venv.sh requirements-dev.txt
+need_apt() {  # $1 = command, $2 = Debian package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "→ $1 is missing: installing Debian's $2 package"
+    apt-get install -y -q "$2" >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "$2" >/dev/null 2>&1)
+  fi
+  command -v "$1" >/dev/null 2>&1 || { echo "The tests need $1: install Debian's $2 package." >&2; exit 1; }
+}
+need_apt redis-server redis-server
+[ -x /usr/bin/chromium ] || need_apt chromium chromium
+if .venv/bin/python -c "import psycopg2,os; psycopg2.connect(os.environ.get('SUNDIAL_TEST_DATABASE_URL','postgresql://postgres@127.0.0.1:5432/test'), connect_timeout=3)" 2>/dev/null; then
+  echo "→ PostgreSQL reachable: the suite runs on SQLite and PostgreSQL"
+else
+  echo "→ no PostgreSQL at ${SUNDIAL_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}: PostgreSQL runs are skipped (with that reason)"
+fi
+echo "→ each test session starts its own private redis-server on a free port"
+mkdir -p test-artifacts
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=300 "$@" tests

@@ -1,0 +1,112 @@
+"""ARCHITECTURE.md boundaries, enforced: a module importing across a line fails here.
+
+- portal/ews_soap knows EWS/SOAP/NTLM/XML, nothing of Flask, SQLAlchemy, RQ, Redis or the models.
+- portal/sync is pure: no I/O (no network, files, database, Redis, EWS client) and no clock.
+- portal/ (outside ews_soap's own tests) never imports ews_simulator; the simulator never imports portal
+  at module level.
+- web views reach Exchange only through ews_soap.probe/autodiscover, and jobs only through jobs.queues.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imports_of(path: Path) -> list[tuple[str, int, bool]]:
+    """(module, line, at_module_level) for every import in a file, relative ones resolved."""
+    tree = ast.parse(path.read_text(), str(path))
+    pkg = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    top_level = {id(n) for n in tree.body}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno, id(node) in top_level) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level:
+                base = pkg.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([mod] if mod else []))
+            found.append((mod, node.lineno, id(node) in top_level))
+            found += [(f"{mod}.{a.name}", node.lineno, id(node) in top_level) for a in node.names]
+    return found
+
+
+def files(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py")) if (ROOT / folder).exists() else []
+
+
+def offenders(folder: str, forbidden: tuple[str, ...], module_level_only=False) -> list[str]:
+    bad = []
+    for f in files(folder):
+        for mod, line, top in imports_of(f):
+            if module_level_only and not top:
+                continue
+            if any(mod == p or mod.startswith(p + ".") for p in forbidden):
+                bad.append(f"{f.relative_to(ROOT)}:{line} imports {mod}")
+    return bad
+
+
+EWS_FORBIDDEN = ("flask", "flask_sqlalchemy", "flask_login", "flask_wtf", "sqlalchemy", "rq", "redis",
+                 "portal.models", "portal.jobs", "portal.sync", "portal.extensions", "portal.settings",
+                 "ews_simulator")
+SYNC_FORBIDDEN = ("flask", "sqlalchemy", "rq", "redis", "requests", "zeep", "socket", "urllib.request",
+                  "http", "smtplib", "subprocess", "time", "portal.models", "portal.extensions",
+                  "portal.jobs", "portal.ews_soap.client", "portal.ews_soap.session", "ews_simulator")
+
+
+def test_ews_soap_knows_nothing_of_flask_sqlalchemy_rq():
+    assert files("portal/ews_soap"), "portal/ews_soap is missing"
+    assert offenders("portal/ews_soap", EWS_FORBIDDEN) == []
+
+
+def test_sync_is_pure_no_io_no_clock():
+    assert files("portal/sync"), "portal/sync is missing"
+    assert offenders("portal/sync", SYNC_FORBIDDEN) == []
+    clock = []
+    for f in files("portal/sync"):
+        text = f.read_text()
+        for call in ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time(", "open("):
+            if call in text:
+                clock.append(f"{f.relative_to(ROOT)} calls {call}")
+    assert clock == []
+
+
+def test_portal_never_imports_the_simulator():
+    assert offenders("portal", ("ews_simulator",)) == []
+
+
+def test_simulator_does_not_import_portal_at_module_level():
+    assert offenders("ews_simulator", ("portal",), module_level_only=True) == []
+
+
+@pytest.mark.parametrize("folder", ["portal/schedule", "portal/settings", "portal/auth", "portal/notifications"])
+def test_views_reach_exchange_only_through_probe_and_jobs_only_through_queues(folder):
+    bad = []
+    for f in files(folder):
+        for mod, line, _top in imports_of(f):
+            if mod.startswith("portal.ews_soap") and not (
+                mod.startswith("portal.ews_soap.probe") or mod.startswith("portal.ews_soap.autodiscover")
+                or mod.startswith("portal.ews_soap.errors") or mod.startswith("portal.ews_soap.types")
+                or mod == "portal.ews_soap"
+            ):
+                bad.append(f"{f.relative_to(ROOT)}:{line} imports {mod}")
+            if mod.startswith("portal.jobs") and not mod.startswith("portal.jobs.queues"):
+                bad.append(f"{f.relative_to(ROOT)}:{line} imports {mod}")
+    assert bad == []
+
+
+def test_the_detector_catches_a_violation(tmp_path, monkeypatch):
+    """The checker itself can fail: a planted flask import in a fake ews_soap module is found."""
+    fake = ROOT / "portal" / "ews_soap" / "_planted_violation_test.py"
+    fake.write_text("import flask\nfrom ..models import User\n")
+    try:
+        found = offenders("portal/ews_soap", EWS_FORBIDDEN)
+    finally:
+        fake.unlink()
+    assert any("imports flask" in f for f in found)
+    assert any("imports portal.models" in f for f in found)
