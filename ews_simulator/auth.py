@@ -1,0 +1,168 @@
+"""NTLM (pyspnego acceptor, bound to the TCP connection like IIS) and Basic authentication, with an
+Active Directory style lockout (threshold bad attempts within a window lock the account for a while)."""
+from __future__ import annotations
+
+import atexit
+import base64
+import os
+import tempfile
+import threading
+import time
+import weakref
+from collections import defaultdict
+
+import spnego
+from spnego._ntlm_raw.messages import Authenticate
+
+_FILE_LOCK = threading.Lock()
+_DIRECTORIES: weakref.WeakSet = weakref.WeakSet()
+_USER_FILE: str | None = None
+
+
+def refresh_user_file(directory=None) -> None:
+    """pyspnego reads NTLM credentials from the file named by NTLM_USER_FILE; one line per logon form
+    (``DOMAIN:user:pw`` and ``:user@domain:pw``). Shared by every simulator in this process."""
+    global _USER_FILE
+    with _FILE_LOCK:
+        if directory is not None:
+            _DIRECTORIES.add(directory)
+        if _USER_FILE is None:
+            fd, _USER_FILE = tempfile.mkstemp(prefix="ews-sim-ntlm-", suffix=".txt")
+            os.close(fd)
+            atexit.register(lambda: os.path.exists(_USER_FILE) and os.unlink(_USER_FILE))
+        lines = []
+        for d in list(_DIRECTORIES):
+            for acc in list(d.accounts.values()):
+                lines.append(f"{acc.domain}:{acc.username}:{acc.password}")
+                lines.append(f":{acc.upn}:{acc.password}")
+        tmp = _USER_FILE + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        os.replace(tmp, _USER_FILE)
+        os.environ["NTLM_USER_FILE"] = _USER_FILE
+
+
+class Unauthorized(Exception):
+    def __init__(self, token: str | None = None, scheme: str = "NTLM"):
+        super().__init__("401")
+        self.token, self.scheme = token, scheme
+
+
+class Authenticator:
+    def __init__(self, directory, mode: str, faults, realm: str = "127.0.0.1"):
+        self.directory, self.mode, self.faults, self.realm = directory, mode, faults, realm
+        self._conns: dict = {}  # connection key -> {"ctx": server context, "account": Account}
+        self._weak: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._failures: dict[str, list[float]] = defaultdict(list)
+        self._locked_until: dict[str, float] = {}
+        self.lock = threading.Lock()
+        directory.on_accounts_changed = lambda: refresh_user_file(directory)
+        refresh_user_file(directory)
+
+    def challenge_headers(self, token: str | None = None, scheme: str = "NTLM") -> list[tuple[str, str]]:
+        if token:
+            return [("WWW-Authenticate", f"{scheme} {token}")]
+        out = []
+        if self.mode in ("ntlm", "both"):
+            out += [("WWW-Authenticate", "NTLM")]
+        if self.mode in ("basic", "both"):
+            out.append(("WWW-Authenticate", f'Basic realm="{self.realm}"'))
+        return out
+
+    # -- connection binding ----------------------------------------------------------------------------
+    def _conn_state(self, environ) -> dict:
+        # waitress passes its channel's bound method; the channel object identifies the TCP connection
+        # exactly (REMOTE_ADDR+REMOTE_PORT could be reused by a later connection).
+        check = environ.get("waitress.client_disconnected")
+        channel = getattr(check, "__self__", None)
+        if channel is not None:
+            with self.lock:
+                return self._weak.setdefault(channel, {})
+        key = (environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+        with self.lock:
+            return self._conns.setdefault(key, {})
+
+    # -- lockout ------------------------------------------------------------------------------------------
+    def is_locked(self, upn: str) -> bool:
+        return self._locked_until.get(upn, 0) > time.monotonic()
+
+    def _bad_attempt(self, upn: str) -> None:
+        policy = self.faults.lockout_policy
+        if not policy.threshold:
+            return
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self._failures[upn] if now - t < policy.window_s] + [now]
+            self._failures[upn] = recent
+            if len(recent) >= policy.threshold:
+                self._locked_until[upn] = now + policy.duration_s
+                self._failures[upn] = []
+
+    def unlock(self, upn: str) -> None:
+        self._locked_until.pop(upn.lower(), None)
+        self._failures.pop(upn.lower(), None)
+
+    # -- entry point ---------------------------------------------------------------------------------------
+    def authenticate(self, environ):
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        state = self._conn_state(environ)
+        if scheme in ("ntlm", "negotiate") and self.mode in ("ntlm", "both"):
+            return self._ntlm(state, value.strip(), "Negotiate" if scheme == "negotiate" else "NTLM")
+        if scheme == "basic" and self.mode in ("basic", "both"):
+            return self._basic(value.strip())
+        if not header and state.get("account") is not None:
+            account = state["account"]
+            if not self.is_locked(account.upn.lower()):
+                return account  # IIS keeps an NTLM-authenticated connection authenticated
+        raise Unauthorized()
+
+    def _basic(self, value: str):
+        try:
+            user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise Unauthorized() from None
+        account = self.directory.find_account(user)
+        if account is None:
+            raise Unauthorized()
+        upn = account.upn.lower()
+        if self.is_locked(upn):
+            raise Unauthorized()
+        if password != account.password:
+            self._bad_attempt(upn)
+            raise Unauthorized()
+        return account
+
+    def _ntlm(self, state: dict, value: str, scheme: str):
+        try:
+            token = base64.b64decode(value)
+        except ValueError:
+            raise Unauthorized() from None
+        if len(token) < 12 or not token.startswith(b"NTLMSSP\x00"):
+            raise Unauthorized()
+        kind = int.from_bytes(token[8:12], "little")
+        if kind == 1:
+            state.clear()
+            ctx = spnego.server(protocol="ntlm")
+            out = ctx.step(token)
+            state["ctx"] = ctx
+            raise Unauthorized(base64.b64encode(out).decode(), scheme)
+        ctx = state.pop("ctx", None)
+        if kind != 3 or ctx is None:
+            raise Unauthorized()
+        msg = Authenticate.unpack(token)
+        user = msg.user_name or ""
+        account = self.directory.find_account(user if "@" in user else f"{msg.domain_name}\\{user}")
+        if account is not None and self.is_locked(account.upn.lower()):
+            raise Unauthorized()
+        try:
+            ctx.step(token)
+        except Exception:  # pyspnego raises on a wrong password or unknown user
+            if account is not None:
+                self._bad_attempt(account.upn.lower())
+            raise Unauthorized() from None
+        if account is None:
+            raise Unauthorized()
+        state["account"] = account
+        return account

@@ -1,0 +1,105 @@
+"""The simulator's state in one object: directory, mailbox store, subscriptions, faults, counters."""
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .directory import Directory
+from .faults import Faults
+from .notifications import Hub
+from .store import Store
+from .versions import get_version
+
+
+@dataclass
+class Config:
+    version: str = "2016"
+    auth: str = "ntlm"  # ntlm | basic | both
+    domain: str = "EXAMPLE"
+    email_domain: str = "example.com"
+    minute_s: float = 60.0  # length of a "minute" for streaming ConnectionTimeout (tests shrink it)
+    heartbeat_s: float = 30.0
+    find_count_limit: int = 1000  # EWSFindCountLimit default (EWS-FACTS section 2)
+    validate_requests: bool = True
+    schema_dir: str | None = None
+    state_file: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Counters:
+    """Requests per (operation, mailbox); mailbox "" when none was addressed."""
+
+    def __init__(self):
+        self._c: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, operation: str, mailbox: str = ""):
+        with self._lock:
+            self._c[(operation, mailbox.lower())] += 1
+
+    def __getitem__(self, key) -> int:
+        if isinstance(key, str):
+            return sum(v for (op, _), v in self._c.items() if op == key)
+        return self._c.get((key[0], key[1].lower()), 0)
+
+    def total(self, operation: str | None = None, mailbox: str | None = None) -> int:
+        return sum(v for (op, mbx), v in self._c.items()
+                   if (operation is None or op == operation) and (mailbox is None or mbx == mailbox.lower()))
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self._c)
+
+    def reset(self):
+        with self._lock:
+            self._c.clear()
+
+
+class Simulator:
+    def __init__(self, config: Config | None = None):
+        self.config = config or Config()
+        self.version = get_version(self.config.version)
+        self.directory = Directory(self.config.domain)
+        self.store = Store()
+        self.hub = Hub(self.store)
+        self.faults = Faults(self)
+        self.counters = Counters()
+        self.secret = os.urandom(16)
+        self.body_hooks: list = []  # callables(element) run on every response body child (schema checks)
+        self.request_validator = None
+        if self.config.validate_requests:
+            from .schema import load_schema
+            self.request_validator = load_schema(self.config.schema_dir)
+
+    def record_body(self, element) -> None:
+        for hook in self.body_hooks:
+            hook(element)
+
+    # -- persistence (--state FILE) -----------------------------------------------------------------------
+    def save(self, path: str | None = None) -> None:
+        path = path or self.config.state_file
+        if not path:
+            return
+        with self.store.lock:
+            data = pickle.dumps({"directory": self.directory.snapshot(), "store": self.store.snapshot(),
+                                 "secret": self.secret})
+            self.store.dirty = False
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
+    def load(self, path: str) -> bool:
+        if not os.path.exists(path):
+            return False
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)  # noqa: S301 - our own state file
+        self.directory.restore(data["directory"])
+        self.store.restore(data["store"])
+        self.secret = data["secret"]
+        if self.directory.on_accounts_changed:
+            self.directory.on_accounts_changed()
+        return True

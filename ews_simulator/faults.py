@@ -1,0 +1,120 @@
+"""Fault switches: throttling budgets, concurrency cap, HTTP 503, latency, dropped connections,
+unavailable mailboxes, lost subscriptions, forced streaming timeouts, AD lockout policy.
+
+ErrorServerBusy is sent as an HTTP 500 SOAP fault with detail/MessageXml/Value[@Name="BackOffMilliseconds"]
+(EWS-FACTS section 7; ews-samples/SOAPFault-error-ErrorServerBusy.xml).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from .soap import SoapFault
+
+
+@dataclass
+class Lockout:
+    threshold: int = 5
+    window_s: float = 300.0
+    duration_s: float = 300.0
+
+
+class Faults:
+    def __init__(self, sim=None):
+        self._sim = sim
+        self.lock = threading.Lock()
+        self.latency_ms = 0
+        self.http_503_remaining = 0
+        self.retry_after_s: int | None = None
+        self.drop_remaining = 0
+        self.busy_remaining = 0
+        self.busy_backoff_ms = 1000
+        self.budget: int | None = None
+        self.budget_window_s = 60.0
+        self.budget_backoff_ms: int | None = None
+        self._tokens: dict[str, tuple[float, float]] = {}
+        self.concurrency_cap: int | None = None
+        self._active: Counter = Counter()
+        self.lockout_policy = Lockout()
+        self.stream_generation = 0
+
+    # -- switches (tests, CLI) -----------------------------------------------------------------------
+    def throttle(self, budget: int | None, window_s: float = 60.0, backoff_ms: int | None = None):
+        """Per-account budget: ``budget`` requests per ``window_s``, recharging continuously; beyond it
+        ErrorServerBusy with BackOffMilliseconds (the time until a request is affordable again)."""
+        with self.lock:
+            self.budget, self.budget_window_s, self.budget_backoff_ms = budget, window_s, backoff_ms
+            self._tokens.clear()
+
+    def server_busy(self, n: int = 1, backoff_ms: int = 1000):
+        """The next n EWS requests answer ErrorServerBusy."""
+        self.busy_remaining, self.busy_backoff_ms = n, backoff_ms
+
+    def http_503(self, n: int = 1, retry_after_s: int | None = None):
+        self.http_503_remaining, self.retry_after_s = n, retry_after_s
+
+    def drop_connection(self, n: int = 1):
+        """The next n EWS responses are cut off mid-body and the TCP connection is closed."""
+        self.drop_remaining = n
+
+    def mailbox_unavailable(self, email: str, unavailable: bool = True):
+        self._sim.directory.mailbox(email).unavailable = unavailable
+
+    def lose_subscription(self, subscription_id: str | None = None):
+        self._sim.hub.lose(subscription_id)
+
+    def force_streaming_timeout(self):
+        """Every open GetStreamingEvents connection ends now with ConnectionStatus Closed."""
+        self.stream_generation += 1
+        with self._sim.hub.cond:
+            self._sim.hub.cond.notify_all()
+
+    def lockout(self, threshold: int = 5, window_s: float = 300.0, duration_s: float = 300.0):
+        self.lockout_policy = Lockout(threshold, window_s, duration_s)
+
+    def clear(self):
+        self.__init__(self._sim)
+
+    # -- checks used by the server -------------------------------------------------------------------
+    def take(self, attr: str) -> bool:
+        with self.lock:
+            if getattr(self, attr) > 0:
+                setattr(self, attr, getattr(self, attr) - 1)
+                return True
+        return False
+
+    def check_budget(self, account_upn: str):
+        if self.take("busy_remaining"):
+            raise busy(self.busy_backoff_ms)
+        if self.budget is None:
+            return
+        with self.lock:
+            rate = self.budget / self.budget_window_s
+            now = time.monotonic()
+            tokens, stamp = self._tokens.get(account_upn, (float(self.budget), now))
+            tokens = min(float(self.budget), tokens + (now - stamp) * rate)
+            if tokens < 1:
+                self._tokens[account_upn] = (tokens, now)
+                wait_ms = int((1 - tokens) / rate * 1000) + 1
+                raise busy(self.budget_backoff_ms or wait_ms)
+            self._tokens[account_upn] = (tokens - 1, now)
+
+    def enter(self, account_upn: str):
+        with self.lock:
+            if self.concurrency_cap is not None and self._active[account_upn] >= self.concurrency_cap:
+                # EWSMaxConcurrency <-> ErrorExceededConnectionCount (EWS-FACTS section 7, Table 3)
+                raise SoapFault("ErrorExceededConnectionCount",
+                                "You have exceeded the available concurrent connections for your account.  "
+                                "Try again once your other requests have completed.")
+            self._active[account_upn] += 1
+
+    def leave(self, account_upn: str):
+        with self.lock:
+            self._active[account_upn] -= 1
+
+
+def busy(backoff_ms: int) -> SoapFault:
+    return SoapFault("ErrorServerBusy", "The server cannot service this request right now. Try again later.",
+                     {"BackOffMilliseconds": int(backoff_ms)})

@@ -1,0 +1,39 @@
+"""Run the WSGI app under waitress in a background thread (tests) or the foreground (CLI)."""
+from __future__ import annotations
+
+import threading
+
+from waitress import create_server
+
+from .server import App
+
+# Streaming connections each hold a worker thread for up to 30 minutes, so keep plenty of threads.
+THREADS = 64
+
+
+class ServerThread:
+    def __init__(self, sim, host: str = "127.0.0.1", port: int = 0, threads: int = THREADS):
+        self.sim = sim
+        self.app = App(sim)
+        # send_bytes=1: flush every write at once (streaming notifications must not wait for 18 KB);
+        # channel_timeout above the 30-minute streaming maximum.
+        self.server = create_server(self.app, host=host, port=port, threads=threads, send_bytes=1,
+                                    channel_timeout=1900, connection_limit=1000, clear_untrusted_proxy_headers=False,
+                                    ident="Microsoft-IIS/10.0")
+        self.host, self.port = host, self.server.effective_port
+        self.thread = threading.Thread(target=self._run, name=f"ews-sim-{self.port}", daemon=True)
+
+    def _run(self):
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # closed while polling
+            pass
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.sim.faults.force_streaming_timeout()
+        self.server.close()
+        self.thread.join(timeout=5)

@@ -1,0 +1,169 @@
+"""The WSGI application: /EWS/Exchange.asmx (SOAP 1.1), /autodiscover/autodiscover.xml (POX)."""
+from __future__ import annotations
+
+import socket
+import time
+
+from . import autodiscover, streaming
+from .auth import Authenticator, Unauthorized
+from .context import Ctx
+from .operations import HANDLERS
+from .soap import (EwsError, SoapFault, T, envelope, fault_envelope, local, parse_request, text)
+
+XML = "text/xml; charset=utf-8"
+UNAUTHORIZED_PAGE = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>"
+
+
+class App:
+    def __init__(self, sim):
+        self.sim = sim
+        self.auth = Authenticator(sim.directory, sim.config.auth, sim.faults)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "").lower()
+        if path == "/ews/exchange.asmx":
+            return self.ews(environ, start_response)
+        if path == "/autodiscover/autodiscover.xml":
+            return autodiscover.handle(self, environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _send(self, start_response, status: str, body: bytes, headers=(), environ=None):
+        if environ is not None and self.sim.faults.take("drop_remaining"):
+            return self._drop(environ, start_response, status, body)
+        start_response(status, [("Content-Type", XML), ("Content-Length", str(len(body))), *headers])
+        return [body]
+
+    def _drop(self, environ, start_response, status, body):
+        """Send half the body, then close the TCP connection (a dropped connection mid-response)."""
+        start_response(status, [("Content-Type", XML), ("Content-Length", str(len(body)))])
+        channel = getattr(environ.get("waitress.client_disconnected"), "__self__", None)
+
+        def gen():
+            yield body[: len(body) // 2]
+            time.sleep(0.05)
+            if channel is not None:
+                try:
+                    channel.socket.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                channel.will_close = True
+        return gen()
+
+    def _fault(self, start_response, fault: SoapFault, environ=None):
+        body = fault_envelope(fault, self.sim.version)
+        status = "500 Internal Server Error" if fault.status == 500 else f"{fault.status} Error"
+        return self._send(start_response, status, body, environ=environ)
+
+    def _unauthorized(self, start_response, exc: Unauthorized):
+        headers = [("Content-Type", "text/html"), ("Content-Length", str(len(UNAUTHORIZED_PAGE)))]
+        headers += self.auth.challenge_headers(exc.token, exc.scheme)
+        start_response("401 Unauthorized", headers)
+        return [UNAUTHORIZED_PAGE]
+
+    # -- EWS ------------------------------------------------------------------------------------------------
+    def ews(self, environ, start_response):
+        sim, faults = self.sim, self.sim.faults
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        data = environ["wsgi.input"].read(length) if length else b""
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if faults.take("http_503_remaining"):  # IIS queue full: plain 503 before authentication
+            headers = [("Retry-After", str(faults.retry_after_s))] if faults.retry_after_s else []
+            start_response("503 Service Unavailable", [("Content-Type", "text/html"), *headers])
+            return [b"<html><body>Service Unavailable</body></html>"]
+        try:
+            account = self.auth.authenticate(environ)
+        except Unauthorized as exc:
+            sim.counters.add("(401)", "")
+            return self._unauthorized(start_response, exc)
+        if environ.get("REQUEST_METHOD") != "POST":
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain"), ("Allow", "POST")])
+            return [b"Method Not Allowed"]
+        op_name, mailbox = "(invalid)", ""
+        try:
+            header, op = parse_request(data)
+            op_name = local(op.tag)
+            mailbox = _header_mailbox(header)
+            requested = _requested_version(header)
+            if not sim.version.accepts(requested):
+                raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
+            self._validate_request(op, header)
+            faults.check_budget(account.upn.lower())
+            if op_name not in HANDLERS and op_name != "GetStreamingEvents":
+                raise SoapFault("ErrorInvalidOperation", f"The operation {op_name} is not supported by this "
+                                                         "server.")
+            impersonated = sim.directory.impersonate(account, mailbox) if mailbox else None
+            ctx = Ctx(sim, account, requested, impersonated, _tz_context(header))
+            if op_name == "GetStreamingEvents":
+                return self._streaming(ctx, op, start_response, environ)
+            faults.enter(account.upn.lower())
+            try:
+                body = HANDLERS[op_name](ctx, op)
+            finally:
+                faults.leave(account.upn.lower())
+            mailbox = mailbox or min(ctx.mailboxes_touched, default="") or _own(ctx)
+        except SoapFault as fault:
+            sim.counters.add(op_name, mailbox)
+            return self._fault(start_response, fault, environ)
+        sim.counters.add(op_name, mailbox)
+        sim.record_body(body)
+        return self._send(start_response, "200 OK", envelope(body, sim.version), environ=environ)
+
+    def _validate_request(self, op, header):
+        validator = self.sim.request_validator
+        if validator is None:
+            return
+        problems = validator.errors(op)
+        if header is not None:
+            for el in header:
+                if isinstance(el.tag, str) and el.tag.startswith(f"{{{T}}}"):
+                    problems += validator.errors(el)
+        if problems:
+            # Exchange's shape: ews-samples/SOAPFault-error-ErrorSchemaValidation.xml
+            line, _, violation = problems[0].partition(" ")
+            raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: " + violation,
+                            {"LineNumber": line.split(":")[0], "LinePosition": line.split(":")[-1],
+                             "Violation": violation})
+
+    def _streaming(self, ctx, op, start_response, environ):
+        try:
+            subs, timeout = streaming.validate(ctx, op)
+        except EwsError as err:
+            self.sim.counters.add("GetStreamingEvents", "")
+            body = streaming.error_body(err)
+            self.sim.record_body(body)
+            return self._send(start_response, "200 OK", envelope(body, self.sim.version))
+        self.sim.counters.add("GetStreamingEvents", min(ctx.mailboxes_touched, default=""))
+        start_response("200 OK", [("Content-Type", XML)])  # no Content-Length: chunked, stays open
+        return streaming.stream(self.sim, subs, timeout)
+
+
+def _own(ctx) -> str:
+    mbx = ctx.directory.own_mailbox(ctx.account)
+    return mbx.primary.lower() if mbx else ""
+
+
+def _requested_version(header) -> str:
+    el = header.find(f"{{{T}}}RequestServerVersion") if header is not None else None
+    # A missing header is read as Exchange2007_SP1's schema (MSDOC requestserverversion).
+    return el.get("Version", "Exchange2007_SP1") if el is not None else "Exchange2007_SP1"
+
+
+def _header_mailbox(header) -> str:
+    el = header.find(f"{{{T}}}ExchangeImpersonation") if header is not None else None
+    if el is None:
+        return ""
+    sid = el.find(f"{{{T}}}ConnectingSID")
+    for name in ("PrimarySmtpAddress", "SmtpAddress", "PrincipalName"):
+        value = text(sid, f"t:{name}")
+        if value:
+            return value
+    raise SoapFault("ErrorNonExistentMailbox", "The impersonation header names no mailbox.")
+
+
+def _tz_context(header) -> str | None:
+    el = header.find(f"{{{T}}}TimeZoneContext") if header is not None else None
+    tzdef = el.find(f"{{{T}}}TimeZoneDefinition") if el is not None else None
+    return tzdef.get("Id") if tzdef is not None else None
