@@ -24,6 +24,14 @@ def worker(queues: str, burst: bool, with_scheduler: bool):
     Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=with_scheduler)
 
 
+@sundial.command("listener")
+def listener():
+    """Keep Exchange notification subscriptions open and enqueue a mailbox's sync on each change (G2)."""
+    from .jobs.listener import run_listener
+
+    run_listener(current_app._get_current_object())
+
+
 @sundial.command("seed-demo")
 def seed_demo():
     """Create the demo organisation (idempotent) and print its logins."""
@@ -52,3 +60,4 @@ def create_admin(email: str, password: str):
 
 def register_cli(app) -> None:
     app.cli.add_command(sundial)
+    from .settings.exchange import cli as _exchange_cli  # noqa: F401 - registers `flask sundial rotate-keys`

@@ -79,6 +79,9 @@ class MailboxState(db.Model):
     last_error = db.Column(db.Text, nullable=True)
     failures = db.Column(db.Integer, nullable=False, default=0)
     next_attempt_at = db.Column(UTCDateTime, nullable=True)
+    # Set when an admin confirms that a calendar which suddenly came back empty really is empty (habit 8):
+    # the sync may then apply the removals it held back (state needs_confirmation).
+    confirmed_empty_at = db.Column(UTCDateTime, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     staff = db.relationship("StaffMember", backref=db.backref("mailbox_state", uselist=False))

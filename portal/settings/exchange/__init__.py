@@ -1,5 +1,6 @@
+"""Settings → Integrations & API → Microsoft Exchange (issue #5): Configuration, User Accounts, Audit log."""
 from flask import Blueprint
 
 bp = Blueprint("exchange_settings", __name__, url_prefix="/settings/integrations/exchange")
 
-from . import views  # noqa: E402,F401
+from . import accounts, views  # noqa: E402,F401

@@ -1,11 +1,154 @@
-"""Microsoft Exchange settings: Configuration, User Accounts (the Exchange settings issue fills this in)."""
-from flask import render_template
+"""Configuration tab, Authorize, Autodiscover lookup and Disconnect (SPEC S1–S7, S9, G4).
+
+Habit 2: validate → commit → flash → redirect; jobs are enqueued only after the commit.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
-from . import bp
+from ...ews_soap.errors import EwsError, VersionNotAccepted
+from ...extensions import db
+from ...models import ExchangeIntegration, MailboxState
+from . import audit, authorize, bp, connection, messages
+from .forms import VERSION_NAMES, ActionForm, AutodiscoverForm, ConfigurationForm
+
+log = logging.getLogger(__name__)
+
+
+def _form_for(integ: ExchangeIntegration | None) -> ConfigurationForm:
+    if integ is None:
+        return ConfigurationForm()
+    form = ConfigurationForm(obj=integ)
+    form.password.data = ""  # write-only (S5)
+    return form
+
+
+def _render(form, integ, failure=None, suggestion=None, status=200):
+    return render_template(
+        "settings/exchange/configuration.html", form=form, integ=integ, failure=failure, suggestion=suggestion,
+        version_names=VERSION_NAMES, has_password=bool(integ and integ.password_encrypted),
+        action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES), status
 
 
 @bp.route("/")
 @admin_required
 def configuration():
-    return render_template("settings/integrations.html")
+    integ = ExchangeIntegration.get()
+    return _render(_form_for(integ), integ)
+
+
+@bp.route("/authorize", methods=["POST"])
+@admin_required
+def authorize_view():
+    integ = authorize.integration()
+    form = ConfigurationForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _render(form, ExchangeIntegration.get(), status=422)
+    values = authorize.candidate_values(form, integ)
+    new_password = form.password.data or None
+    password = new_password or authorize.stored_password(integ)
+    if not password:
+        form.password.errors.append(messages.RETYPE_PASSWORD if form.use_version.data else messages.MISSING_PASSWORD)
+        db.session.rollback()
+        return _render(form, ExchangeIntegration.get(), status=422)
+    try:
+        result = authorize.probe(values, password)
+    except EwsError as exc:
+        return _failed(form, values, exc)
+    staff_ids = authorize.save_authorized(integ, values, new_password, result)
+    db.session.commit()
+    log.info("Exchange integration authorized by user %s for %s", audit_user_id(), values["server_url"])
+    server = VERSION_NAMES.get(result.suggested_version or values["version"], "Exchange")
+    if staff_ids:
+        flash(messages.AUTHORIZED.format(server=values["server_url"], count=len(staff_ids),
+                                         s="" if len(staff_ids) == 1 else "s"), "success")
+    else:
+        flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
+    if result.suggested_version and result.suggested_version in VERSION_NAMES:
+        flash(messages.VERSION_DIFFERS.format(server=server, chosen=VERSION_NAMES[values["version"]]), "info")
+    if staff_ids and not authorize.enqueue_initial(staff_ids):
+        flash(messages.QUEUE_DOWN, "warning")
+    return redirect(url_for(".accounts"))
+
+
+def audit_user_id():
+    from flask_login import current_user
+
+    return getattr(current_user, "id", None)
+
+
+def _failed(form, values, exc: EwsError):
+    """The probe failed: one sentence, nothing saved except the audit line (S6)."""
+    db.session.rollback()
+    sentence = messages.authorize_sentence(exc)
+    suggestion = None
+    if isinstance(exc, VersionNotAccepted):
+        label = getattr(exc, "suggested_version", None) or connection.label_for_server(exc.server_version)
+        if label in VERSION_NAMES and label != values["version"]:
+            suggestion = label
+            sentence = messages.VERSION_REJECTED.format(server=VERSION_NAMES[label])
+    log.info("Exchange Authorize failed (%s) for %s at %s", exc.code, values["username"], values["server_url"])
+    audit.record("authorize_failed", f"{type(exc).__name__} at {values['server_url']}: {sentence}")
+    db.session.commit()
+    integ = ExchangeIntegration.get()
+    form.password.data = ""
+    return _render(form, integ, failure=sentence, suggestion=suggestion, status=422)
+
+
+@bp.route("/autodiscover", methods=["POST"])
+@admin_required
+def autodiscover():
+    """Small JSON lookup for the form's script: the EWS URL for a UPN (S4). POST + CSRF."""
+    form = AutodiscoverForm()
+    if not form.validate_on_submit():
+        return jsonify(ok=False, error="Enter the user name as user@domain."), 400
+    username = form.username.data.strip()
+    password = form.password.data or None
+    if password is None:
+        integ = ExchangeIntegration.get()
+        if integ is not None and integ.username.lower() == username.lower():
+            password = authorize.stored_password(integ)
+    try:
+        found = connection.discover(username, password)
+    except EwsError as exc:
+        log.info("Autodiscover for %s failed: %s", username.rpartition("@")[2], exc.code)
+        found = connection.Discovered(connection.guess_url(username), "guessed")
+    return jsonify(ok=True, url=found.url, source=found.source, note=messages.AUTODISCOVER_NOTES[found.source])
+
+
+@bp.route("/disconnect", methods=["GET", "POST"])
+@admin_required
+def disconnect():
+    """S9: stop all sync; nothing is removed from Sundial or from Exchange."""
+    integ = ExchangeIntegration.get()
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        if integ is not None and integ.state != "disconnected":
+            integ.state = "disconnected"
+            integ.paused_reason = None
+            for row in db.session.execute(db.select(MailboxState)).scalars():
+                if not row.excluded:
+                    row.state = "not_connected"
+                row.throttled_until = row.next_attempt_at = None
+            audit.record("disconnected", "Disconnected; all sync stopped, nothing removed.")
+            db.session.commit()
+        flash("Exchange is disconnected. Syncing has stopped; nothing was removed from Sundial or from Exchange.",
+              "success")
+        return redirect(url_for(".configuration"))
+    return render_template("settings/exchange/disconnect.html", integ=integ, form=form)
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log():
+    """Who changed which setting when, who authorized, disconnected, re-synced, excluded."""
+    from ...models import AuditEvent
+
+    events = list(db.session.execute(
+        db.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(500)).scalars())
+    return render_template("settings/exchange/audit.html", events=events, actions=messages.AUDIT_ACTIONS,
+                           integ=ExchangeIntegration.get())

@@ -1,0 +1,172 @@
+"""User Accounts tab (S8): states, counts, filter, search, live refresh, re-sync / exclude / include / confirm."""
+from __future__ import annotations
+
+import logging
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
+
+from ...auth.access import admin_required
+from ...extensions import db
+from ...jobs import queues
+from ...models import MAILBOX_STATES, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
+from . import audit, bp, messages, status
+from .forms import ActionForm
+
+log = logging.getLogger(__name__)
+
+
+def _filters():
+    state = request.args.get("state") or None
+    return (state if state in MAILBOX_STATES else None), (request.args.get("q") or "").strip()[:100]
+
+
+@bp.route("/accounts")
+@admin_required
+def accounts():
+    state, query = _filters()
+    everyone = status.rows()
+    shown = status.rows(state, query)
+    return render_template(
+        "settings/exchange/accounts.html", integ=ExchangeIntegration.get(), rows=shown,
+        counts=status.counts(everyone), total=len(everyone), state=state, query=query,
+        badges=messages.STATE_BADGES, delays=status.delays_last_hour(), status=status, form=ActionForm(),
+        live=any(r.state in status.LIVE_STATES for r in everyone))
+
+
+@bp.route("/accounts/states.json")
+@admin_required
+def account_states():
+    """Polled by the tab's script while work is running: each row's state cell, re-rendered."""
+    state, query = _filters()
+    everyone = status.rows()
+    cells = {}
+    for row in status.rows(state, query):
+        cells[str(row.staff.id)] = {
+            "state": row.state,
+            "html": render_template("settings/exchange/_state_cell.html", row=row, status=status),
+        }
+    delays = status.delays_last_hour()
+    return jsonify(rows=cells, counts=status.counts(everyone),
+                   live=any(r.state in status.LIVE_STATES for r in everyone),
+                   p50=status.delay_text(delays["p50"]), p95=status.delay_text(delays["p95"]))
+
+
+def _mailbox(staff_id: int) -> tuple[StaffMember, MailboxState]:
+    staff = db.session.get(StaffMember, staff_id) or abort(404)
+    row = staff.mailbox_state
+    if row is None:
+        row = MailboxState(staff=staff)
+        db.session.add(row)
+    return staff, row
+
+
+def _connected() -> bool:
+    integ = ExchangeIntegration.get()
+    return integ is not None and integ.state == "connected"
+
+
+def _enqueue(kind: str, staff: StaffMember) -> None:
+    """After commit. A Redis outage becomes a clear warning and an error state, never a crash."""
+    try:
+        if kind == "initial":
+            queues.enqueue_initial_sync(staff.id)
+        else:
+            queues.enqueue_incremental_sync(staff.id, kind)
+    except RedisError:
+        log.warning("Redis unreachable while enqueuing a %s sync for staff %s", kind, staff.id)
+        row = db.session.get(MailboxState, staff.id)
+        row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
+        db.session.commit()
+        flash("The background job queue (Redis) is not reachable, so the sync could not start; try again "
+              "once it is back.", "warning")
+
+
+def _back():
+    return redirect(url_for(".accounts", state=request.args.get("state") or None, q=request.args.get("q") or None))
+
+
+def _action(staff_id: int):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _mailbox(staff_id)
+
+
+@bp.route("/accounts/<int:staff_id>/resync", methods=["POST"])
+@admin_required
+def resync(staff_id: int):
+    staff, row = _action(staff_id)
+    if row.excluded or not _connected():
+        flash(f"{staff.name} is not synced: " + ("include them first." if row.excluded else
+              "connect Exchange on the Configuration tab first."), "warning")
+        return _back()
+    initial = row.initialized_on is None or row.state in ("not_connected", "mailbox_not_found", "error")
+    if initial:
+        row.state, row.progress_imported, row.progress_exported, row.progress_total = "initializing", 0, 0, None
+    row.last_error, row.failures, row.next_attempt_at = None, 0, None
+    audit.record("resync", f"{staff.name} <{staff.email}>")
+    db.session.commit()
+    flash(f"Re-sync of {staff.name} has started.", "success")
+    _enqueue("initial" if initial else "admin", staff)
+    return _back()
+
+
+@bp.route("/accounts/<int:staff_id>/exclude", methods=["POST"])
+@admin_required
+def exclude(staff_id: int):
+    staff, row = _action(staff_id)
+    row.excluded, row.state = True, "excluded"
+    audit.record("excluded", f"{staff.name} <{staff.email}>")
+    db.session.commit()
+    flash(f"{staff.name} is excluded: nothing syncs for them until you include them again. "
+          "Nothing was removed.", "success")
+    return _back()
+
+
+@bp.route("/accounts/<int:staff_id>/include", methods=["POST"])
+@admin_required
+def include(staff_id: int):
+    staff, row = _action(staff_id)
+    connected = _connected()
+    row.excluded = False
+    row.state = "initializing" if connected else "not_connected"
+    row.last_error = None
+    audit.record("included", f"{staff.name} <{staff.email}>")
+    db.session.commit()
+    flash(f"{staff.name} is included again." + (" Their sync has started." if connected else ""), "success")
+    if connected:
+        _enqueue("initial", staff)
+    return _back()
+
+
+@bp.route("/accounts/<int:staff_id>/confirm-empty", methods=["POST"])
+@admin_required
+def confirm_empty(staff_id: int):
+    """The empty-calendar guard stopped this mailbox's sync; the admin confirms the calendar really is empty."""
+    staff, row = _action(staff_id)
+    if row.state != "needs_confirmation":
+        flash(f"{staff.name}'s sync is not waiting for a confirmation.", "info")
+        return _back()
+    row.confirmed_empty_at = utcnow()
+    row.state, row.last_error = "initializing", None
+    audit.record("confirmed_empty", f"{staff.name} <{staff.email}>: the empty Exchange calendar is real; "
+                                    "the sync may apply it.")
+    db.session.commit()
+    flash(f"Confirmed: {staff.name}'s sync will now apply the empty Exchange calendar.", "success")
+    if _connected():
+        _enqueue("confirmed_empty", staff)
+    return _back()
+
+
+@bp.route("/accounts/<int:staff_id>/activity")
+@admin_required
+def activity(staff_id: int):
+    """The per-staff "why isn't my meeting in Sundial?" log."""
+    staff = db.session.get(StaffMember, staff_id) or abort(404)
+    entries = list(db.session.execute(
+        db.select(SyncActivity).where(SyncActivity.staff_id == staff_id)
+        .order_by(SyncActivity.at.desc(), SyncActivity.id.desc()).limit(300)).scalars())
+    return render_template("settings/exchange/activity.html", staff=staff, entries=entries,
+                           row=status.Row(staff, staff.mailbox_state), status=status,
+                           delays=status.delays_last_hour(staff_id=staff_id), integ=ExchangeIntegration.get())

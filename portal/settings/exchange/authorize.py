@@ -1,0 +1,138 @@
+"""Authorize (S6, S7): probe with the submitted values, and only on success save, connect and start syncing.
+
+The previous working configuration stays untouched when the probe fails: candidate values live in a
+plain dict until the probe has passed, so nothing reaches the ORM row (and no autoflush) before that.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask_login import current_user
+from redis.exceptions import RedisError
+
+from ...crypto import decrypt, encrypt
+from ...extensions import db
+from ...jobs import queues
+from ...models import ExchangeIntegration, MailboxState, StaffMember, utcnow
+from . import audit, connection, messages
+
+log = logging.getLogger(__name__)
+
+SETTING_FIELDS = ("auth_type", "username", "version", "server_url", "server_url_source", "allow_http",
+                  "display_name", "impersonation", "show_titles", "block_busy", "block_oof", "block_tentative",
+                  "ca_cert_pem", "sync_interval_minutes")
+
+
+def integration() -> ExchangeIntegration:
+    """The singleton row, created (disconnected, defaults) on first use."""
+    integ = ExchangeIntegration.get()
+    if integ is None:
+        integ = ExchangeIntegration(id=1)
+        db.session.add(integ)
+        db.session.flush()
+    return integ
+
+
+def stored_password(integ: ExchangeIntegration | None) -> str | None:
+    if integ is None or not integ.password_encrypted:
+        return None
+    return decrypt(integ.password_encrypted)
+
+
+def candidate_values(form, integ: ExchangeIntegration) -> dict:
+    values = {name: getattr(form, name).data for name in SETTING_FIELDS if hasattr(form, name)}
+    if form.use_version.data:
+        values["version"] = form.use_version.data
+    if form.remove_ca_cert.data:
+        values["ca_cert_pem"] = None
+    elif form.ca_pem:
+        values["ca_cert_pem"] = form.ca_pem
+    else:
+        values["ca_cert_pem"] = integ.ca_cert_pem
+    values["wsdl_source"] = integ.wsdl_source
+    return values
+
+
+def staff_to_sync() -> list[StaffMember]:
+    return list(db.session.execute(
+        db.select(StaffMember).where(StaffMember.takes_appointments.is_(True)).order_by(StaffMember.id)).scalars())
+
+
+def impersonation_target(values: dict) -> str | None:
+    """With impersonation on, the probe opens one staff mailbox's calendar (S6, G5)."""
+    if not values.get("impersonation"):
+        return None
+    for staff in staff_to_sync():
+        state = staff.mailbox_state
+        if state is None or not state.excluded:
+            return staff.email
+    return None
+
+
+def probe(values: dict, password: str):
+    config = connection.server_config(values, password)
+    return connection.run_probe(config, impersonate=impersonation_target(values))
+
+
+def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:
+    changed = [f for f in SETTING_FIELDS if f != "server_url_source" and getattr(integ, f) != values.get(f)]
+    if new_password is not None and new_password != stored_password(integ):
+        changed.insert(2, "password")
+    return changed
+
+
+def save_authorized(integ: ExchangeIntegration, values: dict, new_password: str | None, result) -> list[int]:
+    """Apply an authorized configuration; returns the staff ids whose initial sync starts after commit."""
+    changed = changed_fields(integ, values, new_password)
+    was = integ.state
+    for name in SETTING_FIELDS:
+        setattr(integ, name, values.get(name))
+    if new_password is not None:
+        integ.password_encrypted = encrypt(new_password)
+    integ.state = "connected"
+    integ.paused_reason = None
+    integ.server_version_reported = result.server_version
+    integ.authorized_by_id = current_user.id
+    integ.authorized_at = utcnow()
+    if changed:
+        audit.record("settings_changed", audit.describe_changes(changed))
+    audit.record("authorized", f"{'Resumed' if was == 'paused' else 'Connected'} with {values['server_url']} "
+                               f"(server {result.server_version}).")
+    return prepare_mailboxes()
+
+
+def prepare_mailboxes() -> list[int]:
+    """Every staff member who takes appointments gets a MailboxState row; the not excluded start initializing."""
+    ids = []
+    for staff in staff_to_sync():
+        state = staff.mailbox_state
+        if state is None:
+            state = MailboxState(staff=staff)
+            db.session.add(state)
+        if state.excluded:
+            state.state = "excluded"
+            continue
+        if state.state != "synced":
+            state.state = "initializing"
+            state.progress_imported = state.progress_exported = 0
+            state.progress_total = None
+        state.last_error = None
+        state.failures = 0
+        ids.append(staff.id)
+    return ids
+
+
+def enqueue_initial(staff_ids: list[int]) -> bool:
+    """After commit: one initial-sync job per staff id (ids only — never a secret in a payload)."""
+    try:
+        for staff_id in staff_ids:
+            queues.enqueue_initial_sync(staff_id)
+    except RedisError:
+        log.warning("Redis unreachable while starting %d initial syncs", len(staff_ids))
+        for staff_id in staff_ids:
+            row = db.session.get(MailboxState, staff_id)
+            if row is not None and row.state == "initializing":
+                row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
+        db.session.commit()
+        return False
+    return True

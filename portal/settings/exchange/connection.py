@@ -1,0 +1,78 @@
+"""The only place the Exchange settings talk to Exchange: the Authorize probe and Autodiscover.
+
+Views reach Exchange only through portal.ews_soap.probe / portal.ews_soap.autodiscover (ARCHITECTURE
+boundaries). The password passed in here is used for the probe and dropped; it is never logged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ...ews_soap.types import Credentials, ProbeResult, ServerConfig
+
+# The settings fields that decide how Sundial reaches the server (a change needs a new Authorize).
+CONNECTION_FIELDS = ("auth_type", "username", "version", "server_url", "allow_http", "impersonation", "ca_cert_pem")
+
+
+def server_config(values: dict, password: str) -> ServerConfig:
+    return ServerConfig(
+        url=values["server_url"],
+        credentials=Credentials(values["username"], password, auth=values["auth_type"]),
+        version=values["version"],
+        impersonation=bool(values["impersonation"]),
+        ca_bundle_pem=values.get("ca_cert_pem") or None,
+        allow_http=bool(values["allow_http"]),
+        wsdl=values.get("wsdl_source") or "sundial",
+        timeout=tuple(current_app.config.get("EXCHANGE_PROBE_TIMEOUT", (5, 30))),
+    )
+
+
+def run_probe(config: ServerConfig, impersonate: str | None) -> ProbeResult:
+    """Authorize (S6): raises a typed portal.ews_soap error on the first failing check."""
+    from ...ews_soap import probe as probe_module
+
+    return probe_module.probe(config, impersonate=impersonate)
+
+
+@dataclass(frozen=True)
+class Discovered:
+    url: str
+    source: str  # "autodiscover" | "guessed"
+
+
+def discover(username: str, password: str | None) -> Discovered:
+    """The EWS URL for a UPN's domain (S4): Autodiscover first, else https://mail.<domain>/EWS/Exchange.asmx."""
+    from ...ews_soap import autodiscover as autodiscover_module
+
+    candidates = list(current_app.config.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
+    result = autodiscover_module.discover(username, password=password, extra_candidates=candidates,
+                                          ca_bundle_pem=current_app.config.get("EXCHANGE_AUTODISCOVER_CA"))
+    url = getattr(result, "url", None) or getattr(result, "ews_url", None)
+    detected = getattr(result, "detected", None)
+    if detected is None:
+        detected = getattr(result, "source", "guessed") == "autodiscover"
+    return Discovered(url=url, source="autodiscover" if detected else "guessed")
+
+
+def guess_url(username: str) -> str:
+    domain = username.rpartition("@")[2].strip().lower()
+    return f"https://mail.{domain}/EWS/Exchange.asmx" if domain else ""
+
+
+# Server build → the settings label to suggest (same facts as portal.ews_soap.versions.BUILDS, which
+# views may not import): 15.2 = 2019, 15.1 = 2016, 15.0 build ≥ 847 = 2013 SP1, 14.1/14.2 = 2010 SP1/SP2.
+_BUILDS = (((15, 2, 0), "2019"), ((15, 1, 0), "2016"), ((15, 0, 847), "2013_SP1"), ((15, 0, 0), "2013"),
+           ((14, 2, 0), "2010_SP2"), ((14, 1, 0), "2010_SP1"), ((14, 0, 0), "2010"))
+
+
+def label_for_server(server_version) -> str | None:
+    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown."""
+    if server_version is None:
+        return None
+    try:
+        parts = [int(p) for p in str(server_version).split(".")[:3]]
+    except ValueError:
+        return None
+    key = tuple(parts + [0] * (3 - len(parts)))
+    return next((label for first, label in _BUILDS if key >= first), None)
