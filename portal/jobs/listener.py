@@ -1,0 +1,284 @@
+"""The notification listener (issue #7, SPEC G2): `flask sundial listener`.
+
+One long-running process, separate from the RQ workers. Every few seconds it re-reads which mailboxes are
+connected, plans groups of ≤ 200 mailboxes (listener_groups), takes the groups it can lease in Redis
+(listener_coord) and runs one thread per group (listener_runners). A notification only enqueues the
+mailbox's incremental sync; the sync job does the reading. The periodic safety-net sync stays on in
+every mode, so a listener that is down costs latency, never data.
+
+Modes: streaming (Exchange 2010 SP1 and later, impersonation on), pull subscriptions polled every 10 s
+(Exchange 2010 RTM, and mailboxes beyond the server's streaming connection limit), none with delegate
+access (Exchange refuses subscriptions through delegate access: the safety net alone, logged once).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from .listener_coord import Coordinator, SyncTrigger
+from .listener_groups import Plan, Target, plan_groups
+from .listener_runners import PullRunner, StreamRunner
+
+log = logging.getLogger("portal.listener")
+
+LISTENED_STATES = ("synced", "initializing", "throttled")
+
+
+@dataclass
+class ListenerSettings:
+    refresh_seconds: float = 15.0  # re-read connected mailboxes and the integration's state
+    tick_seconds: float = 1.0  # lease renewal, fair share and watchdog cadence
+    lease_ms: int = 30_000  # a crashed listener's groups are taken over after this
+    connection_timeout_minutes: int = 30  # GetStreamingEvents ConnectionTimeout, 1..30 (EWS-FACTS §8)
+    heartbeat_slack_seconds: float = 60.0  # no data within timeout + slack → the connection is dead
+    pull_interval_seconds: float = 10.0
+    min_backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    max_per_group: int = 200
+    connection_limit: int | None = None  # None: the version's HangingConnectionLimit
+
+    @classmethod
+    def from_config(cls, config) -> ListenerSettings:
+        s = cls()
+        for name in s.__dataclass_fields__:
+            key = f"LISTENER_{name.upper()}"
+            if key in config:
+                setattr(s, name, config[key])
+        return s
+
+
+@dataclass(frozen=True)
+class World:
+    """What the database says right now."""
+
+    connected: bool
+    fingerprint: str
+    plan: Plan
+    server_config: object | None = None
+
+
+def server_config_for(integration):
+    """ServerConfig from the stored integration (the password is decrypted only here, never logged)."""
+    from ..crypto import decrypt
+    from ..ews_soap import Credentials, ServerConfig
+
+    password = decrypt(integration.password_encrypted) if integration.password_encrypted else ""
+    return ServerConfig(url=integration.server_url,
+                        credentials=Credentials(integration.username, password, integration.auth_type),
+                        version=integration.version, impersonation=integration.impersonation,
+                        ca_bundle_pem=integration.ca_cert_pem, allow_http=integration.allow_http,
+                        wsdl=integration.wsdl_source)
+
+
+def read_world(settings: ListenerSettings) -> World:
+    from ..extensions import db
+    from ..models import ExchangeIntegration, MailboxState
+
+    integration = ExchangeIntegration.get()
+    if integration is None or integration.state != "connected":
+        db.session.rollback()
+        return World(False, "", Plan("off", "The Exchange integration is not connected.", ()))
+    rows = db.session.execute(
+        db.select(MailboxState.staff_id, MailboxState.primary_smtp).where(
+            MailboxState.state.in_(LISTENED_STATES), MailboxState.primary_smtp.is_not(None),
+            MailboxState.excluded.is_(False))).all()
+    affinity = integration.server_url.lower()
+    targets = [Target(smtp.lower(), staff_id, affinity) for staff_id, smtp in rows if smtp]
+    plan = plan_groups(targets, integration.version, integration.impersonation,
+                       settings.max_per_group, settings.connection_limit)
+    parts = (integration.server_url, integration.username, integration.password_encrypted or "",
+             integration.auth_type, integration.version, str(integration.impersonation),
+             integration.ca_cert_pem or "", str(integration.allow_http), integration.wsdl_source)
+    fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    config = server_config_for(integration)
+    db.session.rollback()  # end the read transaction; nothing is written here
+    return World(True, fingerprint, plan, config)
+
+
+def rq_trigger(redis) -> SyncTrigger:
+    """The SyncTrigger wired to RQ: enqueue_incremental_sync, and RQ's job status for deduplication."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from .queues import enqueue_incremental_sync
+
+    def status_of(job_id: str):
+        try:
+            return str(Job.fetch(job_id, connection=redis).get_status(refresh=False).value)
+        except NoSuchJobError:
+            return None
+
+    return SyncTrigger(redis, enqueue_incremental_sync, status_of)
+
+
+def default_session_factory(server_config):
+    from ..ews_soap import ExchangeSession
+
+    return lambda: ExchangeSession(server_config)
+
+
+class Listener:
+    """Owns the runner threads of this process. `step()` is one pass of the main loop (tests call it)."""
+
+    RUNNERS = {"streaming": StreamRunner, "pull": PullRunner}
+
+    def __init__(self, app, redis, settings: ListenerSettings | None = None, owner: str | None = None,
+                 trigger: SyncTrigger | None = None, session_factory_for=default_session_factory,
+                 world_reader=read_world):
+        self.app = app
+        self.settings = settings or ListenerSettings.from_config(app.config)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.coord = Coordinator(redis, self.owner, self.settings.lease_ms)
+        self.trigger = trigger or rq_trigger(redis)
+        self.session_factory_for = session_factory_for
+        self.world_reader = world_reader
+        self.runners: dict[str, object] = {}
+        self.world: World | None = None
+        self.blocked_fingerprint: str | None = None  # credentials rejected for this configuration
+        self._last_refresh = 0.0
+        self._last_mode_note = ""
+
+    # ---- one pass
+    def step(self, force_refresh: bool = False) -> None:
+        now = time.monotonic()
+        if force_refresh or self.world is None or now - self._last_refresh >= self.settings.refresh_seconds:
+            with self.app.app_context():
+                self._apply_world(self.world_reader(self.settings))
+            self._last_refresh = now
+        self.coord.heartbeat()
+        self._renew_leases()
+        self._check_runners()
+        self._balance()
+
+    def _apply_world(self, world: World) -> None:
+        old = self.world
+        self.world = world
+        if world.plan.reason != self._last_mode_note:
+            log.info("listener mode: %s", world.plan.reason)
+            self._last_mode_note = world.plan.reason
+        if not world.connected or (old is not None and old.fingerprint != world.fingerprint):
+            if self.runners:
+                log.info("integration %s; stopping %d listener connections",
+                         "changed" if world.connected else "not connected", len(self.runners))
+            self.stop_all(release=True)
+        if self.blocked_fingerprint and self.blocked_fingerprint != world.fingerprint:
+            self.blocked_fingerprint = None  # re-authorized with new settings
+        groups = world.plan.by_key()
+        for key, runner in list(self.runners.items()):
+            group = groups.get(key)
+            if group is not None and group != runner.group:
+                runner.update(group)
+
+    def _wanted(self) -> list[str]:
+        if self.world is None or not self.world.connected or self.blocked_fingerprint:
+            return []
+        return sorted(self.world.plan.by_key())
+
+    def _renew_leases(self) -> None:
+        for key in list(self.runners):
+            if not self.coord.renew(key):
+                log.warning("group %s: lease lost to another listener; stopping it here", key)
+                self._stop_runner(key, release=False)
+
+    def _check_runners(self) -> None:
+        limit = self.settings.connection_timeout_minutes * 60 + self.settings.heartbeat_slack_seconds
+        for key, runner in list(self.runners.items()):
+            if getattr(runner, "fatal", None) is not None:
+                self.blocked_fingerprint = self.world.fingerprint if self.world else "?"
+                log.error("credentials rejected; all listener connections stop until the integration is re-authorized")
+                self.stop_all(release=True)
+                return
+            if not runner.is_alive():
+                log.warning("group %s: thread ended; starting it again", key)
+                self.runners.pop(key)
+                self._start(key)
+            elif runner.silent_for() > limit:
+                log.warning("group %s: no data for %.0f s (heartbeat missed); reconnecting", key, runner.silent_for())
+                runner.last_data = time.monotonic()
+                runner.abort()
+
+    def _balance(self) -> None:
+        from .listener_coord import choose_groups
+
+        wanted = self._wanted()
+        share = self.coord.fair_share(len(wanted))
+        acquired, to_release = choose_groups(wanted, set(self.runners), share, self.coord.acquire)
+        for key in to_release:
+            self._stop_runner(key, release=True)
+        for key in sorted(acquired):
+            self._start(key)
+
+    # ---- runners
+    def _start(self, key: str) -> None:
+        group = self.world.plan.by_key().get(key) if self.world else None
+        if group is None:
+            self.coord.release(key)
+            return
+        runner_cls = self.RUNNERS[group.mode]
+        runner = runner_cls(group, self.session_factory_for(self.world.server_config), self.trigger,
+                            self.settings, context=self.app.app_context)
+        self.runners[key] = runner
+        runner.start()
+        log.info("group %s: listening to %d mailboxes (%s, anchor %s)", key, len(group.members), group.mode,
+                 group.anchor)
+
+    def _stop_runner(self, key: str, release: bool, join: float = 5.0) -> None:
+        runner = self.runners.pop(key, None)
+        if runner is not None:
+            runner.stop()
+            runner.join(join)
+        if release:
+            self.coord.release(key)
+
+    def stop_all(self, release: bool = True) -> None:
+        runners = list(self.runners)
+        for key in runners:
+            self.runners[key].stop()
+        for key in runners:
+            self._stop_runner(key, release=release)
+
+    def crash(self) -> None:
+        """Tests: stop the threads as a killed process would, leaving leases and liveness to expire."""
+        for runner in self.runners.values():
+            runner.stop()
+        self.runners.clear()
+
+    def close(self) -> None:
+        self.stop_all(release=True)
+        self.coord.leave()
+
+    # ---- the process
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        stop_event = stop_event or threading.Event()
+        log.info("listener %s started", self.owner)
+        try:
+            while not stop_event.is_set():
+                try:
+                    self.step()
+                except Exception:  # noqa: BLE001 - a database or Redis hiccup must not end the process
+                    log.exception("listener pass failed; retrying")
+                stop_event.wait(self.settings.tick_seconds)
+        finally:
+            self.close()
+            log.info("listener %s stopped", self.owner)
+
+
+def run_listener(app) -> None:
+    """Entry point of `flask sundial listener`: stops cleanly on SIGTERM/SIGINT."""
+    import signal
+
+    from .queues import redis_connection
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with app.app_context():
+        redis = redis_connection()
+    Listener(app, redis).run(stop)

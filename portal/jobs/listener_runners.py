@@ -1,0 +1,295 @@
+"""One thread per group: a streaming connection (GetStreamingEvents) or a pull loop (GetEvents).
+
+A notification carries no data: the runner only asks the SyncTrigger to sync that mailbox. Recovery
+(EWS-FACTS §8, MSDOC handling-notification-related-errors-in-ews-in-exchange):
+- the server closes the stream at ConnectionTimeout (ConnectionStatus Closed) → reopen at once with the same
+  subscriptions; events raised in between wait on the subscription, so nothing is lost and no sync is needed;
+- the connection drops or goes silent (no data within the timeout plus slack; the listener's watchdog calls
+  `abort()`) → reopen and enqueue a catch-up sync for every mailbox of the group, since events written to
+  the dead socket are gone;
+- a subscription is lost (ErrorInvalidSubscription, ErrorSubscriptionNotFound, expired, missed events) →
+  a **new** subscription without the old watermark, then a catch-up sync of that mailbox (SyncFolderItems
+  finds whatever happened in between).
+Credentials rejected → the runner stops at once and never retries the password (SPEC G4).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from contextlib import nullcontext
+
+from ..ews_soap import AuthenticationFailed, EwsError, SubscriptionLost, Throttled
+from .listener_groups import Group, Target
+
+log = logging.getLogger("portal.listener")
+
+NOT_A_CHANGE = frozenset({"status"})
+
+
+def _changes(events) -> bool:
+    return any(getattr(e, "kind", None) not in NOT_A_CHANGE for e in events)
+
+
+class GroupRunner(threading.Thread):
+    """Shared plumbing: stop/abort, liveness, back-off, app context for the SyncTrigger."""
+
+    def __init__(self, group: Group, session_factory, trigger, settings, context=None):
+        super().__init__(name=f"listener[{group.key}]", daemon=True)
+        self.group = group
+        self.session_factory = session_factory
+        self.trigger = trigger
+        self.settings = settings
+        self.context = context or nullcontext
+        self.stop_event = threading.Event()
+        self.last_data = time.monotonic()
+        self.stats: Counter = Counter()
+        self.fatal: EwsError | None = None  # set when the runner gave up (credentials rejected)
+        self._failures = 0
+        self._group_lock = threading.Lock()
+        self._pending_group: Group | None = None
+
+    # ---- control, called from the listener's main thread
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.abort()
+
+    def update(self, group: Group) -> None:
+        """New membership for the same group key: applied without dropping the other subscriptions."""
+        with self._group_lock:
+            self._pending_group = group
+        self.abort()
+
+    def abort(self) -> None:
+        """Break a blocking read (overridden by the streaming runner)."""
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self.last_data
+
+    # ---- helpers for the loop
+    @property
+    def stopped(self) -> bool:
+        return self.stop_event.is_set()
+
+    def _take_update(self) -> bool:
+        with self._group_lock:
+            group, self._pending_group = self._pending_group, None
+        if group is None:
+            return False
+        self.group = group
+        return True
+
+    def _catch_up(self, targets, why: str) -> None:
+        if targets:
+            self.stats["catch_up"] += len(targets)
+            self.trigger.trigger_many([t.staff_id for t in targets], f"listener catch-up: {why}")
+
+    def _notify(self, target: Target | None) -> None:
+        if target is not None:
+            self.stats["notifications"] += 1
+            self.trigger.trigger(target.staff_id, "notification")
+
+    def _pause_after(self, exc: Exception) -> None:
+        """Back off after a failure: the server's BackOffMilliseconds, else 1, 2, 4 … 30 s."""
+        self._failures += 1
+        if isinstance(exc, Throttled) and exc.backoff_seconds:
+            delay = exc.backoff_seconds
+        else:
+            delay = min(self.settings.max_backoff_seconds,
+                        self.settings.min_backoff_seconds * 2 ** (self._failures - 1))
+        self.stop_event.wait(delay)
+
+    def run(self) -> None:
+        with self.context():
+            try:
+                self.loop()
+            except AuthenticationFailed as exc:
+                self.fatal = exc
+                log.error("group %s: credentials rejected, listening stops until re-authorized: %s",
+                          self.group.key, exc.sentence)
+            except Exception:  # noqa: BLE001 - keep the traceback in the log; the listener restarts the runner
+                log.exception("group %s: listener thread failed", self.group.key)
+
+    def loop(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class StreamRunner(GroupRunner):
+    """Up to 200 streaming subscriptions read over one hanging GetStreamingEvents connection."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._stream = None
+        self._aborting = False
+        self.subs: dict[str, Target] = {}  # SubscriptionId → mailbox
+
+    def abort(self) -> None:
+        """Close the open connection from another thread (watchdog, new members, stop)."""
+        self._aborting = True
+        stream = self._stream
+        closer = getattr(stream, "abort", None)
+        if closer is not None:
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - best effort from another thread
+                log.debug("abort of %s failed", self.group.key, exc_info=True)
+
+    def update(self, group: Group) -> None:
+        added = set(group.members) - set(self.group.members)
+        with self._group_lock:
+            self._pending_group = group
+        if added:  # new members need a new connection; removed ones are dropped at the next reopen
+            self.abort()
+
+    def _subscribe_missing(self, session) -> None:
+        self._take_update()
+        wanted = set(self.group.members)
+        self.subs = {sid: t for sid, t in self.subs.items() if t in wanted}
+        have = set(self.subs.values())
+        missing = [t for t in self.group.members if t not in have]
+        if not missing:
+            return
+        made = session.subscribe_streaming([t.mailbox for t in missing], self.group.anchor)
+        by_mailbox = {t.mailbox.lower(): t for t in missing}
+        for i, sub in enumerate(made):
+            target = by_mailbox.get((sub.mailbox or "").lower()) or (missing[i] if i < len(missing) else None)
+            if target is not None:
+                self.subs[sub.subscription_id] = target
+        self.stats["subscribed"] += len(made)
+        subscribed = set(self.subs.values())
+        self._catch_up([t for t in missing if t in subscribed], "new subscription")
+
+    def loop(self) -> None:
+        session = self.session_factory()
+        dropped = False
+        while not self.stopped:
+            try:
+                self._subscribe_missing(session)
+                if dropped:
+                    self._catch_up(list(self.subs.values()), "connection dropped")
+                    dropped = False
+                if not self.subs:
+                    self.stop_event.wait(self.settings.min_backoff_seconds)
+                    continue
+                self._read_stream(session)
+                self._failures = 0
+            except AuthenticationFailed:
+                raise
+            except SubscriptionLost as exc:
+                log.warning("group %s: subscriptions lost (%s); subscribing again", self.group.key, exc.code)
+                self.stats["lost"] += len(self.subs)
+                self.subs.clear()
+                self._pause_after(exc)
+            except Exception as exc:  # noqa: BLE001 - a dropped or aborted connection of any kind
+                if self.stopped:
+                    break
+                dropped = True
+                self.stats["dropped"] += 1
+                if self._aborting:
+                    log.info("group %s: connection closed by the listener; reconnecting", self.group.key)
+                else:
+                    log.warning("group %s: stream ended abnormally (%s); reconnecting", self.group.key, exc)
+                    self._pause_after(exc)
+            finally:
+                self._stream = None
+
+    def _read_stream(self, session) -> None:
+        self.last_data = time.monotonic()
+        self._aborting = False
+        self.stats["connections"] += 1
+        stream = session.stream_events(list(self.subs), self.group.anchor,
+                                       self.settings.connection_timeout_minutes)
+        self._stream = stream
+        try:
+            for item in stream:
+                self.last_data = time.monotonic()
+                if self.stopped:
+                    return
+                if (item.error is not None or item.error_subscription_ids) and self._lost(item):
+                    return  # reopen: resubscribe the lost ones, keep the others
+                if item.subscription_id and _changes(item.events):
+                    self._notify(self.subs.get(item.subscription_id))
+                if item.connection_status == "Closed":
+                    break
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - already closed
+                    pass
+        if self._aborting:
+            raise ConnectionAbortedError("closed by the listener")
+        self.stats["renewed"] += 1
+
+    def _lost(self, item) -> bool:
+        """Forget the subscriptions an error names (all of them when it names none); they are made again."""
+        if not isinstance(item.error, SubscriptionLost | type(None)) and not item.error_subscription_ids:
+            raise item.error
+        ids = item.error_subscription_ids or list(self.subs)
+        lost = [self.subs.pop(i) for i in ids if i in self.subs]
+        self.stats["lost"] += len(lost)
+        log.warning("group %s: %d subscriptions lost (%s); subscribing again", self.group.key, len(lost),
+                    getattr(item.error, "code", "error"))
+        return True
+
+
+class PullRunner(GroupRunner):
+    """Pull subscriptions (GetEvents) polled on a short interval: Exchange 2010 RTM, or beyond the connection limit."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.subs: dict[Target, object] = {}  # mailbox → Subscription (with its current watermark)
+
+    def loop(self) -> None:
+        session = self.session_factory()
+        while not self.stopped:
+            started = time.monotonic()
+            self._take_update()
+            wanted = set(self.group.members)
+            self.subs = {t: s for t, s in self.subs.items() if t in wanted}
+            for target in self.group.members:
+                if self.stopped:
+                    return
+                self._poll_one(session, target)
+            self.last_data = time.monotonic()
+            self.stop_event.wait(max(0.0, self.settings.pull_interval_seconds - (time.monotonic() - started)))
+
+    def _poll_one(self, session, target: Target) -> None:
+        try:
+            sub = self.subs.get(target)
+            if sub is None:
+                sub = self.subs[target] = session.subscribe_pull(target.mailbox)
+                self.stats["subscribed"] += 1
+                self._catch_up([target], "new subscription")
+            changed = False
+            while True:
+                batch = session.get_events(target.mailbox, sub.subscription_id, sub.watermark)
+                self.stats["polls"] += 1
+                changed = changed or _changes(batch.events)
+                sub = self.subs[target] = _with_watermark(sub, batch.watermark)
+                if not batch.more_events:
+                    break
+            if changed:
+                self._notify(target)
+            self._failures = 0
+        except AuthenticationFailed:
+            raise
+        except SubscriptionLost as exc:
+            log.warning("pull %s: subscription lost (%s); subscribing again", target.mailbox, exc.code)
+            self.stats["lost"] += 1
+            self.subs.pop(target, None)
+        except EwsError as exc:
+            log.warning("pull %s: %s", target.mailbox, exc)
+            self.stats["errors"] += 1
+            if isinstance(exc, Throttled):
+                self._pause_after(exc)
+
+
+def _with_watermark(sub, watermark):
+    if not watermark or watermark == getattr(sub, "watermark", None):
+        return sub
+    from dataclasses import replace
+
+    return replace(sub, watermark=watermark)

@@ -1,0 +1,110 @@
+"""G2: Redis leases between listener processes, and the debounced per-mailbox sync trigger."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import redis as redis_lib
+
+from portal.jobs.listener_coord import Coordinator, SyncTrigger, choose_groups
+
+
+@pytest.fixture
+def r(redis_url):
+    conn = redis_lib.Redis.from_url(redis_url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def prefix():
+    return f"test:{uuid.uuid4().hex[:8]}"
+
+
+def test_g2_a_group_lease_has_one_owner_and_expires_when_the_owner_dies(r, prefix):
+    a = Coordinator(r, "a", lease_ms=300, prefix=prefix)
+    b = Coordinator(r, "b", lease_ms=300, prefix=prefix)
+    assert a.acquire("g1") and a.acquire("g1")  # taking it again keeps it
+    assert not b.acquire("g1")
+    assert not b.renew("g1") and a.renew("g1")
+    b.release("g1")  # not b's to release
+    assert a.owner_of("g1") == "a"
+    deadline = time.monotonic() + 5
+    while a.owner_of("g1") and time.monotonic() < deadline:  # a crashed: no renewal
+        time.sleep(0.05)
+    assert b.acquire("g1") and b.owner_of("g1") == "b"
+    assert not a.renew("g1")
+    b.release("g1")
+    assert b.owner_of("g1") is None
+
+
+def test_g2_fair_share_follows_the_live_listener_processes(r, prefix):
+    a = Coordinator(r, "a", lease_ms=5000, prefix=prefix)
+    b = Coordinator(r, "b", lease_ms=5000, prefix=prefix)
+    a.heartbeat()
+    assert a.fair_share(3) == 3
+    b.heartbeat()
+    assert a.fair_share(3) == 2 and a.fair_share(2) == 1 and a.fair_share(0) == 0
+    b.leave()
+    assert a.fair_share(2) == 2
+
+
+def test_g2_choose_groups_splits_and_gives_back_beyond_the_share():
+    taken = set()
+
+    def acquire(k):
+        if k in taken:
+            return False
+        taken.add(k)
+        return True
+
+    got, release = choose_groups(["g1", "g2", "g3"], set(), 2, acquire)
+    assert got == {"g1", "g2"} and release == set()
+    got, release = choose_groups(["g1", "g2", "g3"], {"g1", "g2"}, 1, acquire)  # a newcomer arrived
+    assert got == set() and release == {"g2"}
+    got, release = choose_groups(["g1"], {"g1", "g9"}, 2, acquire)  # g9 no longer exists
+    assert release == {"g9"} and got == set()
+
+
+class FakeJob:
+    def __init__(self, job_id):
+        self.id = job_id
+
+
+def test_g2_notifications_coalesce_while_a_sync_is_waiting_and_never_after_it_started(r, prefix):
+    statuses: dict[str, str] = {}
+    enqueued: list[tuple[int, str]] = []
+
+    def enqueue(staff_id, reason):
+        job = FakeJob(f"job-{len(enqueued)}")
+        enqueued.append((staff_id, reason))
+        statuses[job.id] = "queued"
+        return job
+
+    trigger = SyncTrigger(r, enqueue, statuses.get, prefix=prefix)
+    assert trigger.trigger(7, "notification")
+    assert not trigger.trigger(7, "notification")  # job-0 still waiting: it will read this change too
+    assert trigger.trigger(8, "notification")  # another mailbox is independent
+    statuses["job-0"] = "started"  # the sync may have read Exchange before the next change
+    assert trigger.trigger(7, "notification")
+    assert not trigger.trigger(7, "notification")
+    statuses["job-2"] = "finished"
+    assert trigger.trigger(7, "catch-up")
+    del statuses["job-3"]  # expired from Redis
+    assert trigger.trigger(7, "notification")
+    assert [s for s, _ in enqueued] == [7, 8, 7, 7, 7]
+    assert trigger.coalesced == 2 and trigger.enqueued == 5
+
+
+def test_g2_the_pending_job_is_shared_by_every_listener_process(r, prefix):
+    statuses = {}
+
+    def enqueue(staff_id, reason):
+        statuses[f"j{staff_id}"] = "queued"
+        return FakeJob(f"j{staff_id}")
+
+    one = SyncTrigger(r, enqueue, statuses.get, prefix=prefix)
+    two = SyncTrigger(r, enqueue, statuses.get, prefix=prefix)
+    assert one.trigger(3, "notification")
+    assert not two.trigger(3, "notification")

@@ -1,0 +1,135 @@
+"""G2: the listener's main loop: leases split between processes, takeover, pause, re-authorization."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis as redis_lib
+from flask import Flask
+from listener_fakes import FakeSession, RecordingTrigger, wait_for
+
+from portal.ews_soap import AuthenticationFailed
+from portal.jobs import listener_coord
+from portal.jobs.listener import Listener, ListenerSettings, World
+from portal.jobs.listener_groups import Plan, Target, plan_groups
+
+SETTINGS = ListenerSettings(refresh_seconds=0, tick_seconds=0.01, lease_ms=400, min_backoff_seconds=0.01,
+                            max_backoff_seconds=0.05)
+TARGETS = [Target(f"u{i:03d}@example.com", i) for i in range(250)]
+
+
+class Worldly:
+    """A world reader the test can change between passes."""
+
+    def __init__(self):
+        self.world = World(True, "config-1", plan_groups(TARGETS, "2016", True), None)
+
+    def __call__(self, settings):
+        return self.world
+
+    def disconnect(self):
+        self.world = World(False, "", Plan("off", "not connected", ()))
+
+
+@pytest.fixture
+def env(redis_url, monkeypatch):
+    monkeypatch.setattr(listener_coord, "PREFIX", f"t{uuid.uuid4().hex[:8]}")
+    prefix = listener_coord.PREFIX
+    r = redis_lib.Redis.from_url(redis_url)
+    made = []
+
+    def make(owner, world, session=None):
+        session = session or FakeSession()
+        listener = Listener(Flask(owner), r, SETTINGS, owner=owner, trigger=RecordingTrigger(),
+                            session_factory_for=lambda cfg: (lambda: session), world_reader=world)
+        listener.coord.prefix = prefix
+        listener.session = session
+        made.append(listener)
+        return listener
+
+    yield make
+    for listener in made:
+        listener.close()
+    r.close()
+
+
+def test_g2_250_mailboxes_open_two_connections_in_one_listener(env):
+    one = env("one", Worldly())
+    one.step()
+    assert sorted(one.runners) == sorted(g.key for g in one.world.plan.groups)
+    assert wait_for(lambda: len(one.session.streams) == 2)
+    assert sorted(len(s.ids) for s in one.session.streams) == sorted(len(g.members) for g in one.world.plan.groups)
+    assert sum(len(s.ids) for s in one.session.streams) == 250
+
+
+def test_g2_two_listeners_split_the_groups_and_one_takes_over_when_the_other_dies(env):
+    world = Worldly()
+    one, two = env("one", world), env("two", world)
+    one.coord.heartbeat()
+    two.coord.heartbeat()
+    one.step()
+    two.step()
+    assert len(one.runners) == 1 and len(two.runners) == 1
+    assert set(one.runners) | set(two.runners) == set(world.world.plan.by_key())
+    taken = set(two.runners)
+    two.crash()  # killed: no release, no goodbye
+
+    def takeover():
+        one.step()
+        return len(one.runners) == 2
+
+    assert wait_for(takeover, timeout=5)
+    assert taken <= set(one.runners)
+    assert one.coord.owner_of(next(iter(taken))) == "one"
+
+
+def test_g2_a_newcomer_receives_its_share(env):
+    world = Worldly()
+    one = env("one", world)
+    one.step()
+    assert len(one.runners) == 2
+    two = env("two", world)
+    two.coord.heartbeat()
+    one.step()  # gives one group back
+    assert len(one.runners) == 1
+    two.step()
+    assert len(two.runners) == 1 and set(one.runners).isdisjoint(two.runners)
+
+
+def test_g2_paused_or_disconnected_integration_stops_every_connection(env):
+    world = Worldly()
+    one = env("one", world)
+    one.step()
+    runners = list(one.runners.values())
+    world.disconnect()
+    one.step()
+    assert one.runners == {} and all(not r.is_alive() for r in runners)
+    assert all(one.coord.owner_of(g.key) is None for g in Worldly().world.plan.groups)
+
+
+def test_g2_rejected_credentials_stop_listening_until_reauthorized(env):
+    world = Worldly()
+    session = FakeSession()
+    session.subscribe_errors = [AuthenticationFailed("401"), AuthenticationFailed("401")]
+    one = env("one", world, session)
+    one.step()
+    assert wait_for(lambda: all(r.fatal for r in one.runners.values()))
+    one.step()
+    assert one.runners == {} and one.blocked_fingerprint == "config-1"
+    one.step()
+    assert one.runners == {} and session.count("subscribe_streaming") == 2  # the password is not retried
+    world.world = World(True, "config-2", world.world.plan, None)  # admin authorized again
+    one.step()
+    assert len(one.runners) == 2
+
+
+def test_g2_mailboxes_joining_are_picked_up_on_refresh(env):
+    world = Worldly()
+    one = env("one", world)
+    one.step()
+    wait_for(lambda: len(one.session.streams) == 2)
+    world.world = World(True, "config-1", plan_groups(TARGETS + [Target("new@example.com", 999)], "2016", True),
+                        None)
+    one.step()
+    assert wait_for(lambda: "new@example.com" in one.session.subscribed())
+    assert one.session.subscribed().count("u001@example.com") == 1

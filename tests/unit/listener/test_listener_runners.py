@@ -1,0 +1,151 @@
+"""G2: one group's connection lifecycle against a scripted EWS session (no network)."""
+from __future__ import annotations
+
+import pytest
+from listener_fakes import changed, wait_for
+
+from portal.ews_soap import AuthenticationFailed, StreamItem, SubscriptionLost
+from portal.jobs.listener import ListenerSettings
+from portal.jobs.listener_groups import Group, Target
+from portal.jobs.listener_runners import PullRunner, StreamRunner
+
+SETTINGS = ListenerSettings(min_backoff_seconds=0.01, max_backoff_seconds=0.05, pull_interval_seconds=0.05,
+                            connection_timeout_minutes=5)
+MEMBERS = (Target("a@example.com", 1), Target("b@example.com", 2), Target("c@example.com", 3))
+
+
+@pytest.fixture
+def runner_for(fake_session, recorder):
+    made = []
+
+    def make(cls=StreamRunner, members=MEMBERS):
+        runner = cls(Group("streaming:default:1:0", "streaming", members), lambda: fake_session, recorder, SETTINGS)
+        made.append(runner)
+        runner.start()
+        return runner
+
+    yield make
+    for r in made:
+        r.stop()
+        r.join(2)
+        assert not r.is_alive()
+
+
+def sub_of(runner, mailbox):
+    return next(s for s, t in runner.subs.items() if t.mailbox == mailbox)
+
+
+def test_g2_one_connection_for_the_group_anchored_on_its_first_mailbox(runner_for, fake_session, recorder):
+    runner = runner_for()
+    wait_for(lambda: fake_session.streams)
+    assert fake_session.calls[0] == ("subscribe_streaming", ("a@example.com", "b@example.com", "c@example.com"),
+                                     "a@example.com")
+    call = fake_session.calls[1]
+    assert call[0] == "stream_events" and len(call[1]) == 3 and call[2] == "a@example.com" and call[3] == 5
+    assert recorder.staff("new subscription") == [1, 2, 3]  # catch-up for the time before listening
+    fake_session.streams[0].items.put(changed(sub_of(runner, "b@example.com")))
+    assert wait_for(lambda: recorder.staff("notification") == [2])
+
+
+def test_g2_status_heartbeats_enqueue_nothing(runner_for, fake_session, recorder):
+    runner = runner_for()
+    wait_for(lambda: fake_session.streams)
+    stream = fake_session.streams[0]
+    stream.items.put(StreamItem(connection_status="OK"))
+    stream.items.put(changed(sub_of(runner, "a@example.com"), kind="status"))
+    stream.items.put(changed(sub_of(runner, "c@example.com"), kind="created"))
+    assert wait_for(lambda: recorder.staff("notification") == [3])
+    assert recorder.staff("notification") == [3]
+
+
+def test_g2_server_timeout_reopens_with_the_same_subscriptions_and_no_catch_up(runner_for, fake_session, recorder):
+    runner_for()
+    wait_for(lambda: fake_session.streams)
+    first = fake_session.streams[0]
+    first.items.put(StreamItem(connection_status="Closed"))
+    assert wait_for(lambda: len(fake_session.streams) == 2)
+    assert fake_session.streams[1].ids == first.ids
+    assert fake_session.count("subscribe_streaming") == 1
+    assert recorder.staff("catch-up: connection") == []
+
+
+def test_g2_dropped_connection_reconnects_and_catches_up_every_mailbox(runner_for, fake_session, recorder):
+    runner = runner_for()
+    wait_for(lambda: fake_session.streams)
+    fake_session.streams[0].items.put(ConnectionResetError("peer reset"))
+    assert wait_for(lambda: len(fake_session.streams) == 2)
+    assert wait_for(lambda: recorder.staff("connection dropped") == [1, 2, 3])
+    assert runner.stats["dropped"] == 1
+    fake_session.streams[1].items.put(changed(sub_of(runner, "a@example.com")))
+    assert wait_for(lambda: recorder.staff("notification") == [1])
+
+
+def test_g2_watchdog_abort_of_a_silent_connection_reconnects_and_catches_up(runner_for, fake_session, recorder):
+    runner = runner_for()
+    wait_for(lambda: fake_session.streams)
+    runner.abort()  # what the listener does when no data came within timeout + slack
+    assert wait_for(lambda: len(fake_session.streams) == 2)
+    assert wait_for(lambda: recorder.staff("connection dropped") == [1, 2, 3])
+
+
+def test_g2_lost_subscription_is_made_again_without_watermark_and_caught_up(runner_for, fake_session, recorder):
+    runner = runner_for()
+    wait_for(lambda: fake_session.streams)
+    lost = sub_of(runner, "b@example.com")
+    kept = {sub_of(runner, "a@example.com"), sub_of(runner, "c@example.com")}
+    fake_session.streams[0].items.put(StreamItem(error=SubscriptionLost("x", code="ErrorSubscriptionNotFound"),
+                                                 error_subscription_ids=[lost]))
+    assert wait_for(lambda: len(fake_session.streams) == 2)
+    assert fake_session.calls[-2][0:2] == ("subscribe_streaming", ("b@example.com",))
+    assert kept < set(fake_session.streams[1].ids) and lost not in fake_session.streams[1].ids
+    assert recorder.staff("new subscription") == [1, 2, 2, 3]
+
+
+def test_g2_stream_refused_as_lost_resubscribes_the_whole_group(runner_for, fake_session, recorder):
+    runner_for()
+    wait_for(lambda: fake_session.streams)
+    fake_session.streams[0].items.put(SubscriptionLost("x", code="ErrorInvalidSubscription"))
+    assert wait_for(lambda: len(fake_session.streams) == 2)
+    assert fake_session.count("subscribe_streaming") == 2
+    assert recorder.staff("new subscription") == [1, 1, 2, 2, 3, 3]
+
+
+def test_g2_new_members_join_without_resubscribing_the_others(runner_for, fake_session, recorder):
+    runner = runner_for()
+    wait_for(lambda: fake_session.streams)
+    runner.update(Group(runner.group.key, "streaming", MEMBERS + (Target("d@example.com", 4),)))
+    assert wait_for(lambda: len(fake_session.streams) == 2)
+    assert fake_session.subscribed().count("a@example.com") == 1
+    assert len(fake_session.streams[1].ids) == 4
+    assert recorder.staff("new subscription") == [1, 2, 3, 4]
+
+
+def test_g2_rejected_credentials_stop_the_runner_without_retrying(runner_for, fake_session, recorder):
+    fake_session.subscribe_errors.append(AuthenticationFailed("401"))
+    runner = runner_for()
+    runner.join(2)
+    assert not runner.is_alive() and isinstance(runner.fatal, AuthenticationFailed)
+    assert fake_session.count("subscribe_streaming") == 1
+
+
+def test_g2_pull_subscriptions_poll_and_trigger_on_change(runner_for, fake_session, recorder):
+    from portal.ews_soap import MailboxEvent
+
+    runner = runner_for(PullRunner)
+    assert wait_for(lambda: fake_session.count("get_events") >= 6)
+    assert recorder.staff("new subscription") == [1, 2, 3] and recorder.staff("notification") == []
+    with fake_session.lock:
+        fake_session.events["b@example.com"] = [MailboxEvent("created", item_id="i")]
+    assert wait_for(lambda: recorder.staff("notification") == [2])
+    watermarks = [c[3] for c in fake_session.calls if c[0] == "get_events" and c[1] == "a@example.com"]
+    assert watermarks[:3] == ["w0", "w0+", "w0++"]  # each call carries the previous watermark
+    assert runner.stats["polls"] >= 6
+
+
+def test_g2_lost_pull_subscription_is_renewed_and_caught_up(runner_for, fake_session, recorder):
+    runner_for(PullRunner)
+    wait_for(lambda: fake_session.count("get_events") >= 3)
+    with fake_session.lock:
+        fake_session.lost_pull.add("c@example.com")
+    assert wait_for(lambda: recorder.staff("new subscription") == [1, 2, 3, 3])
+    assert fake_session.count("subscribe_pull") == 4
