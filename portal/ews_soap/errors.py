@@ -204,7 +204,8 @@ CODE_TABLE: dict[str, type[EwsError]] = {
 CODE_SENTENCES: dict[str, str] = {
     "ErrorSubscriptionDelegateAccessNotSupported":
         "Exchange does not send change notifications through delegate access; turn impersonation on.",
-    "ErrorImpersonationDenied": "This Exchange server does not allow impersonation through it (ms-Exch-EPI-Impersonation).",
+    "ErrorImpersonationDenied":
+        "This Exchange server does not allow impersonation through it (ms-Exch-EPI-Impersonation).",
     "ErrorExceededFindCountLimit": "Exchange refused to return that many items at once; Sundial will ask for fewer.",
     "ErrorMailboxStoreUnavailable": "The mailbox database is temporarily unavailable; the request will be retried.",
 }

@@ -1,0 +1,172 @@
+"""EwsClient: zeep builds the request from the WSDL (operation, SOAPAction, header parts, schema order),
+requests sends it (transport.py), lxml reads the reply (parse.py). One per ExchangeSession.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from lxml import etree
+
+from . import transport as tp
+from .errors import EwsError, ProtocolError, Throttled, TransientServerError
+from .parse import Reply, read_reply
+from .timezones import windows_zone
+from .types import ServerConfig, ServerVersion
+from .versions import header_for
+from .wsdl_loader import get_client, service_for
+from .xml import T, Typed, time_zone_definition
+
+
+class EwsClient:
+    def __init__(self, config: ServerConfig, gate=None):
+        tp.check_scheme(config)
+        self.config = config
+        self.gate = gate
+        self.version_header = header_for(config.version)
+        self.http = tp.pooled_session(config)
+        self.auth_kind: str | None = None
+        self._auth = None
+        self._service = None
+        self._header_parts: dict[str, set[str]] = {}
+        self.had_success = False
+        self.server_version: ServerVersion | None = None
+        self.requests_sent = 0  # HTTP requests this client made (request-budget tests)
+        self.last_headers: dict = {}  # response headers of the last reply (affinity cookie, Retry-After)
+
+    # ----- zeep side -------------------------------------------------------------------------------
+    @property
+    def zeep(self):
+        return get_client(self.config.wsdl, fetch=self.fetch, server_url=self.config.url)
+
+    @property
+    def service(self):
+        if self._service is None:
+            self._service = service_for(self.zeep, self.config.url)
+        return self._service
+
+    def _parts(self, operation: str) -> set[str]:
+        parts = self._header_parts.get(operation)
+        if parts is None:
+            header = self.service._binding.get(operation).input.header
+            parts = {name for name, _ in header.type.elements} if header is not None else set()
+            self._header_parts[operation] = parts
+        return parts
+
+    def build(self, operation: str, body: dict, *, impersonate: str | None = None,
+              time_zone: str | None = None) -> tuple[bytes, dict]:
+        """Serialize one request: (envelope bytes, HTTP headers incl. SOAPAction)."""
+        parts = self._parts(operation)
+        headers: dict = {"RequestVersion": {"Version": self.version_header}}
+        if impersonate:
+            if "Impersonation" not in parts:
+                raise ValueError(f"{operation} takes no ExchangeImpersonation header")
+            headers["Impersonation"] = {"ConnectingSID": {"PrimarySmtpAddress": impersonate}}
+        zone = windows_zone(time_zone)
+        if zone and "TimeZoneContext" in parts:
+            headers["TimeZoneContext"] = {"TimeZoneDefinition": time_zone_definition(zone)}
+        body = self._typed(body)
+        binding = self.service._binding
+        envelope, http_headers = binding._create(operation, (), {**body, "_soapheaders": headers},
+                                                 client=self.zeep, options={"address": self.config.url})
+        data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return data, dict(http_headers)
+
+    def _typed(self, value):
+        """Replace Typed markers (xml.Typed) by values of the fully resolved named type."""
+        if isinstance(value, Typed):
+            return self.zeep.get_type(f"{{{T}}}{value.type_name}")(**self._typed(value.value))
+        if isinstance(value, dict):
+            return {k: self._typed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._typed(v) for v in value]
+        return value
+
+    # ----- HTTP side -------------------------------------------------------------------------------
+    def _ensure_auth(self):
+        if self._auth is None:
+            self.auth_kind = tp.auth_offer(self.config, self.http)
+            self._auth = tp.make_auth(self.auth_kind, self.config)
+        return self._auth
+
+    def send(self, data: bytes, headers: dict, *, stream: bool = False, read_timeout: float | None = None):
+        """POST with gate, auth, timeouts and no redirects. stream=True returns the open Response (200 only)."""
+        auth = self._ensure_auth()
+        timeout = (self.config.timeout[0], read_timeout or self.config.timeout[1])
+        if self.gate is not None:
+            self.gate.acquire()
+        try:
+            self.requests_sent += 1
+            try:
+                resp = self.http.post(self.config.url, data=data, headers=headers, auth=auth, timeout=timeout,
+                                      allow_redirects=False, stream=True)
+            except requests.exceptions.RequestException as exc:
+                raise tp.map_request_exception(exc) from exc
+            if stream and resp.status_code == 200:
+                self.last_headers = resp.headers
+                return resp
+            deadline = time.monotonic() + sum(timeout)
+            content = tp.read_capped(resp, self.config.max_response_bytes, deadline)
+            reply = tp.HttpReply(resp.status_code, resp.headers, content)
+            self.last_headers = resp.headers
+        except Throttled as exc:
+            self._backoff(exc)
+            raise
+        finally:
+            if self.gate is not None:
+                self.gate.release()
+        err = tp.status_error(reply.status, reply.headers, reply.content, had_success=self.had_success)
+        if err is not None:
+            if isinstance(err, Throttled):
+                self._backoff(err)
+            raise err
+        return reply
+
+    def _backoff(self, exc: Throttled) -> None:
+        if self.gate is not None and exc.backoff_seconds is not None:
+            self.gate.backoff(exc.backoff_seconds)
+
+    def read(self, reply, operation: str) -> Reply:
+        """Parse a 200/500 reply: SOAP faults become typed errors (and throttling reaches the gate)."""
+        try:
+            parsed = read_reply(reply.content, expect=f"{operation}Response")
+        except Throttled as exc:
+            self._backoff(exc)
+            raise
+        except ProtocolError:
+            if reply.status == 500:
+                raise TransientServerError(f"HTTP 500 without a SOAP fault: {reply.content[:200]!r}") from None
+            raise
+        if parsed.server_version is not None:
+            self.server_version = parsed.server_version
+        self.had_success = True
+        return parsed
+
+    def call(self, operation: str, body: dict, *, mailbox: str | None = None, impersonate: bool = False,
+             time_zone: str | None = None, extra_headers: dict | None = None) -> Reply:
+        """Build, send and read one EWS operation. `mailbox` + impersonate=True adds ExchangeImpersonation and
+        X-AnchorMailbox (EWS-FACTS §6); delegate access puts the mailbox in the body instead."""
+        who = mailbox if impersonate else None
+        data, headers = self.build(operation, body, impersonate=who, time_zone=time_zone)
+        if who:
+            headers["X-AnchorMailbox"] = who
+        if extra_headers:
+            headers.update(extra_headers)
+        return self.read(self.send(data, headers), operation)
+
+    def fetch(self, url: str) -> bytes:
+        """Authenticated GET of the server's own WSDL/XSD documents (wsdl='server')."""
+        auth = self._ensure_auth()
+        try:
+            resp = self.http.get(url, auth=auth, timeout=self.config.timeout, allow_redirects=False, stream=True)
+        except requests.exceptions.RequestException as exc:
+            raise tp.map_request_exception(exc) from exc
+        content = tp.read_capped(resp, self.config.max_response_bytes, time.monotonic() + sum(self.config.timeout))
+        err = tp.status_error(resp.status_code, resp.headers, content, had_success=self.had_success)
+        if err is not None or resp.status_code != 200:
+            raise err or ProtocolError(f"HTTP {resp.status_code} fetching {url}")
+        return content
+
+
+__all__ = ["EwsClient", "EwsError"]

@@ -1,0 +1,39 @@
+"""GetFolder: the primary calendar of a mailbox (MSDOC web-service-reference/getfolder-operation;
+samples GetFolder-calendar-*.xml, GetFolder-delegate-mailbox-*.xml)."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from ..errors import ProtocolError
+from ..parse import Reply, child_text, id_pair, single_message
+from ..types import FolderInfo
+from ..xml import T, paths
+from .common import folder_ids
+
+OPERATION = "GetFolder"
+
+
+def body(mailbox: str | None, delegate: bool, name: str = "calendar") -> dict:
+    return {"FolderShape": {"BaseShape": "IdOnly",
+                            "AdditionalProperties": paths(["folder:DisplayName", "folder:TotalCount"])},
+            "FolderIds": folder_ids(None, mailbox, delegate, name)}
+
+
+def parse(reply: Reply) -> FolderInfo:
+    msg = single_message(reply)
+    folder = next((el for el in msg.iterfind("{*}Folders/*") if isinstance(el.tag, str)), None)
+    if folder is None:
+        raise ProtocolError("GetFolder reply without a folder")
+    folder_id, change_key = id_pair(folder.find(f"{{{T}}}FolderId"))
+    total = child_text(folder, "TotalCount")
+    return FolderInfo(folder_id=folder_id or "", change_key=change_key,
+                      total_count=int(total) if total and total.strip().isdigit() else None,
+                      display_name=child_text(folder, "DisplayName"))
+
+
+def folder_kind(reply: Reply) -> str | None:
+    """Local name of the returned folder element (CalendarFolder, Folder, …)."""
+    msg = single_message(reply)
+    folder = next((el for el in msg.iterfind("{*}Folders/*") if isinstance(el.tag, str)), None)
+    return etree.QName(folder).localname if folder is not None else None

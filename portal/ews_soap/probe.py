@@ -1,0 +1,60 @@
+"""The Authorize probe (SPEC S6): reach, TLS, credentials, version accepted, the service account's own calendar,
+and — when asked — one staff mailbox through impersonation (or delegate access). The first failing check raises
+its typed error (each with a one-sentence `.sentence` for the settings page); success returns ProbeResult with
+the server's real version and a suggested version label when it differs from the chosen one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import VersionNotAccepted
+from .operations import get_folder
+from .types import ProbeResult, ServerVersion
+from .versions import label_for_server, suggested_label
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .session import ExchangeSession
+
+
+def _parse_version(text: str | None) -> ServerVersion | None:
+    try:
+        parts = [int(p) for p in (text or "").split(".")]
+    except ValueError:
+        return None
+    return ServerVersion(*(parts + [0, 0, 0, 0])[:4]) if len(parts) >= 2 else None
+
+
+def run_probe(session: ExchangeSession, impersonate: str | None = None) -> ProbeResult:
+    client, config = session.client, session.config
+    checks = []
+    try:
+        # The service account's own calendar: proves reach, TLS, credentials, version and mailbox access at once.
+        calendar = get_folder.parse(client.call(get_folder.OPERATION, get_folder.body(None, False)))
+    except VersionNotAccepted as exc:
+        real = _parse_version(exc.server_version)
+        exc.suggested_version = label_for_server(real) if real else None
+        if exc.suggested_version:
+            exc.sentence = (f"The Exchange server does not accept the selected version; it reports "
+                            f"{exc.server_version} — choose {exc.suggested_version.replace('_', ' ')}.")
+        raise
+    checks += ["reach", "tls" if config.url.lower().startswith("https") else "http-allowed", "credentials",
+               "version", "own-calendar"]
+    impersonated = None
+    if impersonate:
+        body = get_folder.body(impersonate, not config.impersonation)
+        get_folder.parse(client.call(get_folder.OPERATION, body, mailbox=impersonate,
+                                     impersonate=config.impersonation))
+        impersonated = impersonate
+        checks.append("impersonation" if config.impersonation else "delegate-access")
+    version = client.server_version
+    return ProbeResult(
+        server_version=str(version) if version else "unknown",
+        version_header=client.version_header,
+        version_label=config.version,
+        suggested_version=suggested_label(config.version, version),
+        calendar=calendar,
+        impersonated=impersonated,
+        auth_used=client.auth_kind,
+        checks=tuple(checks),
+    )

@@ -1,0 +1,225 @@
+"""HTTP for EWS: one pooled requests.Session per server, NTLM/Basic, TLS always verified, no redirects,
+timeouts, a response size cap, the jobs' throttling gate, and HTTP conditions mapped to typed errors.
+
+Sources: requests-ntlm (channel binding sent automatically over https); MSDOC
+exchange-web-services/ews-throttling-in-exchange (503 = IIS queueing; 500 = SOAP fault ErrorServerBusy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.cookiejar
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+from requests_ntlm import HttpNtlmAuth
+
+from .errors import (
+    AccessDenied,
+    AccountLocked,
+    AuthenticationFailed,
+    PlainHttpRefused,
+    ProtocolError,
+    ServerUnreachable,
+    Throttled,
+    TlsNotTrusted,
+    TransientServerError,
+)
+from .types import ServerConfig
+
+USER_AGENT = "Sundial-EWS/1.0"
+DEFAULT_RETRY_AFTER = 30.0
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict
+    content: bytes
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Cookies are not kept between requests: the subscription affinity cookie is replayed explicitly per
+    group (EWS-FACTS §6), and nothing else in EWS needs one."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+
+_sessions: dict[tuple, requests.Session] = {}
+_auth_offers: dict[str, str] = {}
+_ca_files: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def _ca_file(pem: str) -> str:
+    """requests wants a path for a custom CA bundle: write the admin's PEM once per process."""
+    digest = hashlib.sha256(pem.encode()).hexdigest()
+    with _lock:
+        path = _ca_files.get(digest)
+        if path is None or not os.path.exists(path):
+            fd, path = tempfile.mkstemp(prefix="sundial-ca-", suffix=".pem")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(pem)
+            _ca_files[digest] = path
+    return path
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def pooled_session(config: ServerConfig) -> requests.Session:
+    """One keep-alive pool per (server, account, CA): NTLM authenticates connections, so reuse matters."""
+    key = (origin(config.url), config.credentials.username, hashlib.sha256(
+        (config.ca_bundle_pem or "").encode()).hexdigest())
+    with _lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = requests.Session()
+            session.cookies.set_policy(_NoCookies())
+            session.trust_env = False  # no proxies or netrc credentials from the environment
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"})
+            _sessions[key] = session
+    session.verify = _ca_file(config.ca_bundle_pem) if config.ca_bundle_pem else True
+    return session
+
+
+def check_scheme(config: ServerConfig) -> None:
+    scheme = urlsplit(config.url).scheme.lower()
+    if scheme == "http" and not config.allow_http:
+        raise PlainHttpRefused(config.url)
+    if scheme not in ("http", "https"):
+        raise ProtocolError(f"unsupported URL scheme {scheme!r}", sentence="The server address must start with https://.")
+
+
+def map_request_exception(exc: Exception) -> Exception:
+    """requests/urllib3 exceptions → typed errors (SPEC S6 sentences)."""
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TlsNotTrusted(text)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ServerUnreachable(text, code="ConnectTimeout")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return ServerUnreachable(text, code="ReadTimeout",
+                                 sentence="The Exchange server did not answer in time; try again or check its load.")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if any(s in text for s in ("NewConnectionError", "NameResolution", "Failed to resolve", "refused",
+                                   "No route", "getaddrinfo", "Errno -2", "Errno -3")):
+            return ServerUnreachable(text)
+        # an established connection that broke mid-request: worth a retry
+        return TransientServerError(text, code="ConnectionDropped",
+                                    sentence="The connection to Exchange broke off; the request will be retried.")
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return ProtocolError(text, sentence="The server address is not a valid URL.")
+    return ProtocolError(text)
+
+
+def auth_offer(config: ServerConfig, session: requests.Session) -> str:
+    """'ntlm' or 'basic' from the server's WWW-Authenticate offer (one unauthenticated GET, cached per URL)."""
+    if config.credentials.auth in ("ntlm", "basic"):
+        return config.credentials.auth
+    cached = _auth_offers.get(config.url)
+    if cached:
+        return cached
+    try:
+        resp = session.get(config.url, timeout=config.timeout, allow_redirects=False, stream=True)
+        resp.close()
+    except requests.exceptions.RequestException as exc:
+        raise map_request_exception(exc) from exc
+    offer = resp.headers.get("WWW-Authenticate", "").lower()
+    if "ntlm" in offer or "negotiate" in offer:
+        kind = "ntlm"
+    elif "basic" in offer:
+        kind = "basic"
+    elif resp.status_code in (301, 302, 303, 307, 308):
+        raise redirect_error(resp)
+    else:
+        raise ProtocolError(f"no Basic or NTLM offer (HTTP {resp.status_code}, WWW-Authenticate {offer!r})",
+                            sentence="The server at this address does not offer Basic or NTLM sign-in for EWS.")
+    _auth_offers[config.url] = kind
+    return kind
+
+
+def make_auth(kind: str, config: ServerConfig):
+    creds = config.credentials
+    if kind == "ntlm":
+        return HttpNtlmAuth(creds.username, creds.password)  # send_cbt=True: channel binding over https
+    return HTTPBasicAuth(creds.username, creds.password)
+
+
+def redirect_error(resp: requests.Response) -> ProtocolError:
+    where = resp.headers.get("Location", "?")
+    return ProtocolError(f"HTTP {resp.status_code} redirect to {where}", code=f"HTTP{resp.status_code}",
+                         sentence=f"The server redirected Sundial to {where}; enter the final EWS address instead "
+                                  "(credentials are never sent after a redirect).")
+
+
+def retry_after(resp_headers) -> float:
+    value = resp_headers.get("Retry-After")
+    try:
+        return max(float(value), 0.0) if value else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+
+
+def read_capped(resp: requests.Response, cap: int, deadline: float) -> bytes:
+    """Read a streamed body, stopping past `cap` bytes (decoded) or past the deadline."""
+    length = resp.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > cap:
+        resp.close()
+        raise ProtocolError(f"response of {length} bytes exceeds the {cap}-byte cap")
+    chunks, total = [], 0
+    try:
+        for chunk in resp.iter_content(64 * 1024):
+            total += len(chunk)
+            if total > cap:
+                raise ProtocolError(f"response exceeds the {cap}-byte cap")
+            if time.monotonic() > deadline:
+                raise ServerUnreachable("response took longer than the read timeout", code="ReadTimeout")
+            chunks.append(chunk)
+    except requests.exceptions.RequestException as exc:
+        raise map_request_exception(exc) from exc
+    finally:
+        resp.close()
+    return b"".join(chunks)
+
+
+def status_error(status: int, headers, content: bytes, *, had_success: bool) -> Exception | None:
+    """Non-SOAP HTTP outcomes. 500 is left to the SOAP fault parser (ErrorServerBusy etc.)."""
+    if status == 401:
+        # A locked AD account also answers 401 on a real server. The simulator (and some reverse proxies)
+        # say so in X-Sundial-Lockout / the body; otherwise a 401 is simply "credentials rejected".
+        lowered = content[:2000].lower()
+        if headers.get("X-Account-Locked") or b"locked" in lowered or b"lockout" in lowered:
+            return AccountLocked(f"HTTP 401: {content[:200]!r}")
+        detail = "HTTP 401" + (" after earlier successful requests" if had_success else "")
+        return AuthenticationFailed(detail)
+    if status == 403:
+        return AccessDenied("HTTP 403", code="HTTP403",
+                            sentence="Exchange refused the service account access to EWS (HTTP 403).")
+    if status in (429, 503):
+        return Throttled(f"HTTP {status}", code=f"HTTP{status}", backoff_seconds=retry_after(headers))
+    if status == 404:
+        return ProtocolError("HTTP 404", code="HTTP404",
+                             sentence="There is no Exchange Web Services endpoint at this address (HTTP 404).")
+    if 300 <= status < 400:
+        return ProtocolError(f"HTTP {status} redirect to {headers.get('Location', '?')}", code=f"HTTP{status}",
+                             sentence=f"The server redirected Sundial to {headers.get('Location', '?')}; enter the "
+                                      "final EWS address instead (credentials are never sent after a redirect).")
+    if status >= 500 and status != 500:
+        return TransientServerError(f"HTTP {status}", code=f"HTTP{status}")
+    if status not in (200, 500):
+        return ProtocolError(f"unexpected HTTP {status}", code=f"HTTP{status}")
+    return None
