@@ -1,11 +1,84 @@
-"""Settings landing, Integrations & API, Notifications (foundation issue fills this in)."""
-from flask import render_template
+"""Settings: Integrations & API landing page, Notifications → Clients / Staff, and the outbox (G6)."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
 
 from ..auth.access import admin_required
+from ..extensions import db
+from ..models import AUDIENCES, ExchangeIntegration, NotificationSetting, OutboxMessage
+from ..notifications import queue_delivery
 from . import bp
+from .forms import NotificationSwitchForm
+
+STATE_BADGES = {
+    "connected": ("badge-ok", "Connected"),
+    "paused": ("badge-danger", "Paused — re-authorize"),
+    "disconnected": ("badge-muted", "Not connected"),
+}
+OUTBOX_BADGES = {"sent": "badge-ok", "pending": "badge-info", "sending": "badge-info",
+                 "undelivered": "badge-warn", "failed": "badge-danger"}
+BLURBS = {
+    "clients": "Emails to the clients on an appointment: confirmations, changes and cancellations.",
+    "staff": "Emails to the staff members on an appointment when it is booked, changed or cancelled.",
+}
+
+
+@bp.route("/")
+@admin_required
+def index():
+    return redirect(url_for("settings.integrations"))
 
 
 @bp.route("/integrations")
 @admin_required
 def integrations():
-    return render_template("settings/integrations.html")
+    integration = ExchangeIntegration.get()
+    state = integration.state if integration else "disconnected"
+    return render_template("settings/integrations.html", integration=integration,
+                           state_badge=STATE_BADGES.get(state, ("badge-muted", state)))
+
+
+@bp.route("/notifications/<audience>", methods=["GET", "POST"])
+@admin_required
+def notifications(audience: str):
+    if audience not in AUDIENCES:
+        abort(404)
+    row = db.session.get(NotificationSetting, audience)
+    enabled = True if row is None else row.enabled
+    form = NotificationSwitchForm(data={"enabled": enabled})
+    form.enabled.label.text = f"Send general notifications to {audience}"
+    if form.validate_on_submit():
+        if row is None:
+            row = NotificationSetting(audience=audience)
+            db.session.add(row)
+        row.enabled = bool(form.enabled.data)
+        db.session.commit()
+        flash(f"Notifications to {audience} are {'on' if row.enabled else 'off'}.", "success")
+        return redirect(url_for("settings.notifications", audience=audience))
+    return render_template("settings/notifications.html", form=form, audience=audience,
+                           enabled=enabled, blurb=BLURBS[audience])
+
+
+@bp.route("/notifications/outbox")
+@admin_required
+def outbox():
+    messages = db.session.execute(
+        db.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)).scalars().all()
+    counts = db.session.execute(
+        db.select(OutboxMessage.status, db.func.count()).group_by(OutboxMessage.status)
+        .order_by(OutboxMessage.status)).all()
+    return render_template("settings/outbox.html", messages=messages, counts=counts, badges=OUTBOX_BADGES,
+                           smtp_host=current_app.config.get("SMTP_HOST"))
+
+
+@bp.route("/notifications/outbox/<int:message_id>/retry", methods=["POST"])
+@admin_required
+def outbox_retry(message_id: int):
+    msg = db.get_or_404(OutboxMessage, message_id)
+    if msg.status == "sent":
+        flash("That message was already sent.", "info")
+    elif queue_delivery([msg]):
+        flash(f"Delivery to {msg.recipient} is queued.", "success")
+    else:
+        flash("The job queue (Redis) is unreachable; the message stays in the outbox.", "warning")
+    return redirect(url_for("settings.outbox"))

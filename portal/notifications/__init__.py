@@ -1,0 +1,11 @@
+"""Notifications (G6): appointment messages into the outbox, delivered by the `notify` RQ job.
+
+    msgs = notify_appointment(appointment, "booked")   # OutboxMessage rows, in the caller's transaction
+    db.session.commit()
+    queue_delivery(msgs)                               # after the commit; a Redis outage keeps them pending
+
+Kinds: booked, rescheduled, changed, changed_in_exchange, cancelled, cancelled_in_exchange.
+"""
+from .outbox import KINDS, notify_appointment, queue_delivery
+
+__all__ = ["KINDS", "notify_appointment", "queue_delivery"]

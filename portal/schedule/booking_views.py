@@ -1,0 +1,191 @@
+"""Admin booking pages (C2, I5): validate → commit → enqueue export + notifications → flash → redirect."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..auth.access import admin_required
+from ..extensions import db
+from ..models import Appointment, AppointmentChange, Client, ExchangeIntegration, Location, Service, StaffMember
+from ..notifications import notify_appointment, queue_delivery
+from . import bp
+from .booking import BookingError, book, cancel, edit
+from .forms import AppointmentForm
+
+log = logging.getLogger(__name__)
+
+
+def changes_of(appt: Appointment) -> list[AppointmentChange]:
+    return db.session.execute(db.select(AppointmentChange).where(AppointmentChange.appointment_id == appt.id)
+                              .order_by(AppointmentChange.id)).scalars().all()
+
+
+def _fill_choices(form: AppointmentForm, appt: Appointment | None = None) -> None:
+    form.service.choices = [(s.id, f"{s.name} · {s.duration_minutes} min") for s in
+                            db.session.execute(db.select(Service).order_by(Service.name)).scalars()]
+    form.location.choices = [(loc.id, f"{loc.name} · {loc.timezone}") for loc in
+                             db.session.execute(db.select(Location).order_by(Location.name)).scalars()]
+    current = {s.id for s in appt.staff} if appt else set()
+    form.staff.choices = [(s.id, s.name) for s in db.session.execute(db.select(StaffMember)
+                          .order_by(StaffMember.name)).scalars() if s.takes_appointments or s.id in current]
+    form.clients.choices = [(c.id, f"{c.name} · {c.email}" if c.email else c.name) for c in
+                            db.session.execute(db.select(Client).order_by(Client.name, Client.id)).scalars()]
+
+
+def local_start(day: date, at: time, tz_name: str) -> datetime:
+    """The aware start for a wall-clock date and time; refuses a time skipped by a DST change.
+
+    A time that happens twice (clocks go back) means its first occurrence (fold=0).
+    """
+    tz = ZoneInfo(tz_name)
+    wanted = datetime.combine(day, at, tz)
+    back = wanted.astimezone(UTC).astimezone(tz)
+    if back.replace(tzinfo=None) != wanted.replace(tzinfo=None):
+        raise BookingError([f"{at:%H:%M} does not exist on {day:%a} {day.day} {day:%b %Y} in {tz_name} "
+                            "(the clocks go forward); choose another time."])
+    return wanted
+
+
+def _rows(model, ids):
+    rows = db.session.execute(db.select(model).where(model.id.in_(ids or []))).scalars().all()
+    order = {i: n for n, i in enumerate(ids or [])}
+    return sorted(rows, key=lambda r: order[r.id])
+
+
+def _form_values(form: AppointmentForm) -> dict:
+    service, location = db.session.get(Service, form.service.data), db.session.get(Location, form.location.data)
+    start = local_start(form.date.data, form.time.data, location.timezone if location else "UTC")
+    end = start + timedelta(minutes=form.duration.data) if form.duration.data else None
+    return {"service": service, "location": location, "start": start, "end": end,
+            "staff": _rows(StaffMember, form.staff.data), "clients": _rows(Client, form.clients.data),
+            "notes": (form.notes.data or "").strip()}
+
+
+def after_commit(appt: Appointment, messages) -> None:
+    """Enqueue the export (only with a connected integration) and the notifications, after the commit.
+
+    A Redis outage never loses the booking: its AppointmentChange and OutboxMessage rows stay pending.
+    """
+    problems = []
+    integration = ExchangeIntegration.get()
+    if integration is not None and integration.state == "connected":
+        from ..jobs.queues import enqueue_export
+
+        try:
+            enqueue_export(appt.id)
+        except Exception as exc:  # noqa: BLE001 - queue outage: the pending change is exported later
+            log.warning("could not queue export of appointment %s: %s", appt.id, exc)
+            problems.append("the Exchange export")
+    if messages and not queue_delivery(messages):
+        problems.append("the notification emails")
+    if problems:
+        flash(f"Saved, but the job queue is unreachable: {' and '.join(problems)} will go out once it is back.",
+              "warning")
+
+
+def _week_url(appt: Appointment, staff: StaffMember | None = None):
+    member = staff or appt.staff[0]
+    day = appt.start.astimezone(ZoneInfo(member.timezone)).date()
+    return url_for("schedule.week", staff=member.id, week=day.isoformat())
+
+
+def _prefill(form: AppointmentForm) -> None:
+    staff_id = request.args.get("staff", type=int)
+    member = db.session.get(StaffMember, staff_id) if staff_id else None
+    if member:
+        form.staff.data = [member.id]
+        if member.primary_location_id:
+            form.location.data = member.primary_location_id
+    try:
+        form.date.data = date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        form.date.data = None
+    try:
+        form.time.data = time.fromisoformat(request.args.get("time", ""))
+    except ValueError:
+        form.time.data = time(9)
+
+
+@bp.route("/appointments/new", methods=["GET", "POST"])
+@admin_required
+def book_appointment():
+    form = AppointmentForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        _prefill(form)
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            appt = book(**_form_values(form), actor=current_user)
+            messages = notify_appointment(appt, "booked")
+            db.session.commit()
+        except BookingError as exc:
+            db.session.rollback()
+            errors = exc.messages
+        else:
+            after_commit(appt, messages)
+            flash(f"Booked {appt.service.name} for {', '.join(c.name for c in appt.clients)}.", "success")
+            return redirect(_week_url(appt))
+    return render_template("schedule/form.html", form=form, errors=errors, appt=None), 422 if errors else 200
+
+
+def _snapshot(appt: Appointment):
+    return (appt.service_id, appt.location_id, sorted(s.id for s in appt.staff), sorted(c.id for c in appt.clients))
+
+
+@bp.route("/appointments/<int:appointment_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_appointment(appointment_id: int):
+    appt = db.get_or_404(Appointment, appointment_id)
+    if appt.status != "booked":
+        flash("This appointment is cancelled; it can no longer be changed.", "info")
+        return redirect(url_for("schedule.appointment", appointment_id=appt.id))
+    form = AppointmentForm(obj=None)
+    _fill_choices(form, appt)
+    if request.method == "GET":
+        start = appt.start.astimezone(ZoneInfo(appt.location.timezone))
+        form.service.data, form.location.data = appt.service_id, appt.location_id
+        form.date.data, form.time.data = start.date(), start.time().replace(second=0, microsecond=0)
+        form.duration.data = int((appt.end - appt.start).total_seconds() // 60)
+        form.staff.data = [s.id for s in appt.staff]
+        form.clients.data = [c.id for c in appt.clients]
+        form.notes.data = appt.notes
+    errors: list[str] = []
+    if form.validate_on_submit():
+        before = _snapshot(appt)
+        try:
+            kinds = edit(appt, **_form_values(form), actor=current_user)
+            changed = "rescheduled" if "rescheduled" in kinds else (
+                "changed" if kinds and _snapshot(appt) != before else None)
+            messages = notify_appointment(appt, changed) if changed else []
+            db.session.commit()
+        except BookingError as exc:
+            db.session.rollback()
+            errors = exc.messages
+        else:
+            after_commit(appt, messages)
+            flash("Appointment updated." if kinds else "Nothing changed.", "success" if kinds else "info")
+            return redirect(_week_url(appt))
+    return render_template("schedule/form.html", form=form, errors=errors, appt=appt), 422 if errors else 200
+
+
+@bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@admin_required
+def cancel_appointment(appointment_id: int):
+    appt = db.get_or_404(Appointment, appointment_id)
+    try:
+        cancel(appt, actor=current_user)
+        messages = notify_appointment(appt, "cancelled")
+        db.session.commit()
+    except BookingError as exc:
+        db.session.rollback()
+        flash(" ".join(exc.messages), "info")
+        return redirect(url_for("schedule.appointment", appointment_id=appt.id))
+    after_commit(appt, messages)
+    flash(f"Cancelled {appt.service.name} on {appt.start.astimezone(ZoneInfo(appt.location.timezone)):%a %d %b %H:%M}.",
+          "success")
+    return redirect(_week_url(appt))

@@ -1,0 +1,53 @@
+"""Booking and staff forms. Choices are filled by the views from the database."""
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from ..auth.forms import EMAIL_SHAPE
+
+US_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+            "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"]
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    rest = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return [(z, z) for z in US_ZONES] + [(z, z) for z in rest if z not in US_ZONES] + [("UTC", "UTC")]
+
+
+class AppointmentForm(FlaskForm):
+    service = SelectField("Service", coerce=int, validators=[InputRequired()])
+    location = SelectField("Location", coerce=int, validators=[InputRequired()])
+    date = DateField("Date", validators=[DataRequired()])
+    time = TimeField("Start time", validators=[DataRequired()])
+    duration = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(min=5, max=24 * 60)])
+    staff = SelectMultipleField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
+    clients = SelectMultipleField("Clients", coerce=int, validators=[DataRequired("Choose at least one client.")])
+    notes = TextAreaField("Internal notes", validators=[Length(max=5000)])
+
+
+class StaffForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email (the Exchange mailbox's primary address)",
+                       validators=[DataRequired(), Length(max=254), EMAIL_SHAPE])
+    timezone = SelectField("Time zone", validators=[DataRequired()])
+    takes_appointments = BooleanField("Takes appointments")
+    locations = SelectMultipleField("Locations", coerce=int, validators=[DataRequired("Choose at least one location.")])
+    primary_location = SelectField("Primary location", coerce=int, validators=[InputRequired()])
+
+    def validate_primary_location(self, field):
+        if self.locations.data and field.data not in self.locations.data:
+            self.locations.data = list(self.locations.data) + [field.data]

@@ -1,0 +1,127 @@
+"""Admin pages for the organisation: staff members (editable, G7 hook) and read-only lists."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import func
+
+from ..auth.access import admin_required
+from ..extensions import db
+from ..models import Appointment, Client, Location, Service, StaffMember
+from . import bp
+from .forms import StaffForm, zone_choices
+
+log = logging.getLogger(__name__)
+
+
+def _locations():
+    return db.session.execute(db.select(Location).order_by(Location.name)).scalars().all()
+
+
+def notify_staff_changed(staff_id: int, old_email: str | None, old_takes: bool | None) -> None:
+    """G7: tell the sync (portal.jobs.hooks.staff_changed) after the commit, when that module exists."""
+    try:
+        hooks = importlib.import_module("portal.jobs.hooks")
+    except ModuleNotFoundError:
+        return
+    try:
+        hooks.staff_changed(staff_id, old_email, old_takes)
+    except Exception as exc:  # noqa: BLE001 - the saved staff member stays saved; the sync retries later
+        log.warning("staff_changed hook failed for staff %s: %s", staff_id, exc)
+        flash("Saved, but the Exchange sync could not be told yet; it catches up on its next run.", "warning")
+
+
+@bp.route("/admin/staff")
+@admin_required
+def staff_list():
+    staff = db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars().all()
+    return render_template("people/staff_list.html", staff=staff, settings_section="staff")
+
+
+def _staff_form(member: StaffMember | None) -> StaffForm:
+    form = StaffForm(obj=None)
+    form.timezone.choices = zone_choices()
+    form.locations.choices = form.primary_location.choices = [(loc.id, loc.name) for loc in _locations()]
+    if request.method == "GET":
+        if member is None:
+            form.takes_appointments.data = True
+            form.timezone.data = "America/New_York"
+        else:
+            form.name.data, form.email.data, form.timezone.data = member.name, member.email, member.timezone
+            form.takes_appointments.data = member.takes_appointments
+            form.locations.data = [loc.id for loc in member.locations]
+            form.primary_location.data = member.primary_location_id
+    return form
+
+
+def _email_taken(email: str, member: StaffMember | None) -> bool:
+    other = db.session.execute(db.select(StaffMember).where(func.lower(StaffMember.email) == email)).scalars().first()
+    return other is not None and (member is None or other.id != member.id)
+
+
+def _save_staff(member: StaffMember | None):
+    form = _staff_form(member)
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        if _email_taken(email, member):
+            form.email.errors.append("Another staff member already has this email.")
+        else:
+            old_email = member.email if member else None
+            old_takes = member.takes_appointments if member else None
+            member = member or StaffMember()
+            member.name, member.email, member.timezone = form.name.data.strip(), email, form.timezone.data
+            member.takes_appointments = bool(form.takes_appointments.data)
+            member.locations = db.session.execute(
+                db.select(Location).where(Location.id.in_(form.locations.data))).scalars().all()
+            member.primary_location_id = form.primary_location.data
+            db.session.add(member)
+            db.session.commit()
+            notify_staff_changed(member.id, old_email, old_takes)
+            flash(f"Saved {member.name}.", "success")
+            return redirect(url_for("schedule.staff_list"))
+    return render_template("people/staff_form.html", form=form, member=member, settings_section="staff")
+
+
+@bp.route("/admin/staff/new", methods=["GET", "POST"])
+@admin_required
+def staff_new():
+    return _save_staff(None)
+
+
+@bp.route("/admin/staff/<int:staff_id>/edit", methods=["GET", "POST"])
+@admin_required
+def staff_edit(staff_id: int):
+    return _save_staff(db.get_or_404(StaffMember, staff_id))
+
+
+@bp.route("/admin/clients")
+@admin_required
+def client_list():
+    q = (request.args.get("q") or "").strip()
+    stmt = db.select(Client).order_by(Client.name, Client.id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(func.lower(Client.name).like(like) | func.lower(Client.email).like(like))
+    clients = db.session.execute(stmt).scalars().all()
+    return render_template("people/clients.html", clients=clients, q=q, settings_section="clients")
+
+
+@bp.route("/admin/services")
+@admin_required
+def service_list():
+    rows = db.session.execute(
+        db.select(Service, func.count(Appointment.id)).outerjoin(Appointment, Appointment.service_id == Service.id)
+        .group_by(Service.id).order_by(Service.name)).all()
+    return render_template("people/services.html", rows=rows, settings_section="services")
+
+
+@bp.route("/admin/locations")
+@admin_required
+def location_list():
+    locations = _locations()
+    staff_counts = dict(db.session.execute(
+        db.select(StaffMember.primary_location_id, func.count()).group_by(StaffMember.primary_location_id)).all())
+    return render_template("people/locations.html", locations=locations, staff_counts=staff_counts,
+                           settings_section="locations")
