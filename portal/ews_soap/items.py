@@ -47,8 +47,13 @@ def html_to_text(html: str) -> str:
         br.tail = "\n" + (br.tail or "")
     for block in doc.iter("p", "div", "li", "tr", "h1", "h2", "h3"):
         block.tail = "\n" + (block.tail or "")
-    lines = [line.rstrip() for line in doc.text_content().splitlines()]
-    return "\n".join(lines).strip("\n")
+    # HTML whitespace is insignificant: collapse runs within a line, keep at most one blank line in a row
+    out: list[str] = []
+    for line in doc.text_content().splitlines():
+        line = " ".join(line.split())
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")
 
 
 def _mailbox(el: etree._Element | None) -> tuple[str | None, str | None]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .errors import VersionNotAccepted
 from .operations import get_folder
-from .types import ProbeResult, ServerVersion
+from .types import ProbeResult, ServerConfig, ServerVersion
 from .versions import label_for_server, suggested_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,3 +58,10 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         auth_used=client.auth_kind,
         checks=tuple(checks),
     )
+
+
+def probe(config: ServerConfig, impersonate: str | None = None, gate=None) -> ProbeResult:
+    """Authorize entry point for the settings page: a fresh session for the candidate configuration."""
+    from .session import ExchangeSession
+
+    return run_probe(ExchangeSession(config, gate=gate), impersonate)
