@@ -1,0 +1,196 @@
+"""Carry out the actions portal/sync planned: rows in the database, items in Exchange, an activity row each.
+
+Nothing here decides; every branch maps one action type to its effect. Fault points let tests kill a job
+at the worst moments (after CreateItem, before the commit) to prove a retry never duplicates anything.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from ..ews_soap.errors import AuthenticationFailed, ChangeKeyConflict, EwsError, ItemNotFound, Throttled
+from ..ews_soap.types import EventUpdate, ItemRef, NewEvent
+from ..extensions import db
+from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, SyncActivity, utcnow
+from ..schedule.booking import record_change
+from ..sync import actions as A
+from .context import MailboxContext
+
+FAULTS: dict[str, Callable[[], None]] = {}  # tests: {"after_create": raiser, "before_commit": raiser}
+
+
+def fault_point(name: str) -> None:
+    hook = FAULTS.get(name)
+    if hook is not None:
+        hook()
+
+
+def raise_if_fatal(error: EwsError | None) -> None:
+    """Per-item errors inside a 200 answer: throttling and credentials stop the job, the rest is logged."""
+    if isinstance(error, Throttled | AuthenticationFailed):
+        raise error
+
+
+class Applier:
+    def __init__(self, ctx: MailboxContext, links: dict[str, ExchangeLink]):
+        self.ctx, self.links = ctx, links
+
+    # ----- bookkeeping ------------------------------------------------------------------------------
+    def log(self, action: str, rule: str | None, reason: str, subject: str | None = None,
+            modified: datetime | None = None) -> None:
+        delay = (utcnow() - modified).total_seconds() if modified else None
+        db.session.add(SyncActivity(staff_id=self.ctx.staff.id, action=action, rule=rule, reason=reason,
+                                    subject=(subject or "")[:255] or None, delay_seconds=delay))
+        if delay is not None:
+            self.ctx.ms.last_delay_seconds = max(delay, 0.0)
+        self.ctx.count(action)
+
+    def store_link(self, v: A.LinkValues, **ids) -> ExchangeLink:
+        row = self.links.get(v.item_key)
+        if row is None:
+            row = ExchangeLink(staff_id=self.ctx.staff.id, item_key=v.item_key)
+            db.session.add(row)
+            self.links[v.item_key] = row
+        row.item_id, row.change_key, row.content_hash = v.item_id, v.change_key, v.content_hash
+        row.master_item_id = v.master_item_id
+        row.exchange_modified_at = v.exchange_modified_at or row.exchange_modified_at
+        row.appointment_id = v.appointment_id if v.appointment_id is not None else row.appointment_id
+        for key, value in ids.items():
+            setattr(row, key, value)
+        row.synced_at = utcnow()
+        return row
+
+    def drop_link(self, key: str | None) -> None:
+        row = self.links.pop(key, None) if key else None
+        if row is not None:
+            db.session.delete(row)
+
+    # ----- dispatch ---------------------------------------------------------------------------------
+    def apply(self, actions: list, modified: datetime | None = None, subject: str | None = None) -> None:
+        for act in actions:
+            getattr(self, "_" + type(act).__name__)(act, modified, subject)
+
+    def _Skip(self, a: A.Skip, modified, subject):
+        self.log("skipped", a.rule, a.reason, a.subject or subject)
+
+    def _KeepLink(self, a: A.KeepLink, modified, subject):
+        self.store_link(a.link)
+
+    def _DropLink(self, a: A.DropLink, modified, subject):
+        self.drop_link(a.item_key)
+
+    def _CreateAbsence(self, a: A.CreateAbsence, modified, subject):
+        f = a.fields
+        absence = ExternalAbsence(staff_id=self.ctx.staff.id, location_id=self.ctx.staff.primary_location_id,
+                                  start=f.start, end=f.end, title=f.title, notes=f.notes, is_private=f.is_private,
+                                  is_all_day=f.is_all_day, free_busy=f.free_busy, origin="exchange")
+        db.session.add(absence)
+        db.session.flush()
+        self.store_link(a.link, absence_id=absence.id)
+        self.log("imported", a.rule, a.reason, subject, modified)
+
+    def _UpdateAbsence(self, a: A.UpdateAbsence, modified, subject):
+        absence = db.session.get(ExternalAbsence, a.absence_id)
+        if absence is None:
+            return self._CreateAbsence(A.CreateAbsence(a.link, a.fields, a.rule, a.reason), modified, subject)
+        f = a.fields
+        absence.start, absence.end, absence.title, absence.notes = f.start, f.end, f.title, f.notes
+        absence.is_private, absence.is_all_day, absence.free_busy = f.is_private, f.is_all_day, f.free_busy
+        self.store_link(a.link, absence_id=absence.id)
+        self.log("updated", a.rule, a.reason, subject, modified)
+
+    def _RemoveAbsence(self, a: A.RemoveAbsence, modified, subject):
+        absence = db.session.get(ExternalAbsence, a.absence_id) if a.absence_id else None
+        if absence is not None:
+            db.session.delete(absence)
+        if a.rule in ("U1", "I4", "I3") and a.item_key in self.links:  # the item still exists: keep its link
+            self.links[a.item_key].absence_id = None
+        else:
+            self.drop_link(a.item_key)
+        self.log("removed", a.rule, a.reason, subject, modified)
+
+    def _MoveAppointment(self, a: A.MoveAppointment, modified, subject):
+        appt = db.session.get(Appointment, a.appointment_id)
+        if a.start is not None:
+            appt.start, appt.end = a.start, a.end
+            record_change(appt, "rescheduled", None, source="exchange")
+        if a.notes is not None:
+            appt.notes = a.notes
+            record_change(appt, "edited", None, source="exchange")
+        self.store_link(a.link, appointment_id=appt.id)
+        self.ctx.pending_exports.add(appt.id)
+        self.log("appointment_moved" if a.start else "notes_updated", a.rule, a.reason, subject, modified)
+
+    def _CancelAppointmentForStaff(self, a: A.CancelAppointmentForStaff, modified, subject):
+        appt = db.session.get(Appointment, a.appointment_id)
+        staff = db.session.get(StaffMember, a.staff_id)
+        if appt is None or staff not in appt.staff:
+            return
+        appt.staff = [s for s in appt.staff if s.id != staff.id]
+        if not appt.staff:
+            appt.status = "cancelled"
+        record_change(appt, "cancelled" if appt.status == "cancelled" else "staff_removed", None, source="exchange")
+        self.drop_link(a.item_key)
+        self.ctx.pending_exports.add(appt.id)
+        self.log("appointment_cancelled", a.rule, a.reason, subject, modified)
+
+    def _Notify(self, a: A.Notify, modified, subject):
+        kind = a.kind
+        appt = db.session.get(Appointment, a.appointment_id)
+        if appt is None:
+            return
+        staff = None
+        if kind == "cancelled_in_exchange" and appt.status == "booked":
+            kind, staff = "changed_in_exchange", list(appt.staff) + [self.ctx.staff]  # others still hold it
+        self.ctx.pending_notify.append((appt.id, kind, tuple(s.id for s in staff) if staff else None))
+        self.log("notified", a.rule, f"staff and clients told: {kind.replace('_', ' ')} (G6 switches apply)", subject)
+
+    # ----- Exchange writes --------------------------------------------------------------------------
+    def _WriteExchange(self, a: A.WriteExchange, modified, subject):
+        [res] = self.ctx.session.create_events(self.ctx.mailbox, [a.event])
+        if res.error is not None:
+            raise_if_fatal(res.error)
+            return self.log("error", a.rule, f"Exchange refused the item: {res.error.sentence}", a.event.subject)
+        fault_point("after_create")
+        self.store_link(A.LinkValues(res.item_id, res.item_id, res.change_key, a.content_hash,
+                                     appointment_id=a.appointment_id), appointment_id=a.appointment_id)
+        self.ctx.ms.progress_exported += 1
+        self.log("exported", a.rule, a.reason, a.event.subject)
+
+    def _UpdateExchange(self, a: A.UpdateExchange, modified, subject):
+        up = a.update
+        [res] = self.ctx.session.update_events(self.ctx.mailbox, [up])
+        if isinstance(res.error, ChangeKeyConflict):  # Sundial wins (E3): overwrite the newer version
+            [res] = self.ctx.session.update_events(self.ctx.mailbox, [_with(up, change_key=None)])
+        if isinstance(res.error, ItemNotFound):  # deleted in Exchange meanwhile: Sundial's booking stands
+            self.drop_link(a.item_key)
+            return self._WriteExchange(A.WriteExchange(a.appointment_id, _as_new(up), a.content_hash, a.rule,
+                                                       "re-created: the item was gone from Exchange"), None, None)
+        if res.error is not None:
+            raise_if_fatal(res.error)
+            return self.log("error", a.rule, f"Exchange refused the update: {res.error.sentence}", up.subject)
+        self.drop_link(a.item_key) if a.item_key != (res.item_id or up.item_id) else None
+        self.store_link(A.LinkValues(res.item_id or up.item_id, res.item_id or up.item_id, res.change_key,
+                                     a.content_hash, appointment_id=a.appointment_id),
+                        appointment_id=a.appointment_id)
+        self.log("exported", a.rule, a.reason, up.subject)
+
+    def _DeleteExchange(self, a: A.DeleteExchange, modified, subject):
+        [res] = self.ctx.session.delete_items(self.ctx.mailbox, [ItemRef(a.item_id)])
+        if res.error is not None and not isinstance(res.error, ItemNotFound):
+            raise_if_fatal(res.error)
+            return self.log("error", a.rule, f"Exchange refused the deletion: {res.error.sentence}", subject)
+        self.drop_link(a.item_key)
+        self.log("deleted_in_exchange", a.rule, a.reason, subject)
+
+
+def _with(up: EventUpdate, **kw) -> EventUpdate:
+    from dataclasses import replace
+
+    return replace(up, **kw)
+
+
+def _as_new(up: EventUpdate) -> NewEvent:
+    return NewEvent(subject=up.subject or "", start=up.start, end=up.end, location=up.location,
+                    body_text=up.body_text, attendees=up.attendees or [], appointment_id=up.appointment_id,
+                    free_busy=up.free_busy or "Busy", time_zone=up.time_zone)

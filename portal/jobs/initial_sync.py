@@ -1,0 +1,92 @@
+"""Initial sync of one staff member (SPEC G1): resolve the mailbox (I1), record the initialization date,
+import busy events from one day before it (I4) with series expanded over the horizon (U4), take the
+SyncFolderItems state incremental sync continues from, export the staff member's future appointments (E1).
+
+The item dump that yields the sync state also carries every item's Sundial extended property, so existing
+copies of appointments are found before anything is created: a crash after CreateItem never duplicates.
+"""
+from __future__ import annotations
+
+from ..ews_soap.errors import NotPrimaryAddress
+from ..extensions import db
+from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
+from ..sync.plan import plan_export
+from .apply import Applier
+from .context import MailboxContext, appointment_side, link_state, links_of
+from .queues import enqueue_initial_sync
+from .record import commit, mark_synced
+from .runner import run_for_mailbox
+from .scan import Planner, read_changes
+from .sync_mailbox import finish
+
+
+def initial_sync(staff_id: int) -> str:
+    def requeue(wait: float) -> None:
+        enqueue_initial_sync(staff_id, delay=wait)
+
+    return run_for_mailbox(staff_id, f"initial-{staff_id}", initialize, requeue)
+
+
+def initialize(ctx: MailboxContext) -> str:
+    staff, ms = ctx.staff, ctx.ms
+    ms.state, ms.tried_address, ms.last_error = "initializing", staff.email, None
+    ms.progress_imported = ms.progress_exported = 0
+    db.session.commit()
+    resolved = ctx.session.resolve_mailbox(staff.email)
+    if resolved.primary_smtp.lower() != staff.email.lower():  # I1: only the primary SMTP address counts
+        raise NotPrimaryAddress(address=staff.email, primary=resolved.primary_smtp)
+    folder = ctx.session.primary_calendar(resolved.primary_smtp)
+    if ms.initialized_email and ms.initialized_email.lower() != staff.email.lower():
+        forget_old_mailbox(staff.id)  # G7: another mailbox now; its old events are not this one's
+        ms.initialized_on = None
+    ms.primary_smtp, ms.calendar_folder_id = resolved.primary_smtp, folder.folder_id
+    ms.initialized_on = ms.initialized_on or ctx.now.date()
+    ms.initialized_email = staff.email
+    db.session.commit()
+
+    links = links_of(staff.id)
+    changes, state = read_changes(ctx, None)
+    events = [c.event for c in changes.values() if c.event is not None]
+    ms.progress_total = len(events)
+    planner = Planner(ctx, links)
+    planner.items(events)
+    planner.unseen_gone()
+    outcome = finish(ctx, planner, links, state, "initial")
+    if outcome == "needs confirmation":
+        return outcome
+    ms.state = "initializing"
+    ms.progress_imported = ctx.counts.get("imported", 0)
+    db.session.commit()
+    export_future(ctx)
+    mark_synced(ms)
+    commit(ctx)
+    return f"initialized: {ms.progress_imported} imported, {ms.progress_exported} exported"
+
+
+def export_future(ctx: MailboxContext) -> None:
+    """E1 for every future booked appointment of this staff member; existing copies were linked by the scan."""
+    staff = ctx.staff
+    appts = db.session.execute(
+        db.select(Appointment).join(appointment_staff).where(
+            appointment_staff.c.staff_id == staff.id, Appointment.status == "booked", Appointment.end > ctx.now)
+        .order_by(Appointment.start)).scalars().all()
+    links = links_of(staff.id)
+    by_appt = {r.appointment_id: r for r in links.values() if r.appointment_id is not None}
+    applier = Applier(ctx, links)
+    for n, appt in enumerate(appts, 1):
+        acts = plan_export(appointment_side(appt, staff), staff.id, link_state(by_appt.get(appt.id)), [])
+        applier.apply(acts)
+        if n % 20 == 0:
+            commit(ctx)
+
+
+def forget_old_mailbox(staff_id: int) -> None:
+    rows = db.session.execute(db.select(ExchangeLink).where(ExchangeLink.staff_id == staff_id)).scalars().all()
+    for row in rows:
+        if row.absence_id:
+            absence = db.session.get(ExternalAbsence, row.absence_id)
+            if absence is not None:
+                db.session.delete(absence)
+        db.session.delete(row)
+    ms_staff = db.session.get(StaffMember, staff_id)
+    ms_staff.mailbox_state.sync_state = None

@@ -1,0 +1,68 @@
+"""The periodic safety net (SPEC G2): every connected mailbox is synced at least every N minutes
+(ExchangeIntegration.sync_interval_minutes, default 5), spread evenly over the interval rather than all at once.
+
+A self-rescheduling tick job on RQ's scheduler (workers run with the scheduler on). A Redis key with expiry
+marks "a tick is scheduled", so starting many workers schedules one tick, and a lost tick is rescheduled by
+the next worker start or Authorize.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..extensions import db
+from ..models import MailboxState, StaffMember, utcnow
+from .context import integration_ready
+from .queues import enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
+
+TICK_KEY = "sundial:safety-net:scheduled"
+SKIP_STATES = frozenset({"excluded", "mailbox_not_found", "needs_confirmation", "paused"})
+
+
+def interval_seconds() -> int:
+    integ = integration_ready()
+    return 60 * max(int(integ.sync_interval_minutes if integ else 5) or 5, 1)
+
+
+def ensure_tick() -> bool:
+    """Schedule the next tick unless one is already scheduled. True when this call scheduled it."""
+    interval = interval_seconds()
+    if not redis_connection().set(TICK_KEY, "1", nx=True, ex=2 * interval + 60):
+        return False
+    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_timeout=120)
+    return True
+
+
+def due_mailboxes() -> list[tuple[int, bool]]:
+    """(staff id, needs initial sync) for every staff member taking appointments whose mailbox is due."""
+    now = utcnow()
+    rows = db.session.execute(db.select(StaffMember, MailboxState).outerjoin(
+        MailboxState, MailboxState.staff_id == StaffMember.id).where(StaffMember.takes_appointments.is_(True))
+        .order_by(StaffMember.id)).all()
+    due = []
+    for staff, ms in rows:
+        if ms is not None and (ms.excluded or ms.state in SKIP_STATES):
+            continue
+        if ms is not None and ms.next_attempt_at and ms.next_attempt_at > now:
+            continue
+        if ms is not None and ms.throttled_until and ms.throttled_until > now:
+            continue
+        due.append((staff.id, ms is None or not ms.sync_state))
+    return due
+
+
+def tick() -> str:
+    """Enqueue every due mailbox at an even offset within the interval, then schedule the next tick."""
+    interval = interval_seconds()
+    if integration_ready() is None:
+        redis_connection().delete(TICK_KEY)
+        return "integration not connected; safety net stopped"
+    due = due_mailboxes()
+    for i, (staff_id, initial) in enumerate(due):
+        delay = interval * i / len(due)
+        if initial:
+            enqueue_initial_sync(staff_id, delay=delay or None)
+        else:
+            enqueue_incremental_sync(staff_id, "periodic", delay=delay or None)
+    redis_connection().set(TICK_KEY, "1", ex=2 * interval + 60)
+    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_timeout=120)
+    return f"{len(due)} mailboxes spread over {interval} s"

@@ -1,0 +1,68 @@
+"""Incremental sync of one mailbox: SyncFolderItems from the stored state → portal/sync → apply → record.
+
+Idle cost: one SyncFolderItems request (SPEC G2 safety net). An invalid sync state (ErrorInvalidSyncStateData)
+triggers a full re-scan that still detects deletions by comparing the calendar with the stored links. A
+calendar that suddenly looks empty stops with state needs_confirmation instead of cancelling everything.
+"""
+from __future__ import annotations
+
+from ..ews_soap.errors import SyncStateInvalid
+from ..extensions import db
+from ..models import SyncActivity
+from ..sync.plan import needs_confirmation, removals
+from .apply import Applier
+from .context import MailboxContext, content_links, links_of
+from .queues import enqueue_incremental_sync
+from .record import commit, mark_synced
+from .runner import run_for_mailbox
+from .scan import Planner, plan_changes, read_changes
+
+
+def sync_mailbox(staff_id: int, reason: str = "periodic") -> str:
+    def requeue(wait: float) -> None:
+        enqueue_incremental_sync(staff_id, "retry", delay=wait)
+
+    return run_for_mailbox(staff_id, f"sync-{staff_id}", lambda ctx: incremental(ctx, reason), requeue)
+
+
+def incremental(ctx: MailboxContext, reason: str) -> str:
+    ms = ctx.ms
+    if ms.state == "needs_confirmation" and reason != "confirmed":
+        return "waiting for an admin to confirm the emptied calendar"
+    if ms.state == "mailbox_not_found" or not ms.sync_state or not ms.initialized_on or \
+            (ms.initialized_email or "").lower() != ctx.staff.email.lower():
+        from .initial_sync import initialize
+
+        return initialize(ctx)
+    links = links_of(ctx.staff.id)
+    planner = Planner(ctx, links)
+    try:
+        changes, state = read_changes(ctx, ms.sync_state)
+        plan_changes(planner, changes)
+    except SyncStateInvalid as exc:
+        db.session.add(SyncActivity(staff_id=ctx.staff.id, action="rescan", rule="D1", reason=exc.sentence))
+        changes, state = read_changes(ctx, None)
+        planner.items([c.event for c in changes.values() if c.event is not None])
+        planner.unseen_gone()
+    return finish(ctx, planner, links, state, reason)
+
+
+def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str) -> str:
+    """Guard, apply, store the new sync state and commit — all or nothing."""
+    acts = planner.actions()
+    linked = len(content_links(links))
+    if reason != "confirmed" and needs_confirmation(linked, removals(acts)):
+        ctx.ms.state = "needs_confirmation"
+        ctx.ms.last_error = (f"Exchange now shows {removals(acts)} of {linked} synced events as removed; nothing "
+                             "was changed until an admin confirms this calendar really was emptied.")
+        db.session.add(SyncActivity(staff_id=ctx.staff.id, action="needs_confirmation", rule="D1",
+                                    reason=ctx.ms.last_error))
+        db.session.commit()
+        return "needs confirmation"
+    applier = Applier(ctx, links)
+    for p in planner.out:
+        applier.apply(p.actions, p.modified, p.subject)
+    ctx.ms.sync_state = state
+    mark_synced(ctx.ms)
+    commit(ctx)
+    return f"synced ({sum(len(p.actions) for p in planner.out)} actions)"

@@ -1,0 +1,100 @@
+"""A Redis-backed gate around every EWS request (the ews_soap `gate` hook), shared by all workers (SPEC G3).
+
+- Back-off: when a server throttles (ErrorServerBusy/BackOffMilliseconds, HTTP 503/429) `backoff(s)` stores
+  "not before now+s" for that server; `acquire()` then sends nothing to it before that moment. A short wait is
+  slept; a long one raises Throttled so the job records "throttled until …" and re-enqueues itself.
+- Concurrency: at most `cap` requests in flight per server across all workers — a Redis sorted-set semaphore
+  whose entries expire, so a killed worker's slot is freed (EWS-FACTS §7: EWSMaxConcurrency 10 on 2010).
+- Pause (G4): once the credentials are rejected no worker sends another request until an admin re-authorizes.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import current_app
+
+from ..ews_soap.errors import AuthenticationFailed, Throttled
+from .queues import redis_connection
+
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[3]) * 1000) + 1000)
+  return 1
+end
+return 0
+"""
+_BACKOFF = """
+local want = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < want then
+  redis.call('SET', KEYS[1], '1', 'PX', want)
+  redis.call('INCR', KEYS[2])
+end
+return redis.call('PTTL', KEYS[1])
+"""
+
+
+def paused_key(server: str) -> str:
+    return f"sundial:ews:{server}:paused"
+
+
+class RedisGate:
+    def __init__(self, redis, server: str, cap: int = 8, slot_seconds: float = 120.0, max_inline_wait: float = 2.0,
+                 max_queue_wait: float = 300.0):
+        self.redis, self.server, self.cap = redis, server, cap
+        self.slot_seconds, self.max_inline_wait, self.max_queue_wait = slot_seconds, max_inline_wait, max_queue_wait
+        self._tokens: list[str] = []
+        self.throttled_requests = 0
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._backoff = redis.register_script(_BACKOFF)
+
+    @classmethod
+    def for_integration(cls, integration) -> RedisGate:
+        from .session import server_key
+
+        cfg = current_app.config
+        return cls(redis_connection(), server_key(integration), cap=int(cfg.get("EWS_MAX_CONCURRENT_REQUESTS", 8)),
+                   max_inline_wait=float(cfg.get("EWS_MAX_INLINE_BACKOFF_SECONDS", 2.0)))
+
+    @property
+    def backoff_key(self) -> str:
+        return f"sundial:ews:{self.server}:backoff"
+
+    def backoff_remaining(self) -> float:
+        return max(self.redis.pttl(self.backoff_key), 0) / 1000.0
+
+    def acquire(self) -> None:
+        if self.redis.exists(paused_key(self.server)):
+            raise AuthenticationFailed("integration paused after a credentials failure; no request sent")
+        remaining = self.backoff_remaining()
+        if remaining > self.max_inline_wait:
+            raise Throttled("server back-off in force; no request sent", backoff_seconds=remaining)
+        if remaining:
+            time.sleep(remaining)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.max_queue_wait
+        while not self._acquire(keys=[self.slots_key], args=[time.time(), self.cap, self.slot_seconds, token]):
+            if time.monotonic() > deadline:
+                raise Throttled("too many concurrent requests to this server", backoff_seconds=5.0)
+            time.sleep(0.005)
+        self._tokens.append(token)
+
+    @property
+    def slots_key(self) -> str:
+        return f"sundial:ews:{self.server}:slots"
+
+    def release(self) -> None:
+        if self._tokens:
+            self.redis.zrem(self.slots_key, self._tokens.pop())
+
+    def backoff(self, seconds: float) -> None:
+        self.throttled_requests += 1
+        self._backoff(keys=[self.backoff_key, f"sundial:ews:{self.server}:throttled"],
+                      args=[max(int(seconds * 1000), 1)])
+
+    def in_flight(self) -> int:
+        self.redis.zremrangebyscore(self.slots_key, "-inf", time.time())
+        return self.redis.zcard(self.slots_key)
