@@ -30,7 +30,8 @@ class EwsError(Exception):
 
 
 class AuthenticationFailed(EwsError):
-    sentence = "Exchange rejected the service account's user name or password; re-enter them and authorize again."
+    sentence = ("Exchange rejected the service account's user name or password (or the account is locked); "
+                "re-enter them and authorize again.")
     default_code = "HTTP401"
 
 

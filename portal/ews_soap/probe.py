@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import VersionNotAccepted
+from .errors import MailboxNotFound, VersionNotAccepted
 from .operations import get_folder
 from .types import ProbeResult, ServerConfig, ServerVersion
 from .versions import label_for_server, suggested_label
@@ -28,9 +28,15 @@ def _parse_version(text: str | None) -> ServerVersion | None:
 def run_probe(session: ExchangeSession, impersonate: str | None = None) -> ProbeResult:
     client, config = session.client, session.config
     checks = []
+    own_calendar = "own-calendar"
     try:
         # The service account's own calendar: proves reach, TLS, credentials, version and mailbox access at once.
         calendar = get_folder.parse(client.call(get_folder.OPERATION, get_folder.body(None, False)))
+    except MailboxNotFound:
+        # An impersonation-only service account often has no mailbox. The answer was still an authenticated,
+        # version-accepted EWS reply, so reach/TLS/credentials/version hold; calendar access is then proved
+        # on the staff mailbox below.
+        calendar, own_calendar = None, "no-own-mailbox"
     except VersionNotAccepted as exc:
         real = _parse_version(exc.server_version)
         exc.suggested_version = label_for_server(real) if real else None
@@ -39,7 +45,7 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
                             f"{exc.server_version} — choose {exc.suggested_version.replace('_', ' ')}.")
         raise
     checks += ["reach", "tls" if config.url.lower().startswith("https") else "http-allowed", "credentials",
-               "version", "own-calendar"]
+               "version", own_calendar]
     impersonated = None
     if impersonate:
         body = get_folder.body(impersonate, not config.impersonation)

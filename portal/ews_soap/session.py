@@ -14,6 +14,7 @@ Request budget (what each call costs in HTTP requests, NTLM handshakes on a fres
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -206,8 +207,11 @@ class ExchangeSession:
         return get_events.parse(self._call(get_events, body, mailbox), subscription_id)
 
     def stream_events(self, subscription_ids: list[str], anchor: str | None, connection_timeout_minutes: int = 30,
-                      cookie: str | None = None) -> Iterator[StreamItem]:
-        """Yield StreamItems until the server closes the connection (ConnectionStatus Closed)."""
+                      cookie: str | None = None, on_open=None) -> Iterator[StreamItem]:
+        """Yield StreamItems until the server closes the connection (ConnectionStatus Closed).
+
+        `on_open(abort)`, when given, receives a function that closes this connection from another thread
+        (the notification listener's watchdog and shutdown); the blocked read then ends with an error."""
         body = get_streaming_events.body(subscription_ids, connection_timeout_minutes)
         impersonate = anchor if self.config.impersonation else None
         data, headers = self.client.build(get_streaming_events.OPERATION, body, impersonate=impersonate)
@@ -220,6 +224,8 @@ class ExchangeSession:
         if not hasattr(resp, "iter_content"):  # a 500 with a SOAP fault
             self.client.read(resp, get_streaming_events.OPERATION)
             raise ProtocolError("GetStreamingEvents answered without a stream")
+        if on_open is not None:
+            on_open(lambda: _abort_stream(resp))
         try:
             cap = self.config.max_response_bytes
             for envelope in get_streaming_events.split_envelopes(resp.iter_content(None), cap):
@@ -231,6 +237,16 @@ class ExchangeSession:
 
     def unsubscribe(self, mailbox: str | None, subscription_id: str) -> None:
         unsubscribe.parse(self._call(unsubscribe, unsubscribe.body(subscription_id), mailbox))
+
+
+def _abort_stream(resp) -> None:
+    """Shut the socket down: a recv() blocked in another thread returns at once (close() alone may not wake it)."""
+    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _affinity_cookie(headers) -> str | None:

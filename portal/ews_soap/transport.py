@@ -23,7 +23,6 @@ from requests_ntlm import HttpNtlmAuth
 
 from .errors import (
     AccessDenied,
-    AccountLocked,
     AuthenticationFailed,
     PlainHttpRefused,
     ProtocolError,
@@ -199,12 +198,10 @@ def read_capped(resp: requests.Response, cap: int, deadline: float) -> bytes:
 def status_error(status: int, headers, content: bytes, *, had_success: bool) -> Exception | None:
     """Non-SOAP HTTP outcomes. 500 is left to the SOAP fault parser (ErrorServerBusy etc.)."""
     if status == 401:
-        # A locked AD account also answers 401 on a real server. The simulator (and some reverse proxies)
-        # say so in X-Sundial-Lockout / the body; otherwise a 401 is simply "credentials rejected".
-        lowered = content[:2000].lower()
-        if headers.get("X-Account-Locked") or b"locked" in lowered or b"lockout" in lowered:
-            return AccountLocked(f"HTTP 401: {content[:200]!r}")
-        detail = "HTTP 401" + (" after earlier successful requests" if had_success else "")
+        # A locked AD account also answers a plain 401 (real servers and the simulator alike), so a 401 is
+        # "credentials rejected" — after earlier successes in this process it may also mean locked or changed.
+        detail = "HTTP 401" + (" after earlier successful requests (password changed or account locked?)"
+                               if had_success else "")
         return AuthenticationFailed(detail)
     if status == 403:
         return AccessDenied("HTTP 403", code="HTTP403",

@@ -136,7 +136,8 @@ EXPECT = {
         "update", "create", "create", "read_flag", "delete"] or pytest.fail()),
     "SyncFolderItems-initial-response.xml": is_a(SyncPage, lambda p: (
         len(p.changes) == 5 and p.includes_last) or pytest.fail()),
-    "SyncFolderItems-response.xml": is_a(SyncPage, lambda p: p.changes[0].event.subject == "Budget Q3" or pytest.fail()),
+    "SyncFolderItems-response.xml": is_a(SyncPage, lambda p: (
+        p.changes[0].event.subject == "Budget Q3") or pytest.fail()),
     "Unsubscribe-error.xml": raises(E.SubscriptionLost, code="ErrorSubscriptionNotFound"),
     "Unsubscribe-response.xml": lambda r: r is None or pytest.fail(),
     "UpdateItem-batch-response.xml": ok_results(3),
