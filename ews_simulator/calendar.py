@@ -19,13 +19,17 @@ def occurrence_view(master: CalendarItem, original_start: datetime, index: int |
     view.start = original_start
     view.end = original_start + recurrence.duration(master)
     view.item_type = "Occurrence"
+    # An occurrence's ChangeKey only moves when that occurrence changes, so editing one occurrence does
+    # not make the ChangeKeys a client holds for its siblings stale.
+    view.salt = bytes(a ^ b for a, b in zip(master.salt, b"OCC\x00\x00\x00"))
+    view.version = 1
     overrides = master.modified.get(original_start)
     if overrides:
         view.item_type = "Exception"
         for key, value in overrides.items():
             if key in OVERRIDABLE:
                 setattr(view, key, value)
-        view.version = master.version * 1000 + overrides.get("_version", 1)
+        view.version = 1 + overrides.get("_version", 1)
     return view
 
 

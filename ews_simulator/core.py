@@ -14,6 +14,11 @@ from .store import Store
 from .versions import get_version
 
 
+# Hooks run on every response body of every simulator in the process (tests validate them against
+# Microsoft's schema): callables(simulator, element).
+GLOBAL_BODY_HOOKS: list = []
+
+
 @dataclass
 class Config:
     version: str = "2016"
@@ -68,15 +73,15 @@ class Simulator:
         self.faults = Faults(self)
         self.counters = Counters()
         self.secret = os.urandom(16)
-        self.body_hooks: list = []  # callables(element) run on every response body child (schema checks)
+        self.body_hooks: list = []  # callables(simulator, element) run on every response body child (schema checks)
         self.request_validator = None
         if self.config.validate_requests:
             from .schema import load_schema
             self.request_validator = load_schema(self.config.schema_dir)
 
     def record_body(self, element) -> None:
-        for hook in self.body_hooks:
-            hook(element)
+        for hook in self.body_hooks + GLOBAL_BODY_HOOKS:
+            hook(self, element)
 
     # -- persistence (--state FILE) -----------------------------------------------------------------------
     def save(self, path: str | None = None) -> None:

@@ -91,8 +91,9 @@ class Hub:
             self.cond.notify_all()
 
 
-def write_notification(parent, sub: Subscription, events, previous: int, more: bool):
-    note = tsub(parent, "Notification")
+def write_notification(parent, sub: Subscription, events, previous: int, more: bool, tag=None):
+    # GetEvents: m:Notification; GetStreamingEvents: m:Notifications/t:Notification (messages.xsd, types.xsd)
+    note = tsub(parent, "Notification") if tag is None else msub(parent, tag)
     tsub(note, "SubscriptionId", sub.id)
     tsub(note, "PreviousWatermark", sub.watermark(previous))
     tsub(note, "MoreEvents", "true" if more else "false")

@@ -12,6 +12,8 @@ from .store import Attendee, CalendarItem, new_id
 def _utc(value, tz: str = "UTC") -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    elif type(value) is not datetime:  # subclasses such as exchangelib's EWSDateTime
+        value = datetime.fromisoformat(value.isoformat())
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezones.zone(timezones.windows_id(tz)))
     return value.astimezone(timezone.utc)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 from waitress import create_server
 
@@ -17,9 +18,10 @@ class ServerThread:
         self.app = App(sim)
         # send_bytes=1: flush every write at once (streaming notifications must not wait for 18 KB);
         # channel_timeout above the 30-minute streaming maximum.
-        self.server = create_server(self.app, host=host, port=port, threads=threads, send_bytes=1,
-                                    channel_timeout=1900, connection_limit=1000, clear_untrusted_proxy_headers=False,
-                                    ident="Microsoft-IIS/10.0")
+        with warnings.catch_warnings():  # waitress 3 deprecates send_bytes but still honours it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.server = create_server(self.app, host=host, port=port, threads=threads, send_bytes=1,
+                                        channel_timeout=1900, connection_limit=1000, ident="Microsoft-IIS/10.0")
         self.host, self.port = host, self.server.effective_port
         self.thread = threading.Thread(target=self._run, name=f"ews-sim-{self.port}", daemon=True)
 

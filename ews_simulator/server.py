@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 import time
 
-from . import autodiscover, streaming
+from . import admin, autodiscover, streaming
 from .auth import Authenticator, Unauthorized
 from .context import Ctx
 from .operations import HANDLERS
@@ -25,6 +25,8 @@ class App:
             return self.ews(environ, start_response)
         if path == "/autodiscover/autodiscover.xml":
             return autodiscover.handle(self, environ, start_response)
+        if path == "/_simulator/control":
+            return admin.handle(self, environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 

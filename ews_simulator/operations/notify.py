@@ -10,19 +10,19 @@ MAX_EVENTS = 50
 
 
 def _subscription(ctx, req, streaming: bool) -> Subscription:
-    acting = ctx.acting_mailbox()
+    own = ctx.impersonated or ctx.directory.own_mailbox(ctx.account)
+    own_address = own.primary.lower() if own else None
     folders = None
     if req.get("SubscribeToAllFolders", "false").lower() != "true":
         folders = set()
         for ref in req.find("{*}FolderIds"):
-            if ref.find("{*}Mailbox") is not None:
-                mbx = ctx.mailbox_from(ref)
-                if mbx.primary.lower() != acting.primary.lower():
-                    raise _delegate()
+            if ref.find("{*}Mailbox") is not None and ctx.mailbox_from(ref).primary.lower() != own_address:
+                raise _delegate()
             folder = ctx.folder(ref)
-            if folder.mailbox != acting.primary.lower():
+            if folder.mailbox != own_address:
                 raise _delegate()
             folders.add(folder.id)
+    acting = ctx.acting_mailbox()
     types = [(e.text or "").strip() for e in req.find("{*}EventTypes")]
     timeout = int(req.findtext("{*}Timeout") or 30)
     if not streaming and not 1 <= timeout <= 1440:
@@ -71,7 +71,7 @@ def get_events(ctx, op):
             sub.last_used = time.monotonic()
             ctx.mailboxes_touched.add(sub.mailbox)
             msg = add_message(messages, "GetEventsResponseMessage")
-            write_notification(msg, sub, batch, seen, more)
+            write_notification(msg, sub, batch, seen, more, tag="Notification")
     except EwsError as err:
         add_message(messages, "GetEventsResponseMessage", err)
     return root

@@ -1,0 +1,115 @@
+"""Command line: ``python -m ews_simulator [serve options]``, ``... outlook ...``, ``... fault ...``."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import urllib.request
+
+
+def _serve_parser(sub=None):
+    p = sub or argparse.ArgumentParser(prog="python -m ews_simulator", description="On-premises Exchange stand-in")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--state", help="file to load the mailboxes from and save them to")
+    p.add_argument("--seed", choices=["demo"], help="populate the demo organisation (when no state exists)")
+    p.add_argument("--version", default="2016", help="2010, 2010_SP1, 2010_SP2, 2010_SP3, 2013, 2013_SP1, 2016, 2019")
+    p.add_argument("--auth", default="ntlm", choices=["ntlm", "basic", "both"])
+    p.add_argument("--tls", action="store_true", help="serve https on --port (self-signed certificate)")
+    p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument("--throttle", type=int, metavar="BUDGET", help="requests per account per --throttle-window")
+    p.add_argument("--throttle-window", type=float, default=60.0)
+    p.add_argument("--backoff-ms", type=int, help="BackOffMilliseconds to send when throttling")
+    p.add_argument("--concurrency-cap", type=int)
+    p.add_argument("--http-503", type=int, default=0, metavar="N", help="answer the next N requests with 503")
+    p.add_argument("--drop", type=int, default=0, metavar="N", help="drop the next N responses mid-body")
+    p.add_argument("--unavailable", action="append", default=[], metavar="EMAIL")
+    p.add_argument("--lockout", default="5/300/300", metavar="N/WINDOW_S/DURATION_S")
+    p.add_argument("--minute-seconds", type=float, default=60.0, help="scale streaming ConnectionTimeout")
+    p.add_argument("--heartbeat-seconds", type=float, default=30.0)
+    return p
+
+
+def serve(args) -> int:
+    from .serve import ServerThread
+    from .testing import make_simulator
+    sim, account = make_simulator(version=args.version, auth=args.auth, seed=None, state_file=args.state,
+                                  minute_s=args.minute_seconds, heartbeat_s=args.heartbeat_seconds)
+    if not (args.state and sim.load(args.state)):
+        sim, account = make_simulator(version=args.version, auth=args.auth, seed=args.seed, state_file=args.state,
+                                      minute_s=args.minute_seconds, heartbeat_s=args.heartbeat_seconds)
+    f = sim.faults
+    f.latency_ms, f.concurrency_cap = args.latency_ms, args.concurrency_cap
+    if args.throttle:
+        f.throttle(args.throttle, args.throttle_window, args.backoff_ms)
+    f.http_503(args.http_503)
+    f.drop_connection(args.drop)
+    for email in args.unavailable:
+        f.mailbox_unavailable(email)
+    f.lockout(*[float(x) for x in args.lockout.split("/")])
+    port = 0 if args.tls else args.port
+    server = ServerThread(sim, args.host, port).start()
+    scheme, public_port = "http", server.port
+    if args.tls:
+        from .tls import TlsTerminator
+        public_port = TlsTerminator(args.host, server.port, args.port).start().port
+        scheme = "https"
+    upn = next((a.upn for a in sim.directory.accounts.values() if a.username == "svc-sundial"), "")
+    password = sim.directory.accounts[upn].password if upn else ""
+    print(f"EWS simulator ({sim.version.name}, {sim.version.build_string}, auth {args.auth})", flush=True)
+    print(f"  server address:  {scheme}://{args.host}:{public_port}/EWS/Exchange.asmx", flush=True)
+    print(f"  service account: {upn}  password: {password}  (domain {sim.directory.domain})", flush=True)
+    print(f"  mailboxes: {len(sim.directory.mailboxes)}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        while not done.wait(2.0):
+            if args.state and sim.store.dirty:
+                sim.save()
+    except KeyboardInterrupt:
+        pass
+    if args.state:
+        sim.save()
+    server.stop()
+    return 0
+
+
+def control(url: str, payload: dict) -> dict:
+    req = urllib.request.Request(url.rstrip("/") + "/_simulator/control", data=json.dumps(payload).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback control URL
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return json.load(exc)
+
+
+def _kv(pairs):
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("outlook", "fault"):
+        p = argparse.ArgumentParser(prog=f"python -m ews_simulator {argv[0]}")
+        p.add_argument("--url", default="http://127.0.0.1:8765")
+        if argv[0] == "outlook":
+            p.add_argument("mailbox")
+        p.add_argument("action")
+        p.add_argument("params", nargs="*", help="key=value (values parsed as JSON when possible)")
+        args = p.parse_args(argv[1:])
+        payload = {"target": "outlook" if argv[0] == "outlook" else "faults", "method": args.action,
+                   "kwargs": _kv(args.params), "mailbox": getattr(args, "mailbox", None)}
+        result = control(args.url, payload)
+        print(json.dumps(result, indent=2))
+        return 0 if result.get("ok") else 1
+    return serve(_serve_parser().parse_args(argv))

@@ -1,0 +1,60 @@
+"""Fixtures for the simulator's tests: a running simulator, exchangelib accounts, and a hook that
+validates every response body the simulator sends against Microsoft's messages.xsd."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ews_simulator import core
+from ews_simulator.schema import default_schema_dir, load_schema
+from ews_simulator.testing import running_simulator
+from sim_helpers import populate
+
+SCHEMA_DIR = default_schema_dir()
+SAMPLES_DIR = SCHEMA_DIR.parent / "ews-samples" if SCHEMA_DIR else None
+needs_schema = pytest.mark.skipif(SCHEMA_DIR is None, reason="../shared/ews-schema is absent (Microsoft's EWS "
+                                                             "schema is reference data outside this repository)")
+needs_samples = pytest.mark.skipif(SAMPLES_DIR is None or not SAMPLES_DIR.exists(),
+                                   reason="../shared/ews-samples is absent")
+
+_FAILURES: list[str] = []
+_CHECKED = [0]
+_LOCK = threading.Lock()
+
+
+def _validate(sim, element):
+    validator = load_schema(SCHEMA_DIR)
+    errors = validator.errors(element)
+    with _LOCK:
+        _CHECKED[0] += 1
+        if errors:
+            _FAILURES.append(f"{element.tag}: {errors[:3]}")
+
+
+@pytest.fixture(autouse=True)
+def schema_checked_responses():
+    """Every response body sent during a test must validate; the test fails otherwise."""
+    if SCHEMA_DIR is None:
+        yield
+        return
+    core.GLOBAL_BODY_HOOKS.append(_validate)
+    start = len(_FAILURES)
+    try:
+        yield
+    finally:
+        core.GLOBAL_BODY_HOOKS.remove(_validate)
+    new = _FAILURES[start:]
+    assert not new, "simulator responses failed schema validation:\n" + "\n".join(new)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SCHEMA_DIR is not None:
+        terminalreporter.write_line(f"ews_simulator: {_CHECKED[0]} response bodies validated against "
+                                    f"messages.xsd, {len(_FAILURES)} failed")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with running_simulator(version="2016", auth="both") as handle:
+        yield populate(handle)

@@ -1,0 +1,74 @@
+"""Pull and streaming notifications as exchangelib sees them (SPEC G2)."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
+from exchangelib.errors import ErrorSubscriptionDelegateAccessNotSupported
+from sim_helpers import ALICE, BOB, account, populate
+
+from ews_simulator.testing import running_simulator
+
+START = EWSDateTime(2026, 11, 24, 10, 0, tzinfo=EWSTimeZone("UTC"))
+
+
+@pytest.fixture(scope="module")
+def fast_sim():
+    # one streaming "minute" lasts 2 s here; heartbeat every second
+    with running_simulator(version="2019", auth="ntlm", minute_s=2.0, heartbeat_s=1.0) as handle:
+        yield populate(handle)
+
+
+def test_g2_pull_subscription_reports_outlook_changes(fast_sim):
+    acc = account(fast_sim, ALICE)
+    cal = acc.calendar
+    sub_id, watermark = cal.subscribe_to_pull(event_types=["CreatedEvent", "ModifiedEvent", "DeletedEvent"])
+    person = fast_sim.outlook(ALICE)
+    item_id = person.create("Dentist", START, START + timedelta(hours=1))
+    person.make_free(item_id)
+    notification = next(cal.get_events(subscription_id=sub_id, watermark=watermark))
+    kinds = [type(e).__name__ for e in notification.events]
+    assert kinds == ["CreatedEvent", "ModifiedEvent"]
+    assert notification.events[0].item_id.id == item_id
+    cal.unsubscribe(sub_id)
+
+
+def test_g2_streaming_subscription_delivers_and_closes(fast_sim):
+    acc = account(fast_sim, ALICE)
+    cal = acc.calendar
+    sub_id = cal.subscribe_to_streaming(event_types=["CreatedEvent", "ModifiedEvent"])
+    person = fast_sim.outlook(ALICE)
+    timer = threading.Timer(0.5, lambda: person.create("Streamed", START, START + timedelta(hours=1)))
+    timer.start()
+    began = time.monotonic()
+    events = []
+    for notification in cal.get_streaming_events(sub_id, connection_timeout=1):
+        events += [type(e).__name__ for e in notification.events]
+    elapsed = time.monotonic() - began
+    assert "CreatedEvent" in events
+    assert 1.5 <= elapsed < 6  # ConnectionTimeout=1 "minute" honoured, then ConnectionStatus Closed
+    cal.unsubscribe(sub_id)
+
+
+def test_forced_streaming_timeout_and_lost_subscription(fast_sim):
+    acc = account(fast_sim, ALICE)
+    cal = acc.calendar
+    sub_id = cal.subscribe_to_streaming()
+    threading.Timer(0.3, fast_sim.faults.force_streaming_timeout).start()
+    began = time.monotonic()
+    list(cal.get_streaming_events(sub_id, connection_timeout=30))
+    assert time.monotonic() - began < 3
+    fast_sim.faults.lose_subscription(sub_id)
+    from exchangelib.errors import ErrorSubscriptionNotFound
+    with pytest.raises(ErrorSubscriptionNotFound):
+        list(cal.get_streaming_events(sub_id, connection_timeout=1))
+
+
+def test_subscribe_with_delegate_access_is_refused(fast_sim):
+    acc = account(fast_sim, ALICE, access="delegate")
+    with pytest.raises(ErrorSubscriptionDelegateAccessNotSupported):
+        acc.calendar.subscribe_to_pull()
+    del BOB
