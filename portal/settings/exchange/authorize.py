@@ -75,9 +75,12 @@ def probe(values: dict, password: str):
 
 
 def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:
-    changed = [f for f in SETTING_FIELDS if f != "server_url_source" and getattr(integ, f) != values.get(f)]
-    if new_password is not None and new_password != stored_password(integ):
-        changed.insert(2, "password")
+    changed = []
+    for name in SETTING_FIELDS:
+        if name != "server_url_source" and getattr(integ, name) != values.get(name):
+            changed.append(name)
+        if name == "username" and new_password is not None and new_password != stored_password(integ):
+            changed.append("password")
     return changed
 
 
