@@ -14,6 +14,7 @@ Request budget (what each call costs in HTTP requests, NTLM handshakes on a fres
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -240,13 +241,14 @@ class ExchangeSession:
 
 
 def _abort_stream(resp) -> None:
-    """Shut the socket down: a recv() blocked in another thread returns at once (close() alone may not wake it)."""
-    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
-    if sock is not None:
-        try:
+    """Shut the socket down: a recv() blocked in another thread returns at once (close() alone does not wake it).
+    http.client keeps the socket only inside the response's file object once the body is being read."""
+    try:
+        fileno = resp.raw.fileno()
+        with socket.socket(fileno=os.dup(fileno)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _affinity_cookie(headers) -> str | None:
