@@ -120,20 +120,25 @@ class StreamRunner(GroupRunner):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self._stream = None
+        self._aborter = None
         self._aborting = False
+        self.cookie: str | None = None  # X-BackEndOverrideCookie of the group's first Subscribe (EWS-FACTS §6)
         self.subs: dict[str, Target] = {}  # SubscriptionId → mailbox
 
     def abort(self) -> None:
         """Close the open connection from another thread (watchdog, new members, stop)."""
         self._aborting = True
-        stream = self._stream
-        closer = getattr(stream, "abort", None)
-        if closer is not None:
+        aborter = self._aborter
+        if aborter is not None:
             try:
-                closer()
+                aborter()
             except Exception:  # noqa: BLE001 - best effort from another thread
                 log.debug("abort of %s failed", self.group.key, exc_info=True)
+
+    def _on_open(self, aborter) -> None:
+        self._aborter = aborter
+        if self._aborting:  # asked while the connection was being opened
+            aborter()
 
     def update(self, group: Group) -> None:
         added = set(group.members) - set(self.group.members)
@@ -153,6 +158,7 @@ class StreamRunner(GroupRunner):
         made = session.subscribe_streaming([t.mailbox for t in missing], self.group.anchor)
         by_mailbox = {t.mailbox.lower(): t for t in missing}
         for i, sub in enumerate(made):
+            self.cookie = self.cookie or sub.affinity_cookie
             target = by_mailbox.get((sub.mailbox or "").lower()) or (missing[i] if i < len(missing) else None)
             if target is not None:
                 self.subs[sub.subscription_id] = target
@@ -164,6 +170,7 @@ class StreamRunner(GroupRunner):
         session = self.session_factory()
         dropped = False
         while not self.stopped:
+            self._aborting = False
             try:
                 self._subscribe_missing(session)
                 if dropped:
@@ -192,15 +199,14 @@ class StreamRunner(GroupRunner):
                     log.warning("group %s: stream ended abnormally (%s); reconnecting", self.group.key, exc)
                     self._pause_after(exc)
             finally:
-                self._stream = None
+                self._aborter = None
 
     def _read_stream(self, session) -> None:
         self.last_data = time.monotonic()
-        self._aborting = False
         self.stats["connections"] += 1
-        stream = session.stream_events(list(self.subs), self.group.anchor,
-                                       self.settings.connection_timeout_minutes)
-        self._stream = stream
+        extra = {"cookie": self.cookie} if self.cookie else {}
+        stream = session.stream_events(list(self.subs), self.group.anchor, self.settings.connection_timeout_minutes,
+                                       on_open=self._on_open, **extra)
         try:
             for item in stream:
                 self.last_data = time.monotonic()

@@ -61,10 +61,12 @@ class FakeSession:
             raise self.subscribe_errors.pop(0)
         return [Subscription(f"sub-{next(self._ids)}", m) for m in mailboxes]
 
-    def stream_events(self, ids, anchor, minutes):
+    def stream_events(self, ids, anchor, minutes, on_open=None, cookie=None):
         self.calls.append(("stream_events", tuple(ids), anchor, minutes))
         stream = FakeStream(ids)
         self.streams.append(stream)
+        if on_open is not None:
+            on_open(stream.abort)
         return stream
 
     def subscribe_pull(self, mailbox):
