@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib.errors import ErrorSubscriptionDelegateAccessNotSupported
-from sim_helpers import ALICE, BOB, account, populate
+from sim_helpers import ALICE, account, populate
 
 from ews_simulator.testing import running_simulator
 
@@ -71,4 +71,3 @@ def test_subscribe_with_delegate_access_is_refused(fast_sim):
     acc = account(fast_sim, ALICE, access="delegate")
     with pytest.raises(ErrorSubscriptionDelegateAccessNotSupported):
         acc.calendar.subscribe_to_pull()
-    del BOB
