@@ -131,12 +131,15 @@ class EwsClient:
         """Parse a 200/500 reply: SOAP faults become typed errors (and throttling reaches the gate)."""
         try:
             parsed = read_reply(reply.content, expect=f"{operation}Response")
-        except Throttled as exc:
-            self._backoff(exc)
-            raise
         except ProtocolError:
             if reply.status == 500:
                 raise TransientServerError(f"HTTP 500 without a SOAP fault: {reply.content[:200]!r}") from None
+            raise
+        except EwsError as exc:
+            if getattr(exc, "reply_server_version", None) is not None:
+                self.server_version = exc.reply_server_version
+            if isinstance(exc, Throttled):
+                self._backoff(exc)
             raise
         if parsed.server_version is not None:
             self.server_version = parsed.server_version

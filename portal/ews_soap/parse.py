@@ -63,7 +63,9 @@ def read_reply(data: bytes, *, expect: str | None = None) -> Reply:
     version = server_version(header)
     first = body[0]
     if etree.QName(first).localname == "Fault":
-        raise fault_error(first, version)
+        err = fault_error(first, version)
+        err.reply_server_version = version  # the client still learns the server's build from a fault
+        raise err
     if expect and etree.QName(first).localname != expect:
         raise ProtocolError(f"expected <{expect}>, got <{etree.QName(first).localname}>")
     return Reply(first, version)

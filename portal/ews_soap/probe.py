@@ -6,9 +6,10 @@ the server's real version and a suggested version label when it differs from the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .errors import MailboxNotFound, VersionNotAccepted
+from .errors import EwsError, MailboxNotFound, VersionNotAccepted
 from .operations import get_folder
 from .types import ProbeResult, ServerConfig, ServerVersion
 from .versions import label_for_server, suggested_label
@@ -25,6 +26,19 @@ def _parse_version(text: str | None) -> ServerVersion | None:
     return ServerVersion(*(parts + [0, 0, 0, 0])[:4]) if len(parts) >= 2 else None
 
 
+def _ask_real_version(config: ServerConfig) -> str | None:
+    """A rejected version fault may carry no ServerVersionInfo: ask once more with the oldest header every
+    2010+ server accepts (Exchange2010), only to read the server's real build for the suggestion."""
+    from .client import EwsClient
+
+    try:
+        client = EwsClient(replace(config, version="2010"))
+        client.call(get_folder.OPERATION, get_folder.body(None, False))
+    except EwsError:
+        pass
+    return str(client.server_version) if client.server_version else None
+
+
 def run_probe(session: ExchangeSession, impersonate: str | None = None) -> ProbeResult:
     client, config = session.client, session.config
     checks = []
@@ -38,6 +52,8 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         # on the staff mailbox below.
         calendar, own_calendar = None, "no-own-mailbox"
     except VersionNotAccepted as exc:
+        if not exc.server_version:
+            exc.server_version = _ask_real_version(config)
         real = _parse_version(exc.server_version)
         exc.suggested_version = label_for_server(real) if real else None
         if exc.suggested_version:

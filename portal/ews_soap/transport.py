@@ -113,6 +113,9 @@ def map_request_exception(exc: Exception) -> Exception:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return ServerUnreachable(text, code="ReadTimeout",
                                  sentence="The Exchange server did not answer in time; try again or check its load.")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return TransientServerError(text, code="ConnectionDropped",
+                                    sentence="The connection to Exchange broke off; the request will be retried.")
     if isinstance(exc, requests.exceptions.ConnectionError):
         if any(s in text for s in ("NewConnectionError", "NameResolution", "Failed to resolve", "refused",
                                    "No route", "getaddrinfo", "Errno -2", "Errno -3")):
@@ -220,3 +223,13 @@ def status_error(status: int, headers, content: bytes, *, had_success: bool) -> 
     if status not in (200, 500):
         return ProtocolError(f"unexpected HTTP {status}", code=f"HTTP{status}")
     return None
+
+
+def close_pools() -> None:
+    """Close every pooled connection (worker shutdown, tests stopping a server)."""
+    with _lock:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+        _auth_offers.clear()
+    for session in sessions:
+        session.close()

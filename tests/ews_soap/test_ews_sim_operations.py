@@ -19,6 +19,7 @@ from portal.ews_soap import (
     NewEvent,
     NotPrimaryAddress,
 )
+from portal.ews_soap.transport import close_pools
 
 running_simulator = pytest.importorskip("ews_simulator.testing").running_simulator
 
@@ -28,8 +29,10 @@ IDS = ["ntlm-impersonation", "ntlm-delegate", "basic-impersonation", "basic-dele
 
 @pytest.fixture(scope="module")
 def sim():
-    with running_simulator(version="2016", auth="both") as s:
+    # a simulated "minute" of 2 s and 0.5 s heartbeats keep streaming tests (and teardown) short
+    with running_simulator(version="2016", auth="both", minute_s=2.0, heartbeat_s=0.5) as s:
         yield populate(s)
+        close_pools()  # let the server stop without waiting for idle keep-alive connections
 
 
 @pytest.fixture(params=MODES, ids=IDS)
@@ -148,11 +151,15 @@ def test_g2_streaming_subscription_delivers_changes(sim):
     seen, done = [], threading.Event()
 
     def listen():
-        for item in ews.stream_events([s.subscription_id for s in subs], ALICE, connection_timeout_minutes=1):
-            seen.append(item)
-            if any(e.kind == "created" for e in item.events):
-                done.set()
-                return
+        stream = ews.stream_events([s.subscription_id for s in subs], ALICE, connection_timeout_minutes=1)
+        try:
+            for item in stream:
+                seen.append(item)
+                if any(e.kind == "created" for e in item.events):
+                    done.set()
+                    return
+        finally:
+            stream.close()  # closes the HTTP response
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
@@ -163,6 +170,17 @@ def test_g2_streaming_subscription_delivers_changes(sim):
     assert events[0].item_id == created
     assert any(item.subscription_id == subs[1].subscription_id for item in seen if item.events)
     sim.outlook(BOB).delete(created)
+    thread.join(5)
+
+
+def test_streaming_connection_ends_with_closed_status(sim):
+    """EWS-FACTS §8: at ConnectionTimeout the server closes the stream with ConnectionStatus Closed."""
+    ews = session(sim, auth="ntlm", impersonation=True)
+    subs = ews.subscribe_streaming([ALICE], anchor=ALICE)
+    started = time.monotonic()
+    items = list(ews.stream_events([subs[0].subscription_id], ALICE, connection_timeout_minutes=1))
+    assert items[-1].connection_status == "Closed"
+    assert time.monotonic() - started < 10
 
 
 def test_g5_subscriptions_need_impersonation(sim):
