@@ -15,6 +15,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..auth.forms import EMAIL_SHAPE
@@ -28,14 +29,21 @@ def zone_choices() -> list[tuple[str, str]]:
     return [(z, z) for z in US_ZONES] + [(z, z) for z in rest if z not in US_ZONES] + [("UTC", "UTC")]
 
 
+class CheckboxListField(SelectMultipleField):
+    """Several choices as a list of checkboxes (easier than Ctrl-click in a multi-select)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class AppointmentForm(FlaskForm):
     service = SelectField("Service", coerce=int, validators=[InputRequired()])
     location = SelectField("Location", coerce=int, validators=[InputRequired()])
     date = DateField("Date", validators=[DataRequired()])
     time = TimeField("Start time", validators=[DataRequired()])
     duration = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(min=5, max=24 * 60)])
-    staff = SelectMultipleField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
-    clients = SelectMultipleField("Clients", coerce=int, validators=[DataRequired("Choose at least one client.")])
+    staff = CheckboxListField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
+    clients = CheckboxListField("Clients", coerce=int, validators=[DataRequired("Choose at least one client.")])
     notes = TextAreaField("Internal notes", validators=[Length(max=5000)])
 
 
@@ -45,7 +53,7 @@ class StaffForm(FlaskForm):
                        validators=[DataRequired(), Length(max=254), EMAIL_SHAPE])
     timezone = SelectField("Time zone", validators=[DataRequired()])
     takes_appointments = BooleanField("Takes appointments")
-    locations = SelectMultipleField("Locations", coerce=int, validators=[DataRequired("Choose at least one location.")])
+    locations = CheckboxListField("Locations", coerce=int, validators=[DataRequired("Choose at least one location.")])
     primary_location = SelectField("Primary location", coerce=int, validators=[InputRequired()])
 
     def validate_primary_location(self, field):

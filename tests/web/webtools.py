@@ -1,0 +1,60 @@
+"""Helpers for web tests (a plain module: conftest files cannot be imported by name)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+NY = ZoneInfo("America/New_York")
+
+
+def login(client, user, password="correct horse battery"):
+    resp = client.post("/login", data={"email": user.email, "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return client
+
+
+def login_with_csrf(client, user, password="correct horse battery"):
+    """Log in through the real form on an app with CSRF on (reads the token from the page)."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"email": user.email, "password": password, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return client
+
+
+def build_world(staff_user):
+    """Sam (staff_user's staff member, New York), Kim (Chicago), a service, three clients, one of each row."""
+    from portal.extensions import db
+    from portal.models import (
+        Appointment,
+        Client,
+        ExternalAbsence,
+        Location,
+        OutboxMessage,
+        Service,
+        StaffMember,
+    )
+
+    sam = staff_user.staff
+    loc = sam.primary_location
+    chicago = Location(name="Chicago Loop", address="120 S LaSalle St", timezone="America/Chicago")
+    kim = StaffMember(name="Kim Colleague", email="kim@example.test", timezone="America/Chicago",
+                      primary_location=chicago, locations=[chicago, loc])
+    service = Service(name="Consultation", duration_minutes=60)
+    jo = Client(name="Jo Client", email="jo@client.test", phone="555-0100")
+    max_ = Client(name="Max Client", email="max@client.test")
+    noemail = Client(name="Pat Phone", phone="555-0199")
+    db.session.add_all([chicago, kim, service, jo, max_, noemail])
+    db.session.flush()
+    start = datetime(2026, 3, 9, 10, 0, tzinfo=NY)
+    appt = Appointment(service=service, location=loc, start=start, end=start + timedelta(hours=1),
+                       staff=[sam], clients=[jo])
+    absence = ExternalAbsence(staff=sam, location=loc, start=start + timedelta(hours=3),
+                              end=start + timedelta(hours=4), title="Dentist", free_busy="Busy")
+    msg = OutboxMessage(audience="clients", recipient="jo@client.test", subject="Hello", body="Hi")
+    db.session.add_all([appt, absence, msg])
+    db.session.commit()
+    return SimpleNamespace(sam=sam, kim=kim, loc=loc, chicago=chicago, service=service, jo=jo, max=max_,
+                           noemail=noemail, appt=appt, absence=absence, msg=msg, staff_user=staff_user)
