@@ -21,7 +21,7 @@ def occurrence_view(master: CalendarItem, original_start: datetime, index: int |
     view.item_type = "Occurrence"
     # An occurrence's ChangeKey only moves when that occurrence changes, so editing one occurrence does
     # not make the ChangeKeys a client holds for its siblings stale.
-    view.salt = bytes(a ^ b for a, b in zip(master.salt, b"OCC\x00\x00\x00"))
+    view.salt = bytes(a ^ b for a, b in zip(master.salt, b"OCC\x00\x00\x00", strict=True))
     view.version = 1
     overrides = master.modified.get(original_start)
     if overrides:

@@ -13,7 +13,6 @@ from .notifications import Hub
 from .store import Store
 from .versions import get_version
 
-
 # Hooks run on every response body of every simulator in the process (tests validate them against
 # Microsoft's schema): callables(simulator, element).
 GLOBAL_BODY_HOOKS: list = []

@@ -1,12 +1,10 @@
 """CalendarItem -> ``t:CalendarItem`` XML for a requested ItemShape, in types.xsd element order."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
-import lxml.html
-
 from . import calendar, recurrence, timezones
+from .bodies import body_as
 from .soap import T, local, tsub
 
 DEFAULT = ("item:ItemId", "item:Subject", "calendar:Start", "calendar:End", "calendar:Location",
@@ -40,27 +38,6 @@ class Shape:
     extended: list = field(default_factory=list)  # list of attribute dicts
     body_type: str = "Best"
     find: bool = False
-
-
-def html_to_text(value: str) -> str:
-    if not value.strip():
-        return ""
-    return lxml.html.fromstring(value).text_content().strip()
-
-
-def text_to_html(value: str) -> str:
-    escaped = html.escape(value).replace("\n", "<br>\r\n")
-    return ('<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n'
-            f"</head>\r\n<body>\r\n<div>{escaped}</div>\r\n</body>\r\n</html>\r\n")
-
-
-def body_as(item, body_type: str) -> tuple[str, str]:
-    """BodyType Best/HTML/Text: Exchange converts between HTML and text on request."""
-    if body_type in ("Best", None) or body_type == item.body_type:
-        return item.body_type, item.body
-    if body_type == "Text":
-        return "Text", html_to_text(item.body)
-    return "HTML", text_to_html(item.body)
 
 
 def _mailbox(parent, att, tag="Mailbox"):

@@ -3,7 +3,7 @@
 Every change goes through the store, so ChangeKeys, SyncFolderItems and notifications see it."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from . import calendar, recurrence, timezones
 from .store import Attendee, CalendarItem, new_id
@@ -16,7 +16,7 @@ def _utc(value, tz: str = "UTC") -> datetime:
         value = datetime.fromisoformat(value.isoformat())
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezones.zone(timezones.windows_id(tz)))
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class Outlook:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil import rrule
 
@@ -116,7 +116,7 @@ def original_starts(item, window_end: datetime | None = None):
         until_local = window_end.astimezone(tz).replace(tzinfo=None)
     rule, tz = _rule(item, rec, until_local)
     for index, naive in enumerate(rule, start=1):
-        start = naive.replace(tzinfo=tz).astimezone(timezone.utc)
+        start = naive.replace(tzinfo=tz).astimezone(UTC)
         if window_end is not None and start >= window_end or index > MAX_OCCURRENCES:
             return
         yield index, start
@@ -151,7 +151,7 @@ def split_occurrence_id(item_id: str):
         return None
     stamp, size = struct.unpack(">qH", raw[4:14])
     master = base64.b64encode(raw[14:14 + size]).decode()
-    return master, datetime.fromtimestamp(stamp, timezone.utc)
+    return master, datetime.fromtimestamp(stamp, UTC)
 
 
 def duration(item) -> timedelta:

@@ -80,8 +80,9 @@ def _month(sim, email: str, tz: str, today: date):
     at = lambda d, h, m=0: datetime.combine(d, time(h, m), zone)  # noqa: E731
     person.create_recurring("Weekly team meeting", at(first, 9, 30), at(first, 10), pattern="Weekly",
                             days=["Monday"], tz=tz, location="Conference room")
-    person.create_recurring("1:1 with manager", at(first + timedelta(days=3), 14), at(first + timedelta(days=3), 14, 30),
-                            pattern="Weekly", interval=2, days=["Thursday"], count=6, tz=tz)
+    thursday = first + timedelta(days=3)
+    person.create_recurring("1:1 with manager", at(thursday, 14), at(thursday, 14, 30), pattern="Weekly",
+                            interval=2, days=["Thursday"], count=6, tz=tz)
     for offset in range(35):
         day = first + timedelta(days=offset)
         if day.weekday() >= 5:

@@ -8,7 +8,7 @@ from . import admin, autodiscover, streaming
 from .auth import Authenticator, Unauthorized
 from .context import Ctx
 from .operations import HANDLERS
-from .soap import (EwsError, SoapFault, T, envelope, fault_envelope, local, parse_request, text)
+from .soap import EwsError, SoapFault, T, envelope, fault_envelope, local, parse_request, text
 
 XML = "text/xml; charset=utf-8"
 UNAUTHORIZED_PAGE = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>"

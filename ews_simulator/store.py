@@ -8,7 +8,7 @@ import os
 import struct
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Distinguished folders a fresh on-premises mailbox has (types.xsd DistinguishedFolderIdNameType subset).
 STANDARD_FOLDERS = (  # (distinguished id, display name, folder element, folder class, parent)
@@ -26,7 +26,7 @@ STANDARD_FOLDERS = (  # (distinguished id, display name, folder element, folder 
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def new_id(prefix: bytes, mailbox: str) -> str:

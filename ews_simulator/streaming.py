@@ -69,7 +69,7 @@ def stream(sim, subs, timeout_minutes: int):
         with hub.cond:
             lost = [s.id for s in subs if s.lost or s.id not in hub.subs]
             ready = [(s, s.events[:], s.counter - len(s.events)) for s in subs if s.events and s.id in hub.subs]
-            for s, events, _prev in ready:
+            for s, _events, _prev in ready:
                 s.events = []
             if not ready and not lost:
                 remaining = min(deadline - time.monotonic(), cfg.heartbeat_s, 0.5)

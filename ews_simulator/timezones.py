@@ -4,7 +4,7 @@ Subset of CLDR's windowsZones.xml ("001" territory mappings); unknown ids fall b
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 WINDOWS_TO_IANA = {
@@ -55,7 +55,7 @@ def windows_id(iana: str | None) -> str:
 
 
 def utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def fmt(dt: datetime) -> str:

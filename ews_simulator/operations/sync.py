@@ -79,7 +79,8 @@ def sync_folder_items(ctx, op):
         if not 1 <= max_changes <= MAX_CHANGES:
             raise EwsError("ErrorInvalidRequest", "MaxChangesReturned must be between 1 and 512.")
         folder = ctx.first_folder(op.find("{*}SyncFolderId"))
-        ignore = {el.get("Id") for el in (op.find("{*}Ignore") or ())}
+        ignore_el = op.find("{*}Ignore")
+        ignore = {el.get("Id") for el in ignore_el} if ignore_el is not None else set()
         with ctx.store.lock:
             base, delivered = decode_state(secret, folder.id, op.findtext("{*}SyncState"))
             changes = changes_since(ctx.store, folder.id, base, delivered)

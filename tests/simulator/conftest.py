@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sim_helpers import populate
 
 from ews_simulator import core
 from ews_simulator.schema import default_schema_dir, load_schema
 from ews_simulator.testing import running_simulator
-from sim_helpers import populate
 
 SCHEMA_DIR = default_schema_dir()
 SAMPLES_DIR = SCHEMA_DIR.parent / "ews-samples" if SCHEMA_DIR else None

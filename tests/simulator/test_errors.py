@@ -153,7 +153,8 @@ def test_schema_validation_error(basic_sim):
 
 def test_stale_change_key_and_missing_item(basic_sim):
     acc = account(basic_sim, ALICE, auth="basic", version=(15, 0, 775, 7))
-    item = CalendarItem(account=acc, folder=acc.calendar, subject="Conflict", start=START, end=START + timedelta(hours=1))
+    item = CalendarItem(account=acc, folder=acc.calendar, subject="Conflict", start=START,
+                        end=START + timedelta(hours=1))
     item.save(send_meeting_invitations="SendToNone")
     basic_sim.outlook(ALICE).rename(item.id, "Changed in Outlook")
     item.subject = "Changed by Sundial"

@@ -7,7 +7,6 @@ import pytest
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone, ExtendedProperty
 from exchangelib.folders import Calendar
 from exchangelib.recurrence import DailyPattern, Recurrence, WeeklyPattern
-
 from sim_helpers import ALICE, BOB, account
 
 TZ = EWSTimeZone("Europe/Berlin")
@@ -94,7 +93,8 @@ def test_u4_calendar_view_expands_recurring_series(sim):
 
 def test_daily_series_without_end_and_all_day(sim):
     acc = account(sim, ALICE)
-    series = CalendarItem(account=acc, folder=acc.calendar, subject="Daily", start=MONDAY, end=MONDAY + timedelta(hours=1),
+    series = CalendarItem(account=acc, folder=acc.calendar, subject="Daily", start=MONDAY,
+                          end=MONDAY + timedelta(hours=1),
                           recurrence=Recurrence(pattern=DailyPattern(interval=2), start=MONDAY.date()))
     series.save(send_meeting_invitations="SendToNone")
     views = [i for i in acc.calendar.view(start=MONDAY, end=MONDAY + timedelta(days=10)) if i.subject == "Daily"]
@@ -107,7 +107,8 @@ def test_i2_move_to_another_calendar_gives_new_id(sim):
     sim.outlook(ALICE).add_calendar("Personal")  # CreateFolder is not implemented; Outlook adds it
     other = acc.calendar / "Personal"
     assert isinstance(other, Calendar)
-    item = CalendarItem(account=acc, folder=acc.calendar, subject="Movable", start=MONDAY, end=MONDAY + timedelta(hours=1))
+    item = CalendarItem(account=acc, folder=acc.calendar, subject="Movable", start=MONDAY,
+                        end=MONDAY + timedelta(hours=1))
     item.save(send_meeting_invitations="SendToNone")
     old_id = item.id
     new_id = item.move(other)

@@ -6,12 +6,11 @@ import re
 
 import pytest
 import requests
+from conftest import SAMPLES_DIR, needs_samples
 from lxml import etree
 from sim_helpers import ALICE, populate
 
 from ews_simulator.testing import running_simulator
-
-from conftest import SAMPLES_DIR, needs_samples
 
 M = "{http://schemas.microsoft.com/exchange/services/2006/messages}"
 
@@ -78,7 +77,7 @@ def test_same_shape_as_published_response(sample_sim, request_file, response_fil
     else:
         assert got[0] == expected[0]
         assert [m[:3] for m in got[1]] == [m[:3] for m in expected[1]]
-        for (_n, _c, _r, got_children), (_n2, _c2, _r2, exp_children) in zip(got[1], expected[1]):
+        for (_n, _c, _r, got_children), (_n2, _c2, _r2, exp_children) in zip(got[1], expected[1], strict=True):
             assert set(exp_children) <= set(got_children)
 
 

@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
+from exchangelib import EWSDateTime, EWSTimeZone
 from exchangelib.errors import ErrorSubscriptionDelegateAccessNotSupported
 from sim_helpers import ALICE, account, populate
 
