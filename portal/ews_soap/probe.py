@@ -84,6 +84,8 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
 
 def probe(config: ServerConfig, impersonate: str | None = None, gate=None) -> ProbeResult:
     """Authorize entry point for the settings page: a fresh session for the candidate configuration."""
+    from . import transport
     from .session import ExchangeSession
 
+    transport.discard_session(config)  # prove the credentials on a fresh connection, never a kept-alive one
     return run_probe(ExchangeSession(config, gate=gate), impersonate)

@@ -6,7 +6,8 @@ DistinguishedFolderId/Mailbox (SPEC G5, EWS-FACTS §6). mailbox=None means the s
 
 Request budget (what each call costs in HTTP requests, NTLM handshakes on a fresh connection aside):
   primary_calendar 1 · resolve_mailbox 1 · calendar_view 1 per ≤ 2-year window holding ≤ 1000 items
-  (a truncated window is halved and re-asked) · get_items ⌈n/100⌉ · create/update/delete ⌈n/50⌉ ·
+  (a truncated window continues from its last item: ⌈n/1000⌉ requests) · get_items ⌈n/100⌉ ·
+  create/update/delete ⌈n/50⌉ ·
   sync_folder_items 1 per page of ≤ 512 changes (an idle poll is exactly 1) · subscribe 1 per mailbox ·
   get_events 1 · stream_events 1 long-lived response. Fetching 1,000 events with bodies therefore costs
   1 FindItem + 10 GetItem = 11 requests, or 2 SyncFolderItems pages (512 + 488) on an initial sync.
@@ -100,7 +101,9 @@ class ExchangeSession:
     # ----- reading -----------------------------------------------------------------------------
     def calendar_view(self, mailbox: str | None, start: datetime, end: datetime,
                       folder_id: str | None = None) -> list[CalendarEvent]:
-        """Occurrences and singles overlapping [start, end), split past two years, halving truncated windows.
+        """Occurrences and singles overlapping [start, end). Windows are cut at two years; a truncated window
+        (IncludesLastItemInRange=false) is continued from the start of the last item returned — CalendarView
+        answers in start order and has no offset paging (EWS-FACTS §2) — or halved when that makes no progress.
         FindItem returns no body and no attendees: use get_items for those."""
         seen: dict[str, CalendarEvent] = {}
         pending = []
@@ -112,12 +115,16 @@ class ExchangeSession:
             lo, hi = pending.pop(0)
             body = find_item.calendar_view_body(folder_id, mailbox, self.delegate, lo, hi)
             page = find_item.parse(self._call(find_item, body, mailbox))
-            if not page.includes_last and hi - lo > MIN_VIEW_WINDOW:
-                mid = lo + (hi - lo) / 2
-                pending[:0] = [(lo, mid), (mid, hi)]
-                continue
             for ev in page.events:
                 seen.setdefault(ev.item_id, ev)
+            if page.includes_last:
+                continue
+            last = max((e.start for e in page.events if e.start), default=None)
+            if last is not None and lo < last < hi:
+                pending.insert(0, (last, hi))
+            elif hi - lo > MIN_VIEW_WINDOW:
+                mid = lo + (hi - lo) / 2
+                pending[:0] = [(lo, mid), (mid, hi)]
         return sorted(seen.values(), key=lambda e: (e.start or start, e.item_id))
 
     def get_items(self, mailbox: str | None, item_ids: list[str]) -> list[CalendarEvent | ItemError]:

@@ -95,6 +95,18 @@ def pooled_session(config: ServerConfig) -> requests.Session:
     return session
 
 
+def discard_session(config: ServerConfig) -> None:
+    """Forget the pooled session of this server/account: the next request opens fresh connections.
+
+    The Authorize probe (SPEC S6) must prove the password on a new connection: NTLM authenticates the
+    connection, so a kept-alive one would accept any password typed in the settings form.
+    """
+    key = (origin(config.url), config.credentials.username, hashlib.sha256(
+        (config.ca_bundle_pem or "").encode()).hexdigest())
+    with _lock:
+        _sessions.pop(key, None)  # not closed: a request in flight on it (another admin's probe) may finish
+
+
 def check_scheme(config: ServerConfig) -> None:
     scheme = urlsplit(config.url).scheme.lower()
     if scheme == "http" and not config.allow_http:
