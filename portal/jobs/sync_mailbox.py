@@ -6,7 +6,8 @@ calendar that suddenly looks empty stops with state needs_confirmation instead o
 """
 from __future__ import annotations
 
-from ..ews_soap.errors import SyncStateInvalid
+from ..ews_soap.errors import ItemNotFound, SyncStateInvalid
+from ..ews_soap.types import ItemError
 from ..extensions import db
 from ..models import SyncActivity
 from ..sync.plan import needs_confirmation, removals
@@ -39,12 +40,28 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
     try:
         changes, state = read_changes(ctx, ms.sync_state)
         plan_changes(planner, changes)
+        confirm_new_items(ctx, planner, links, changes)
     except SyncStateInvalid as exc:
         db.session.add(SyncActivity(staff_id=ctx.staff.id, action="rescan", rule="D1", reason=exc.sentence))
         changes, state = read_changes(ctx, None)
         planner.items([c.event for c in changes.values() if c.event is not None])
         planner.unseen_gone()
     return finish(ctx, planner, links, state, reason)
+
+
+def confirm_new_items(ctx: MailboxContext, planner: Planner, links, changes) -> None:
+    """Items Sundial created after the stored sync state and not yet reported back by SyncFolderItems: a
+    deletion of such an item is never reported (the state never knew it), so check them with GetItem."""
+    rows = [r for r in links.values() if r.appointment_id is not None and r.exchange_modified_at is None
+            and r.item_id and r.item_id not in changes]
+    if not rows:
+        return
+    for row, got in zip(rows, ctx.session.get_items(ctx.mailbox, [r.item_id for r in rows]), strict=False):
+        if isinstance(got, ItemError):
+            if isinstance(got.error, ItemNotFound):
+                planner.gone(row)
+        else:
+            planner.event(got)
 
 
 def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str) -> str:
