@@ -13,7 +13,7 @@ conflict, e.g. "Sam Staff is busy Mon 9 Mar 10:00–11:00 EDT with Account openi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..extensions import db
@@ -132,8 +132,6 @@ def _check(service: Service | None, location: Location | None, start: datetime, 
         problems.append("Choose a service.")
     if location is None:
         problems.append("Choose a location.")
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("start and end must be timezone-aware")
     if end <= start:
         problems.append("The appointment must end after it starts.")
     if not staff:
@@ -143,6 +141,13 @@ def _check(service: Service | None, location: Location | None, start: datetime, 
     problems += [f"{s.name} does not take appointments." for s in staff if not s.takes_appointments]
     if problems:
         raise BookingError(problems)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Arithmetic on an aware local datetime is wall-clock arithmetic (wrong across DST): work in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def _end(service: Service | None, start: datetime, end: datetime | None) -> datetime:
@@ -160,7 +165,8 @@ def _refuse_conflicts(staff, start, end, exclude=None) -> None:
 def book(*, service: Service, location: Location, start: datetime, staff: list[StaffMember],
          clients: list[Client], notes: str = "", end: datetime | None = None, actor=None) -> Appointment:
     """Book a new appointment (end defaults to start + the service's duration). Refuses conflicts."""
-    end = _end(service, start, end)
+    start = _utc(start)
+    end = _end(service, start, _utc(end))
     staff, clients = _unique(staff), _unique(clients)
     _check(service, location, start, end, staff, clients)
     _refuse_conflicts(staff, start, end)
@@ -176,6 +182,7 @@ def reschedule(appointment: Appointment, start: datetime, end: datetime | None =
     """Move an appointment; keeps its length unless `end` is given. Refuses conflicts."""
     if appointment.status != "booked":
         raise BookingError(["A cancelled appointment cannot be rescheduled."])
+    start, end = _utc(start), _utc(end)
     end = end if end is not None else start + (appointment.end - appointment.start)
     _check(appointment.service, appointment.location, start, end, appointment.staff, appointment.clients)
     _refuse_conflicts(appointment.staff, start, end, exclude=appointment.id)
@@ -191,6 +198,7 @@ def edit(appointment: Appointment, *, service: Service | None = None, location: 
     "staff_removed"); an edit that changes nothing records nothing."""
     if appointment.status != "booked":
         raise BookingError(["A cancelled appointment cannot be edited."])
+    start, end = _utc(start), _utc(end)
     new = {
         "service": service or appointment.service, "location": location or appointment.location,
         "start": start or appointment.start, "staff": _unique(staff) if staff is not None else list(appointment.staff),

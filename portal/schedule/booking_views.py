@@ -58,7 +58,7 @@ def _rows(model, ids):
 
 def _form_values(form: AppointmentForm) -> dict:
     service, location = db.session.get(Service, form.service.data), db.session.get(Location, form.location.data)
-    start = local_start(form.date.data, form.time.data, location.timezone if location else "UTC")
+    start = local_start(form.date.data, form.time.data, location.timezone if location else "UTC").astimezone(UTC)
     end = start + timedelta(minutes=form.duration.data) if form.duration.data else None
     return {"service": service, "location": location, "start": start, "end": end,
             "staff": _rows(StaffMember, form.staff.data), "clients": _rows(Client, form.clients.data),

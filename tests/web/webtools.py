@@ -58,3 +58,18 @@ def build_world(staff_user):
     db.session.commit()
     return SimpleNamespace(sam=sam, kim=kim, loc=loc, chicago=chicago, service=service, jo=jo, max=max_,
                            noemail=noemail, appt=appt, absence=absence, msg=msg, staff_user=staff_user)
+
+
+def make_staff_user():
+    """The same Sam Staff as the shared `staff_user` fixture, for tests on `any_app`/`pg_app`."""
+    from portal.extensions import db
+    from portal.models import Location, StaffMember, User
+
+    loc = Location(name="Main Street", address="1 Main Street, Springfield", timezone="America/New_York")
+    sam = StaffMember(name="Sam Staff", email="sam@example.test", timezone="America/New_York",
+                      primary_location=loc, locations=[loc])
+    user = User(email="sam@example.test", role="staff", name="Sam Staff", staff=sam)
+    user.set_password("correct horse battery")
+    db.session.add_all([loc, sam, user])
+    db.session.commit()
+    return user

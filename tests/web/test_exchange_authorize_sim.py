@@ -1,0 +1,195 @@
+"""Every Authorize failure against the EWS simulator reads as its own sentence (S6); success connects (S7).
+
+The real probe (portal.ews_soap.probe) talks HTTP + NTLM to ews_simulator; nothing is faked here.
+"""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ews_simulator.testing import running_simulator
+from portal.extensions import db
+from portal.models import AuditEvent, ExchangeIntegration, MailboxState
+from tests.conftest import login
+from tests.web.exchange_helpers import add_staff
+
+BASE = "/settings/integrations/exchange"
+
+
+def populate(sim):
+    sim.add_mailbox(sim.service_account.upn, name="Sundial service")
+    sim.add_mailbox("alice@example.com", name="Alice Able")
+    sim.add_mailbox("bob@example.com", name="Bob Baker")
+    return sim
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with running_simulator(version="2016", auth="ntlm") as s:
+        yield populate(s)
+
+
+@pytest.fixture(autouse=True)
+def _reset(sim):
+    sim.faults.clear()
+    sim.set_impersonation(sim.service_account.upn, True)
+    sim.unlock(sim.service_account.upn)
+    yield
+
+
+@pytest.fixture
+def admin(app, client, admin_user):
+    app.config["EXCHANGE_PROBE_TIMEOUT"] = (3, 10)
+    add_staff("Alice Able", "alice@example.com")
+    add_staff("Bob Baker", "bob@example.com")
+    return login(client, admin_user)
+
+
+def data_for(sim, **over):
+    acc = sim.service_account
+    data = {"auth_type": "ntlm", "username": acc.upn, "password": acc.password, "version": "2016",
+            "server_url": sim.url, "server_url_source": "manual", "allow_http": "y" if sim.url.startswith("http:")
+            else None, "display_name": "Exchange", "impersonation": "y", "block_busy": "y", "block_oof": "y",
+            "block_tentative": "y", "sync_interval_minutes": "5"}
+    data.update(over)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def failure_of(resp) -> str:
+    import re
+
+    assert resp.status_code == 422, resp.status_code
+    html = resp.get_data(as_text=True)
+    match = re.search(r"<p data-sentence>(.*?)</p>", html, re.S)
+    assert match, "no failure sentence on the page"
+    return match.group(1).replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
+
+
+def change_password(sim, password: str) -> None:
+    directory = sim.sim.directory
+    directory.find_account(sim.service_account.upn).password = password
+    directory.on_accounts_changed()  # the simulator's NTLM acceptor re-reads its credential file
+
+
+def assert_nothing_saved():
+    integ = ExchangeIntegration.get()
+    assert integ is None or integ.state == "disconnected"
+    assert MailboxState.query.count() == 0
+
+
+def test_s6_success_against_the_simulator_connects_and_starts_initial_sync(admin, sim):
+    resp = admin.post(BASE + "/authorize", data=data_for(sim))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    integ = ExchangeIntegration.get()
+    assert integ.state == "connected" and integ.server_version_reported.startswith("15.1")
+    assert {m.state for m in MailboxState.query.all()} == {"initializing"}
+
+
+def test_s6_wrong_password(admin, sim):
+    resp = admin.post(BASE + "/authorize", data=data_for(sim, password="not-the-password"))
+    assert failure_of(resp) == ("Exchange rejected the user name or password of the service account; check both "
+                                "and authorize again.")
+    assert_nothing_saved()
+
+
+def test_s6_locked_account(admin, sim):
+    """AD answers a locked account with the same 401 as a wrong password; after repeated rejections the
+    sentence says what is most likely going on and that more attempts make it worse."""
+    sim.faults.lockout(threshold=2, window_s=60, duration_s=60)
+    for _ in range(2):
+        admin.post(BASE + "/authorize", data=data_for(sim, password="typo"))
+    resp = admin.post(BASE + "/authorize", data=data_for(sim))  # the right password, but the account is locked
+    sentence = failure_of(resp)
+    assert "Active Directory locks the account" in sentence and "unlock the service account" in sentence
+    assert_nothing_saved()
+    sim.unlock(sim.service_account.upn)
+    assert admin.post(BASE + "/authorize", data=data_for(sim)).status_code == 302
+
+
+def test_s6_stored_password_rejected_says_it_changed_or_is_locked(admin, sim):
+    assert admin.post(BASE + "/authorize", data=data_for(sim)).status_code == 302
+    acc = sim.service_account
+    change_password(sim, "Rotated-in-AD-1!")  # changed in Active Directory, not in Sundial
+    try:
+        resp = admin.post(BASE + "/authorize", data=data_for(sim, password="", display_name="Renamed"))
+        assert failure_of(resp).startswith("Exchange rejected the stored password, which worked before")
+        db.session.expire_all()
+        assert ExchangeIntegration.get().state == "connected" and ExchangeIntegration.get().display_name == "Exchange"
+    finally:
+        change_password(sim, acc.password)
+
+
+def test_s6_unreachable_closed_port(admin, sim):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    resp = admin.post(BASE + "/authorize", data=data_for(sim, server_url=f"http://127.0.0.1:{port}/EWS/Exchange.asmx"))
+    assert failure_of(resp).startswith("Sundial could not reach the Exchange server at this address")
+    assert_nothing_saved()
+
+
+def test_s6_untrusted_certificate_then_trusted_with_uploaded_ca(admin):
+    import io
+
+    with running_simulator(version="2016", auth="ntlm", tls=True) as tls_sim:
+        populate(tls_sim)
+        assert tls_sim.url.startswith("https://")
+        resp = admin.post(BASE + "/authorize", data=data_for(tls_sim))
+        assert failure_of(resp).startswith("The Exchange server's certificate is not trusted; upload your "
+                                           "organisation's CA certificate")
+        assert_nothing_saved()
+        data = data_for(tls_sim)
+        data["ca_cert"] = (io.BytesIO(tls_sim.ca_pem.encode()), "internal-ca.pem")
+        resp = admin.post(BASE + "/authorize", data=data, content_type="multipart/form-data")
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+        assert ExchangeIntegration.get().ca_cert_pem.strip() == tls_sim.ca_pem.strip()
+
+
+def test_s6_version_not_accepted_offers_the_server_version(admin):
+    with running_simulator(version="2013", auth="ntlm") as old:
+        populate(old)
+        resp = admin.post(BASE + "/authorize", data=data_for(old, version="2016"))
+        sentence = failure_of(resp)
+        assert sentence.startswith("The server reports Exchange 2013") and "— choose Exchange 2013" in sentence
+        html = resp.get_data(as_text=True)
+        assert 'name="use_version" value="2013' in html
+        assert_nothing_saved()
+        label = "2013_SP1" if 'value="2013_SP1"' in html else "2013"
+        resp = admin.post(BASE + "/authorize", data=data_for(old, version="2016", use_version=label))
+        assert resp.status_code == 302
+        assert ExchangeIntegration.get().version == label
+
+
+def test_s6_impersonation_denied(admin, sim):
+    sim.set_impersonation(sim.service_account.upn, False)
+    resp = admin.post(BASE + "/authorize", data=data_for(sim))
+    assert failure_of(resp).startswith("The service account may not impersonate staff mailboxes; grant it the "
+                                       "ApplicationImpersonation role")
+    assert_nothing_saved()
+
+
+def test_s4_plain_http_refused(admin, sim):
+    assert sim.url.startswith("http://")
+    resp = admin.post(BASE + "/authorize", data=data_for(sim, allow_http=None))
+    assert resp.status_code == 422
+    assert "plain http is refused unless you tick" in resp.get_data(as_text=True)
+    assert_nothing_saved()
+
+
+def test_s6_failures_are_audited_without_the_password(admin, sim):
+    admin.post(BASE + "/authorize", data=data_for(sim, password="Typo-Secret-99"))
+    event = AuditEvent.query.filter_by(action="authorize_failed").one()
+    assert event.detail.startswith("AuthenticationFailed") and "Typo-Secret-99" not in event.detail
+
+
+def test_s4_autodiscover_endpoint_detects_the_simulator(app, admin, sim):
+    app.config["EXCHANGE_AUTODISCOVER_CANDIDATES"] = [sim.autodiscover_url]
+    app.config["EXCHANGE_AUTODISCOVER_STANDARD"] = False
+    acc = sim.service_account
+    data = admin.post(BASE + "/autodiscover", data={"username": acc.upn, "password": acc.password}).get_json()
+    assert data == {"ok": True, "url": sim.url, "source": "autodiscover", "note": "Detected via Autodiscover."}
+    guessed = admin.post(BASE + "/autodiscover", data={"username": "svc@bank.example"}).get_json()
+    assert guessed["source"] == "guessed" and guessed["url"] == "https://mail.bank.example/EWS/Exchange.asmx"
+    assert "Guessed from your domain" in guessed["note"]
+    assert admin.post(BASE + "/autodiscover", data={"username": "nodomain"}).status_code == 400
