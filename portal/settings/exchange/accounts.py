@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 
 from ...auth.access import admin_required
 from ...extensions import db
-from ...jobs import queues
+from ...jobs.queues import enqueue_incremental_sync, enqueue_initial_sync
 from ...models import MAILBOX_STATES, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from . import audit, bp, messages, status
 from .forms import ActionForm
@@ -70,9 +70,9 @@ def _enqueue(kind: str, staff: StaffMember) -> None:
     """After commit. A Redis outage becomes a clear warning and an error state, never a crash."""
     try:
         if kind == "initial":
-            queues.enqueue_initial_sync(staff.id)
+            enqueue_initial_sync(staff.id)
         else:
-            queues.enqueue_incremental_sync(staff.id, kind)
+            enqueue_incremental_sync(staff.id, kind)
     except RedisError:
         log.warning("Redis unreachable while enqueuing a %s sync for staff %s", kind, staff.id)
         row = db.session.get(MailboxState, staff.id)

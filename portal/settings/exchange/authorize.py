@@ -6,14 +6,16 @@ plain dict until the probe has passed, so nothing reaches the ORM row (and no au
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask_login import current_user
 from redis.exceptions import RedisError
 
 from ...crypto import decrypt, encrypt
+from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
-from ...jobs import queues
-from ...models import ExchangeIntegration, MailboxState, StaffMember, utcnow
+from ...jobs.queues import enqueue_initial_sync
+from ...models import AuditEvent, ExchangeIntegration, MailboxState, StaffMember, utcnow
 from . import audit, connection, messages
 
 log = logging.getLogger(__name__)
@@ -58,20 +60,45 @@ def staff_to_sync() -> list[StaffMember]:
         db.select(StaffMember).where(StaffMember.takes_appointments.is_(True)).order_by(StaffMember.id)).scalars())
 
 
-def impersonation_target(values: dict) -> str | None:
-    """With impersonation on, the probe opens one staff mailbox's calendar (S6, G5)."""
+def impersonation_targets(values: dict, limit: int = 3) -> list[str]:
+    """With impersonation on, the probe opens a staff mailbox's calendar (S6, G5): the first few staff emails."""
     if not values.get("impersonation"):
-        return None
+        return []
+    found = []
     for staff in staff_to_sync():
         state = staff.mailbox_state
         if state is None or not state.excluded:
-            return staff.email
-    return None
+            found.append(staff.email)
+        if len(found) == limit:
+            break
+    return found
 
 
 def probe(values: dict, password: str):
+    """Run the probe; a staff email that is not a mailbox (I1) is that staff member's problem, not the
+    integration's, so the next staff member is tried before giving up."""
     config = connection.server_config(values, password)
-    return connection.run_probe(config, impersonate=impersonation_target(values))
+    targets = impersonation_targets(values)
+    for target in targets[:-1]:
+        try:
+            return connection.run_probe(config, impersonate=target)
+        except MailboxNotFound:
+            continue
+    try:
+        return connection.run_probe(config, impersonate=targets[-1] if targets else None)
+    except MailboxNotFound as exc:
+        if targets:
+            exc.sentence = messages.NO_STAFF_MAILBOX.format(addresses=", ".join(targets))
+            exc.staff_addresses = targets
+        raise
+
+
+def recent_rejections(minutes: int = 30) -> int:
+    """Authorize attempts Exchange answered with "credentials rejected" lately (AD lockout counts these)."""
+    since = utcnow() - timedelta(minutes=minutes)
+    return db.session.execute(db.select(db.func.count(AuditEvent.id)).where(
+        AuditEvent.action == "authorize_failed", AuditEvent.at >= since,
+        AuditEvent.detail.like("AuthenticationFailed%"))).scalar_one()
 
 
 def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:
@@ -129,7 +156,7 @@ def enqueue_initial(staff_ids: list[int]) -> bool:
     """After commit: one initial-sync job per staff id (ids only — never a secret in a payload)."""
     try:
         for staff_id in staff_ids:
-            queues.enqueue_initial_sync(staff_id)
+            enqueue_initial_sync(staff_id)
     except RedisError:
         log.warning("Redis unreachable while starting %d initial syncs", len(staff_ids))
         for staff_id in staff_ids:

@@ -42,17 +42,21 @@ class Discovered:
 
 
 def discover(username: str, password: str | None) -> Discovered:
-    """The EWS URL for a UPN's domain (S4): Autodiscover first, else https://mail.<domain>/EWS/Exchange.asmx."""
+    """The EWS URL for a UPN's domain (S4): Autodiscover first, else https://mail.<domain>/EWS/Exchange.asmx.
+
+    EXCHANGE_AUTODISCOVER_CANDIDATES (lab/demo) are tried first; plain-http candidates there are the
+    operator's explicit choice for a lab server, so they may be used without TLS.
+    """
     from ...ews_soap import autodiscover as autodiscover_module
 
-    candidates = list(current_app.config.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
-    result = autodiscover_module.discover(username, password=password, extra_candidates=candidates,
-                                          ca_bundle_pem=current_app.config.get("EXCHANGE_AUTODISCOVER_CA"))
-    url = getattr(result, "url", None) or getattr(result, "ews_url", None)
-    detected = getattr(result, "detected", None)
-    if detected is None:
-        detected = getattr(result, "source", "guessed") == "autodiscover"
-    return Discovered(url=url, source="autodiscover" if detected else "guessed")
+    cfg = current_app.config
+    candidates = list(cfg.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
+    result = autodiscover_module.discover(
+        username, password, extra_candidates=candidates, ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
+        total_timeout=float(cfg.get("EXCHANGE_AUTODISCOVER_TIMEOUT", 10.0)),
+        allow_http=any(c.startswith("http://") for c in candidates),
+        standard=bool(cfg.get("EXCHANGE_AUTODISCOVER_STANDARD", True)))
+    return Discovered(url=result.url, source="autodiscover" if result.detected else "guessed")
 
 
 def guess_url(username: str) -> str:

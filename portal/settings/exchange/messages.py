@@ -36,6 +36,16 @@ AUTHORIZE_SENTENCES: dict[type, str] = {
     ews.TransientServerError: "Exchange had a temporary problem; try Authorize again in a minute.",
 }
 
+# A 401 looks the same for a wrong password and a locked AD account (EWS-FACTS; real servers and the
+# simulator alike), so the sentence depends on what Sundial knows about the attempt.
+AUTH_STORED_REJECTED = ("Exchange rejected the stored password, which worked before: it was changed in Active "
+                        "Directory, or the account is locked. Enter the current password and authorize again.")
+AUTH_PROBABLY_LOCKED = ("Exchange rejected the sign-in again: after several wrong passwords Active Directory locks "
+                        "the account for a while. Ask your Exchange administrator to check and unlock the service "
+                        "account before you try again — each further attempt extends the lockout.")
+NO_STAFF_MAILBOX = ("Sundial could not open any staff calendar to check impersonation: no Exchange mailbox has the "
+                    "address {addresses}. Make each staff member's email their mailbox's primary address.")
+
 # Authorize succeeded but the chosen version is not the server's own (S3's "newest version of its year").
 VERSION_DIFFERS = ("Connected. The server reports {server}, but {chosen} is selected; choose {server} so Sundial "
                    "uses everything your server supports.")

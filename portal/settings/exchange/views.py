@@ -9,7 +9,7 @@ import logging
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
-from ...ews_soap.errors import EwsError, VersionNotAccepted
+from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, VersionNotAccepted
 from ...extensions import db
 from ...models import ExchangeIntegration, MailboxState
 from . import audit, authorize, bp, connection, messages
@@ -85,6 +85,13 @@ def _failed(form, values, exc: EwsError):
     """The probe failed: one sentence, nothing saved except the audit line (S6)."""
     db.session.rollback()
     sentence = messages.authorize_sentence(exc)
+    if isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
+        if authorize.recent_rejections() >= 2:
+            sentence = messages.AUTH_PROBABLY_LOCKED
+        elif not form.password.data:
+            sentence = messages.AUTH_STORED_REJECTED
+    if getattr(exc, "staff_addresses", None):
+        sentence = exc.sentence
     suggestion = None
     if isinstance(exc, VersionNotAccepted):
         label = getattr(exc, "suggested_version", None) or connection.label_for_server(exc.server_version)
