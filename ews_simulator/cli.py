@@ -29,17 +29,18 @@ def _serve_parser(sub=None):
     p.add_argument("--lockout", default="5/300/300", metavar="N/WINDOW_S/DURATION_S")
     p.add_argument("--minute-seconds", type=float, default=60.0, help="scale streaming ConnectionTimeout")
     p.add_argument("--heartbeat-seconds", type=float, default=30.0)
+    p.add_argument("--no-validate", action="store_true", help="skip schema validation of requests")
     return p
 
 
 def serve(args) -> int:
     from .serve import ServerThread
     from .testing import make_simulator
-    sim, account = make_simulator(version=args.version, auth=args.auth, seed=None, state_file=args.state,
-                                  minute_s=args.minute_seconds, heartbeat_s=args.heartbeat_seconds)
+    options = dict(version=args.version, auth=args.auth, state_file=args.state, minute_s=args.minute_seconds,
+                   heartbeat_s=args.heartbeat_seconds, validate_requests=not args.no_validate)
+    sim, _account = make_simulator(seed=None, **options)
     if not (args.state and sim.load(args.state)):
-        sim, account = make_simulator(version=args.version, auth=args.auth, seed=args.seed, state_file=args.state,
-                                      minute_s=args.minute_seconds, heartbeat_s=args.heartbeat_seconds)
+        sim, _account = make_simulator(seed=args.seed, **options)
     f = sim.faults
     f.latency_ms, f.concurrency_cap = args.latency_ms, args.concurrency_cap
     if args.throttle:

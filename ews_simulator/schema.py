@@ -54,10 +54,11 @@ class Validator:
     def __init__(self, schema: etree.XMLSchema):
         self.schema = schema
 
-    def errors(self, element) -> list[str]:
-        """Validate one element (a SOAP Body child or header element) as a document of its own."""
-        doc = etree.fromstring(etree.tostring(element))
-        with _LOCK:  # libxml2 schema validation contexts are not thread-safe
+    def errors(self, element, copy: bool = True) -> list[str]:
+        """Validate one element (a SOAP Body child or header element); lxml validates the subtree in place,
+        ``copy`` re-parses it first as a document of its own (line numbers then count from it)."""
+        doc = etree.fromstring(etree.tostring(element)) if copy else element
+        with _LOCK:  # one validation at a time per schema object
             ok = self.schema.validate(doc)
             log = self.schema.error_log
         return [] if ok else [f"{e.line}:{e.column} {e.message}" for e in log]

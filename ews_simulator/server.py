@@ -117,11 +117,11 @@ class App:
         validator = self.sim.request_validator
         if validator is None:
             return
-        problems = validator.errors(op)
+        problems = validator.errors(op, copy=False)
         if header is not None:
             for el in header:
                 if isinstance(el.tag, str) and el.tag.startswith(f"{{{T}}}"):
-                    problems += validator.errors(el)
+                    problems += validator.errors(el, copy=False)
         if problems:
             # Exchange's shape: ews-samples/SOAPFault-error-ErrorSchemaValidation.xml
             line, _, violation = problems[0].partition(" ")
