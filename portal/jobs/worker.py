@@ -8,7 +8,10 @@ def prepare_worker_process(app) -> None:
     Heavy, fork-safe objects (the EWS client and its parsed WSDL) are preloaded here so each
     forked job does not pay for them again (ARCHITECTURE: ≈200 ms per job otherwise).
     """
-    app.app_context().push()
+    from flask import has_app_context
+
+    if not has_app_context():  # `flask sundial worker` already runs in one; a second push breaks its exit
+        app.app_context().push()
     try:
         from .preload import preload  # added by the sync work
     except ImportError:

@@ -1,7 +1,7 @@
 """Settings: Integrations & API landing page, Notifications → Clients / Staff, and the outbox (G6)."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..auth.access import admin_required
 from ..extensions import db
@@ -45,7 +45,9 @@ def notifications(audience: str):
         abort(404)
     row = db.session.get(NotificationSetting, audience)
     enabled = True if row is None else row.enabled
-    form = NotificationSwitchForm(data={"enabled": enabled})
+    form = NotificationSwitchForm()
+    if request.method == "GET":
+        form.enabled.data = enabled
     form.enabled.label.text = f"Send general notifications to {audience}"
     if form.validate_on_submit():
         if row is None:

@@ -1,0 +1,164 @@
+"""G6: notifications go to each audience whose switch is on; the job delivers by SMTP or keeps them undelivered."""
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from portal.extensions import db
+from portal.jobs.notify import NO_SMTP, deliver
+from portal.models import Appointment, Client, Location, NotificationSetting, OutboxMessage, Service, StaffMember
+from portal.notifications import notify_appointment
+
+NY = ZoneInfo("America/New_York")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(app):
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = _free_port()  # aiosmtpd's start() connects to its port to check it is up: no port 0
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SENDER="Sundial <no-reply@sundial.test>")
+    yield inbox
+    controller.stop()
+
+
+def _appointment():
+    loc = Location(name="Main Street", address="1 Main St", timezone="America/New_York")
+    sam = StaffMember(name="Sam Staff", email="sam@example.test", timezone="America/Los_Angeles",
+                      primary_location=loc, locations=[loc])
+    svc = Service(name="Mortgage consultation", duration_minutes=60)
+    start = datetime(2026, 3, 9, 10, 0, tzinfo=NY)
+    appt = Appointment(service=svc, location=loc, start=start, end=start + timedelta(hours=1), staff=[sam],
+                       clients=[Client(name="Jo Client", email="jo@client.test"), Client(name="No Mail")])
+    db.session.add(appt)
+    db.session.commit()
+    return appt
+
+
+def _message(recipient="jo@client.test"):
+    msg = OutboxMessage(audience="clients", recipient=recipient, subject="Confirmed: Consultation", body="Hello")
+    db.session.add(msg)
+    db.session.commit()
+    return msg.id
+
+
+@pytest.mark.parametrize("kind, subject", [
+    ("booked", "Confirmed: Mortgage consultation on Mon 9 Mar at 10:00 EDT"),
+    ("rescheduled", "Rescheduled: Mortgage consultation on Mon 9 Mar at 10:00 EDT"),
+    ("changed_in_exchange", "Rescheduled: Mortgage consultation on Mon 9 Mar at 10:00 EDT"),
+    ("cancelled", "Cancelled: Mortgage consultation on Mon 9 Mar at 10:00 EDT"),
+    ("cancelled_in_exchange", "Cancelled: Mortgage consultation on Mon 9 Mar at 10:00 EDT"),
+])
+def test_g6_messages_for_every_kind(app, kind, subject):
+    appt = _appointment()
+    msgs = notify_appointment(appt, kind)
+    db.session.commit()
+    client_msg, staff_msg = msgs  # "No Mail" has no address
+    assert (client_msg.audience, client_msg.recipient, client_msg.subject) == ("clients", "jo@client.test", subject)
+    assert "Main Street, 1 Main St" in client_msg.body and "Hello Jo Client," in client_msg.body
+    assert staff_msg.recipient == "sam@example.test"
+    assert staff_msg.subject.endswith("at 07:00 PDT")  # the staff member's own zone
+    assert {m.status for m in msgs} == {"pending"}
+
+
+def test_g6_each_audience_has_its_own_switch(app):
+    appt = _appointment()
+    db.session.add(NotificationSetting(audience="clients", enabled=False))
+    assert [m.audience for m in notify_appointment(appt, "booked")] == ["staff"]
+    db.session.add(NotificationSetting(audience="staff", enabled=False))
+    db.session.get(NotificationSetting, "clients").enabled = True
+    assert [m.audience for m in notify_appointment(appt, "cancelled")] == ["clients"]
+    with pytest.raises(ValueError):
+        notify_appointment(appt, "exploded")
+
+
+def test_g6_no_smtp_server_keeps_the_message_undelivered_with_the_reason(app):
+    app.config["SMTP_HOST"] = ""
+    msg_id = _message()
+    assert deliver(msg_id) == "undelivered"
+    msg = db.session.get(OutboxMessage, msg_id)
+    assert (msg.status, msg.last_error, msg.attempts, msg.sent_at) == ("undelivered", NO_SMTP, 1, None)
+
+
+def test_g6_delivered_to_a_real_smtp_server_exactly_once(app, smtp_server):
+    msg_id = _message()
+    assert deliver(msg_id) == "sent"
+    assert deliver(msg_id) == "skipped"  # a second run (retry, duplicate job) sends nothing
+    assert len(smtp_server.messages) == 1
+    envelope = smtp_server.messages[0]
+    assert envelope.rcpt_tos == ["jo@client.test"] and envelope.mail_from == "no-reply@sundial.test"
+    text = envelope.content.decode()
+    assert "Subject: Confirmed: Consultation" in text and "Hello" in text
+    msg = db.session.get(OutboxMessage, msg_id)
+    assert (msg.status, msg.attempts, msg.last_error) == ("sent", 1, None) and msg.sent_at is not None
+
+
+def test_g6_smtp_failure_marks_failed_and_reraises_then_a_retry_sends(app, smtp_server):
+    dead_port = _free_port()  # nobody listens there
+    good_port = app.config["SMTP_PORT"]
+    app.config["SMTP_PORT"] = dead_port
+    msg_id = _message()
+    with pytest.raises(ConnectionRefusedError):
+        deliver(msg_id)
+    msg = db.session.get(OutboxMessage, msg_id)
+    assert (msg.status, msg.attempts) == ("failed", 1)
+    assert msg.last_error.startswith("ConnectionRefusedError")
+    app.config["SMTP_PORT"] = good_port
+    assert deliver(msg_id) == "sent"
+    assert db.session.get(OutboxMessage, msg_id).attempts == 2
+    assert len(smtp_server.messages) == 1
+
+
+def test_g6_smtp_refusal_of_the_recipient_is_a_failure(app, smtp_server):
+    import smtplib
+
+    msg_id = _message(recipient="nobody@client.test")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        deliver(msg_id)
+    msg = db.session.get(OutboxMessage, msg_id)
+    assert msg.status == "failed" and "No such user here" in msg.last_error
+    assert smtp_server.messages == []
+
+
+def test_g6_outbox_page_and_notification_switch(app, admin_user, login_as):
+    client = app.test_client()
+    login_as(client, admin_user)
+    msg_id = _message()
+    deliver(msg_id)  # no SMTP in tests by default → undelivered
+    page = client.get("/settings/notifications/outbox").get_data(as_text=True)
+    assert "badge-warn" in page and "undelivered" in page and "no SMTP server is configured" in page
+    resp = client.post("/settings/notifications/clients", data={})  # unchecked box = off
+    assert resp.status_code == 302
+    assert NotificationSetting.is_enabled("clients") is False and NotificationSetting.is_enabled("staff") is True
+    resp = client.post("/settings/notifications/clients", data={"enabled": "y"})
+    assert NotificationSetting.is_enabled("clients") is True
+    assert client.get("/settings/notifications/nobody").status_code == 404
