@@ -1,0 +1,106 @@
+"""Demo data (idempotent, realistic, conflict-free) and the staff admin pages (G7 hook)."""
+from __future__ import annotations
+
+import sys
+import types
+from collections import Counter
+from datetime import date, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from webtools import login
+
+from portal.demo import ADMIN_EMAIL, DEMO_PASSWORD, DEMO_STAFF, seed
+from portal.extensions import db
+from portal.models import Appointment, Client, Location, Service, StaffMember, User
+from portal.schedule.booking import find_conflicts
+
+
+def _counts():
+    return tuple(db.session.execute(db.select(db.func.count()).select_from(m)).scalar_one()
+                 for m in (Location, StaffMember, Service, Client, Appointment, User))
+
+
+def test_demo_staff_list_is_deterministic():
+    assert len(DEMO_STAFF) == 25 and len({e for _, e, _ in DEMO_STAFF}) == 25
+    assert Counter(tz for *_, tz in DEMO_STAFF).keys() == {"America/New_York", "America/Chicago",
+                                                            "America/Los_Angeles"}
+    assert all(e.endswith("@sundial-demo.test") and e.count(".") == 2 for _, e, _ in DEMO_STAFF)
+    assert DEMO_STAFF[0] == ("Olivia Bennett", "olivia.bennett@sundial-demo.test", "America/New_York")
+
+
+def test_demo_seed_is_idempotent_and_conflict_free(app):
+    today = date(2026, 3, 4)
+    first = list(seed(today))
+    counts = _counts()
+    assert counts[:4] == (5, 25, 8, 200) and counts[4] > 300 and counts[5] == 2
+    assert list(seed(today)) == first and _counts() == counts  # second run changes nothing
+    assert first[1:] == [f"Admin login: {ADMIN_EMAIL} / {DEMO_PASSWORD}",
+                         f"Staff login: olivia.bennett@sundial-demo.test / {DEMO_PASSWORD}"]
+    appts = db.session.execute(db.select(Appointment)).scalars().all()
+    assert any(len(a.staff) > 1 for a in appts) and any(len(a.clients) > 1 for a in appts)
+    for a in appts:
+        assert find_conflicts(a.staff, a.start, a.end, exclude_appointment_id=a.id) == []
+        for s in a.staff:
+            local_start, local_end = a.start.astimezone(ZoneInfo(s.timezone)), a.end.astimezone(ZoneInfo(s.timezone))
+            assert time(9) <= local_start.time() and local_end.time() <= time(17) and local_start.weekday() < 5
+    days = {a.start.date() for a in appts}
+    assert min(days) < today < max(days)
+    staff_user = db.session.execute(db.select(User).filter_by(role="staff")).scalar_one()
+    assert staff_user.staff.email == DEMO_STAFF[0][1] and staff_user.check_password(DEMO_PASSWORD)
+
+
+@pytest.fixture
+def hook_calls(monkeypatch):
+    calls = []
+    fake = types.ModuleType("portal.jobs.hooks")
+    fake.staff_changed = lambda *args: calls.append(args)
+    monkeypatch.setitem(sys.modules, "portal.jobs.hooks", fake)
+    return calls
+
+
+def test_g7_staff_edit_calls_the_sync_hook_with_the_old_values(client, world, admin_user, hook_calls):
+    login(client, admin_user)
+    data = {"name": "Sam Staff", "email": "Samuel@Example.test", "timezone": "America/Chicago",
+            "takes_appointments": "y", "locations": [world.loc.id], "primary_location": world.chicago.id}
+    resp = client.post(f"/admin/staff/{world.sam.id}/edit", data=data)
+    assert resp.status_code == 302
+    sam = db.session.get(StaffMember, world.sam.id)
+    assert (sam.email, sam.timezone, sam.primary_location_id) == ("samuel@example.test", "America/Chicago",
+                                                                   world.chicago.id)
+    assert {loc.id for loc in sam.locations} == {world.loc.id, world.chicago.id}  # the primary is always included
+    data.pop("takes_appointments")
+    client.post(f"/admin/staff/{world.sam.id}/edit", data=data)
+    assert db.session.get(StaffMember, world.sam.id).takes_appointments is False
+    assert hook_calls == [(world.sam.id, "sam@example.test", True), (world.sam.id, "samuel@example.test", True)]
+
+
+def test_g7_new_staff_and_duplicate_email(client, world, admin_user, hook_calls):
+    login(client, admin_user)
+    data = {"name": "Nia New", "email": "kim@example.test", "timezone": "America/New_York",
+            "takes_appointments": "y", "locations": [world.loc.id], "primary_location": world.loc.id}
+    resp = client.post("/admin/staff/new", data=data)
+    assert resp.status_code == 200 and "Another staff member already has this email." in resp.get_data(as_text=True)
+    data["email"] = "nia@example.test"
+    assert client.post("/admin/staff/new", data=data).status_code == 302
+    nia = db.session.execute(db.select(StaffMember).filter_by(email="nia@example.test")).scalar_one()
+    assert hook_calls == [(nia.id, None, None)]
+    page = client.get("/admin/staff").get_data(as_text=True)
+    assert "Nia New" in page and "Kim Colleague" in page
+
+
+def test_org_lists_and_integrations_landing(client, world, admin_user):
+    from portal.models import ExchangeIntegration
+
+    login(client, admin_user)
+    assert "Jo Client" in client.get("/admin/clients?q=jo").get_data(as_text=True)
+    assert "Max Client" not in client.get("/admin/clients?q=jo").get_data(as_text=True)
+    assert "60 min" in client.get("/admin/services").get_data(as_text=True)
+    assert "America/Chicago" in client.get("/admin/locations").get_data(as_text=True)
+    page = client.get("/settings/integrations").get_data(as_text=True)
+    assert "Microsoft Exchange" in page and "Not connected" in page and "/settings/integrations/exchange/" in page
+    db.session.add(ExchangeIntegration(id=1, state="connected", display_name="Contoso Exchange"))
+    db.session.commit()
+    page = client.get("/settings/integrations").get_data(as_text=True)
+    assert "Contoso Exchange" in page and 'class="badge badge-ok">Connected' in page
+    assert 'href="/settings/notifications/clients"' in page  # the settings side navigation
