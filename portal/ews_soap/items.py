@@ -62,17 +62,30 @@ def _mailbox(el: etree._Element | None) -> tuple[str | None, str | None]:
     return child_text(el, "Name"), child_text(el, "EmailAddress")
 
 
-def _attendees(item: etree._Element) -> list[tuple[str | None, str | None]]:
+_TLEN = len(T) + 2  # "{" + namespace + "}"
+
+
+def _children(item: etree._Element) -> dict[str, etree._Element]:
+    """One pass over the item's children (first of each name): a find() per field is O(fields²) per item."""
+    out: dict[str, etree._Element] = {}
+    for el in item:
+        tag = el.tag
+        if isinstance(tag, str) and tag.startswith("{" + T):
+            out.setdefault(tag[_TLEN:], el)
+    return out
+
+
+def _attendees(kids: dict[str, etree._Element]) -> list[tuple[str | None, str | None]]:
     out = []
     for group in ("RequiredAttendees", "OptionalAttendees"):
-        holder = item.find(f"{{{T}}}{group}")
+        holder = kids.get(group)
         if holder is not None:
             out += [_mailbox(a.find(f"{{{T}}}Mailbox")) for a in holder.findall(f"{{{T}}}Attendee")]
     return out
 
 
 def _appointment_id(item: etree._Element) -> int | None:
-    for prop in item.findall(f"{{{T}}}ExtendedProperty"):
+    for prop in item.iterchildren(f"{{{T}}}ExtendedProperty"):
         uri = prop.find(f"{{{T}}}ExtendedFieldURI")
         if uri is not None and uri.get("PropertyName") == APPOINTMENT_PROP["PropertyName"]:
             try:
@@ -84,34 +97,40 @@ def _appointment_id(item: etree._Element) -> int | None:
 
 def parse_calendar_item(item: etree._Element) -> CalendarEvent:
     """t:CalendarItem (or any t:*Item carrying calendar fields) → CalendarEvent."""
-    item_id, change_key = id_pair(item.find(f"{{{T}}}ItemId"))
-    body_el = item.find(f"{{{T}}}Body")
+    kids = _children(item)
+
+    def text(name: str) -> str | None:
+        el = kids.get(name)
+        return el.text if el is not None else None
+
+    item_id, change_key = id_pair(kids.get("ItemId"))
+    body_el = kids.get("Body")
     body = None
     if body_el is not None and body_el.text is not None:
         body = html_to_text(body_el.text) if body_el.get("BodyType") == "HTML" else body_el.text
-    organizer_name, organizer_email = _mailbox(item.find(f"{{{T}}}Organizer/{{{T}}}Mailbox"))
-    categories = item.find(f"{{{T}}}Categories")
-    recurrence = child_text(item, "RecurrenceId") or child_text(item, "OriginalStart")
+    organizer = kids.get("Organizer")
+    organizer_name, organizer_email = _mailbox(organizer.find(f"{{{T}}}Mailbox") if organizer is not None else None)
+    categories = kids.get("Categories")
     return CalendarEvent(
         item_id=item_id or "",
         change_key=change_key,
-        subject=child_text(item, "Subject"),
-        start=parse_datetime(child_text(item, "Start")),
-        end=parse_datetime(child_text(item, "End")),
-        is_all_day=_bool(child_text(item, "IsAllDayEvent")),
-        free_busy=(child_text(item, "LegacyFreeBusyStatus") or "Busy").strip(),
-        sensitivity=(child_text(item, "Sensitivity") or "Normal").strip(),
-        location=child_text(item, "Location"),
+        subject=text("Subject"),
+        start=parse_datetime(text("Start")),
+        end=parse_datetime(text("End")),
+        is_all_day=_bool(text("IsAllDayEvent")),
+        free_busy=(text("LegacyFreeBusyStatus") or "Busy").strip(),
+        sensitivity=(text("Sensitivity") or "Normal").strip(),
+        location=text("Location"),
         organizer=organizer_email or organizer_name,
         body_text=body,
         categories=[s.text for s in categories.findall(f"{{{T}}}String") if s.text] if categories is not None else [],
-        item_type=(child_text(item, "CalendarItemType") or "Single").strip(),
-        uid=child_text(item, "UID"),
-        recurrence_id=parse_datetime(recurrence),
-        appointment_id=_appointment_id(item),
-        parent_folder_id=id_pair(item.find(f"{{{T}}}ParentFolderId"))[0],
-        last_modified=parse_datetime(child_text(item, "LastModifiedTime")),
-        attendees=_attendees(item),
+        item_type=(text("CalendarItemType") or "Single").strip(),
+        uid=text("UID"),
+        recurrence_id=parse_datetime(text("RecurrenceId") or text("OriginalStart")),
+        appointment_id=_appointment_id(item) if "ExtendedProperty" in kids else None,
+        parent_folder_id=id_pair(kids.get("ParentFolderId"))[0],
+        last_modified=parse_datetime(text("LastModifiedTime")),
+        attendees=_attendees(kids),
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from requests_ntlm import HttpNtlmAuth
@@ -115,28 +116,33 @@ def check_scheme(config: ServerConfig) -> None:
         raise ProtocolError(f"unsupported URL scheme {scheme!r}", sentence="The server address must start with https://.")
 
 
+SLOW = "The Exchange server did not answer in time; try again or check its load."
+DROPPED = "The connection to Exchange broke off; the request will be retried."
+
+
 def map_request_exception(exc: Exception) -> Exception:
-    """requests/urllib3 exceptions → typed errors (SPEC S6 sentences)."""
+    """requests/urllib3/socket exceptions → typed errors (SPEC S6 sentences)."""
     text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
         return TlsNotTrusted(text)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError):
         return ServerUnreachable(text, code="ConnectTimeout")
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return ServerUnreachable(text, code="ReadTimeout",
-                                 sentence="The Exchange server did not answer in time; try again or check its load.")
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return TransientServerError(text, code="ConnectionDropped",
-                                    sentence="The connection to Exchange broke off; the request will be retried.")
+    if isinstance(exc, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError) \
+            or "Read timed out" in text:
+        return ServerUnreachable(text, code="ReadTimeout", sentence=SLOW)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError):
+        return TransientServerError(text, code="ConnectionDropped", sentence=DROPPED)
     if isinstance(exc, requests.exceptions.ConnectionError):
         if any(s in text for s in ("NewConnectionError", "NameResolution", "Failed to resolve", "refused",
                                    "No route", "getaddrinfo", "Errno -2", "Errno -3")):
             return ServerUnreachable(text)
-        # an established connection that broke mid-request: worth a retry
-        return TransientServerError(text, code="ConnectionDropped",
-                                    sentence="The connection to Exchange broke off; the request will be retried.")
+        return TransientServerError(text, code="ConnectionDropped", sentence=DROPPED)  # broke mid-request
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return ProtocolError(text, sentence="The server address is not a valid URL.")
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return ProtocolError(text, sentence="The server sent a response that could not be decoded.")
+    if isinstance(exc, OSError):
+        return TransientServerError(text, code="ConnectionDropped", sentence=DROPPED)
     return ProtocolError(text)
 
 
@@ -189,21 +195,27 @@ def retry_after(resp_headers) -> float:
 
 
 def read_capped(resp: requests.Response, cap: int, deadline: float) -> bytes:
-    """Read a streamed body, stopping past `cap` bytes (decoded) or past the deadline."""
+    """Read a streamed body, stopping past `cap` bytes (after gzip decoding, so a compression bomb is capped
+    too) or past the deadline (a slow drip cannot hold a worker longer than its timeouts)."""
     length = resp.headers.get("Content-Length")
     if length and length.isdigit() and int(length) > cap:
         resp.close()
         raise ProtocolError(f"response of {length} bytes exceeds the {cap}-byte cap")
     chunks, total = [], 0
     try:
-        for chunk in resp.iter_content(64 * 1024):
+        while True:
+            # read1 returns what has arrived (urllib3 2): the deadline is checked between socket reads
+            chunk = resp.raw.read1(64 * 1024, decode_content=True)
+            if not chunk:
+                break
             total += len(chunk)
             if total > cap:
                 raise ProtocolError(f"response exceeds the {cap}-byte cap")
             if time.monotonic() > deadline:
-                raise ServerUnreachable("response took longer than the read timeout", code="ReadTimeout")
+                raise ServerUnreachable("response took longer than the timeouts allow", code="ReadTimeout",
+                                        sentence=SLOW)
             chunks.append(chunk)
-    except requests.exceptions.RequestException as exc:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise map_request_exception(exc) from exc
     finally:
         resp.close()

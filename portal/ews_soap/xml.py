@@ -59,7 +59,7 @@ class _RawType:
             node.set(key, val)
         node.text = src.text
         for child in src:
-            node.append(child)
+            node.append(copy.deepcopy(child))  # appending would move it: a body may be built twice
 
 
 class Raw(CompoundValue):
