@@ -14,6 +14,13 @@ from tests.web.exchange_helpers import FakeProbe, add_staff, form_data, install_
 BASE = "/settings/integrations/exchange"
 
 
+@pytest.fixture(autouse=True)
+def _private_queues(queue_redis):
+    """Jobs enqueued here go to a Redis database of their own (tests/web/conftest.py), never to another
+    test's worker."""
+    return queue_redis
+
+
 @pytest.fixture
 def admin(client, admin_user):
     return login(client, admin_user)
@@ -136,9 +143,12 @@ def test_needs_confirmation_confirm_lets_the_sync_proceed(admin, team, connected
     get_queue("sync").empty()
     assert admin.post(f"{BASE}/accounts/{staff.id}/confirm-empty").status_code == 302
     row = db.session.get(MailboxState, staff.id)
-    assert row.confirmed_empty_at is not None and row.state == "initializing"
-    assert [j.args for j in get_queue("sync").get_jobs()] == [(staff.id, "confirmed_empty")]
+    assert row.confirmed_empty_at is not None and row.state == "needs_confirmation"
+    assert [j.args for j in get_queue("sync").get_jobs()] == [(staff.id, "confirmed")]
     assert AuditEvent.query.filter_by(action="confirmed_empty").count() == 1
+    html = admin.get(BASE + "/accounts").get_data(as_text=True)
+    assert "the sync is applying the emptied calendar" in html and "/confirm-empty" not in html
+    assert admin.get(BASE + "/accounts/states.json").get_json()["live"] is True
 
 
 def test_activity_log_and_delay_percentiles(admin, team, connected):

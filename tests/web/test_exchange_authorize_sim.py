@@ -18,6 +18,13 @@ from tests.web.exchange_helpers import add_staff
 BASE = "/settings/integrations/exchange"
 
 
+@pytest.fixture(autouse=True)
+def _private_queues(queue_redis):
+    """Jobs enqueued here go to a Redis database of their own (tests/web/conftest.py), never to another
+    test's worker."""
+    return queue_redis
+
+
 def populate(sim):
     sim.add_mailbox(sim.service_account.upn, name="Sundial service")
     sim.add_mailbox("alice@example.com", name="Alice Able")

@@ -15,6 +15,13 @@ from tests.web.exchange_helpers import PASSWORD, FakeProbe, add_staff, form_data
 BASE = "/settings/integrations/exchange"
 
 
+@pytest.fixture(autouse=True)
+def _private_queues(queue_redis):
+    """Jobs enqueued here go to a Redis database of their own (tests/web/conftest.py), never to another
+    test's worker."""
+    return queue_redis
+
+
 @pytest.fixture
 def admin(client, admin_user):
     return login(client, admin_user)

@@ -31,7 +31,7 @@ def accounts():
         "settings/exchange/accounts.html", integ=ExchangeIntegration.get(), rows=shown,
         counts=status.counts(everyone), total=len(everyone), state=state, query=query,
         badges=messages.STATE_BADGES, delays=status.delays_last_hour(), status=status, form=ActionForm(),
-        live=any(r.state in status.LIVE_STATES for r in everyone))
+        live=any(r.live for r in everyone))
 
 
 @bp.route("/accounts/states.json")
@@ -48,7 +48,7 @@ def account_states():
         }
     delays = status.delays_last_hour()
     return jsonify(rows=cells, counts=status.counts(everyone),
-                   live=any(r.state in status.LIVE_STATES for r in everyone),
+                   live=any(r.live for r in everyone),
                    p50=status.delay_text(delays["p50"]), p95=status.delay_text(delays["p95"]))
 
 
@@ -148,14 +148,15 @@ def confirm_empty(staff_id: int):
     if row.state != "needs_confirmation":
         flash(f"{staff.name}'s sync is not waiting for a confirmation.", "info")
         return _back()
+    # The state stays needs_confirmation until the sync job, run with reason "confirmed", applies the
+    # removals it held back (portal/jobs/sync_mailbox.py; docs/CONTRACTS.md).
     row.confirmed_empty_at = utcnow()
-    row.state, row.last_error = "initializing", None
     audit.record("confirmed_empty", f"{staff.name} <{staff.email}>: the empty Exchange calendar is real; "
                                     "the sync may apply it.")
     db.session.commit()
     flash(f"Confirmed: {staff.name}'s sync will now apply the empty Exchange calendar.", "success")
     if _connected():
-        _enqueue("confirmed_empty", staff)
+        _enqueue("confirmed", staff)
     return _back()
 
 

@@ -29,6 +29,17 @@ class Row:
         return STATE_BADGES[self.state]
 
     @property
+    def confirmed(self) -> bool:
+        """An admin confirmed the emptied calendar and the sync has not applied it yet."""
+        m = self.mailbox
+        return bool(self.state == "needs_confirmation" and m.confirmed_empty_at and m.updated_at
+                    and (m.updated_at - m.confirmed_empty_at).total_seconds() < 5)
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES or self.confirmed
+
+    @property
     def progress_percent(self) -> int | None:
         m = self.mailbox
         if m is None or not m.progress_total:
