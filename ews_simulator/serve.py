@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import warnings
 
-from waitress import create_server
+from waitress import create_server, wasyncore
 
 from .server import App
 
@@ -23,11 +23,15 @@ class ServerThread:
             self.server = create_server(self.app, host=host, port=port, threads=threads, send_bytes=1,
                                         channel_timeout=1900, connection_limit=1000, ident="Microsoft-IIS/10.0")
         self.host, self.port = host, self.server.effective_port
+        self._stopping = False
         self.thread = threading.Thread(target=self._run, name=f"ews-sim-{self.port}", daemon=True)
 
     def _run(self):
+        # waitress's own run() loops until its socket map is empty, which never happens while keep-alive
+        # clients stay connected; poll in short slices so stop() takes effect at once.
         try:
-            self.server.run()
+            while not self._stopping:
+                wasyncore.loop(timeout=0.2, map=self.server._map, count=1)
         except (OSError, ValueError):  # closed while polling
             pass
 
@@ -37,5 +41,11 @@ class ServerThread:
 
     def stop(self):
         self.sim.faults.force_streaming_timeout()
-        self.server.close()
+        self._stopping = True
         self.thread.join(timeout=5)
+        for channel in list(self.server._map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
+        self.server.task_dispatcher.shutdown(timeout=2)
