@@ -190,3 +190,38 @@ def test_g5_subscriptions_need_impersonation(sim):
     with pytest.raises(AccessDenied) as info:
         ews.subscribe_pull(ALICE)
     assert info.value.code == "ErrorSubscriptionDelegateAccessNotSupported"
+
+
+def test_lost_subscription_arrives_as_stream_item_not_exception(sim):
+    """ErrorInvalidSubscription inside a stream (EWS-FACTS §8) is a StreamItem with SubscriptionLost and the ids
+    concerned, so the listener resubscribes those and keeps the others."""
+    from portal.ews_soap import SubscriptionLost
+
+    ews = session(sim, auth="ntlm", impersonation=True)
+    subs = ews.subscribe_streaming([ALICE, BOB], anchor=ALICE)
+    stream = ews.stream_events([s.subscription_id for s in subs], ALICE, connection_timeout_minutes=1)
+    lost = None
+    try:
+        timer = threading.Timer(0.3, sim.faults.lose_subscription, args=(subs[1].subscription_id,))
+        timer.start()
+        for item in stream:
+            if item.error is not None:
+                lost = item
+                break
+    finally:
+        stream.close()
+    assert lost is not None, "the stream ended without reporting the lost subscription"
+    assert isinstance(lost.error, SubscriptionLost)
+    assert subs[1].subscription_id in lost.error_subscription_ids
+
+
+def test_every_request_sent_here_was_validated_by_the_simulator(sim):
+    """The simulator checks each request against Microsoft's schema (ErrorSchemaValidation otherwise), so every
+    test in this module also proves the wire requests are schema-valid."""
+    if sim.sim.request_validator is None:
+        pytest.skip("the simulator runs without ../shared/ews-schema: no wire validation")
+    ews = session(sim)
+    with pytest.raises(Exception) as info:  # a deliberately invalid request is refused by that validation
+        ews.client.call("GetFolder", {"FolderShape": {"BaseShape": "NoSuchShape"},
+                                      "FolderIds": {"_value_1": [{"DistinguishedFolderId": {"Id": "calendar"}}]}})
+    assert getattr(info.value, "code", "") == "ErrorSchemaValidation"
