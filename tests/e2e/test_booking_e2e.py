@@ -18,7 +18,8 @@ def _seed(app):
 
     with app.app_context():
         list(seed())
-        olivia = db.session.execute(db.select(StaffMember).filter_by(email="olivia.bennett@sundial-demo.test")).scalar_one()
+        olivia = db.session.execute(
+            db.select(StaffMember).filter_by(email="olivia.bennett@sundial-demo.test")).scalar_one()
         tz = ZoneInfo(olivia.timezone)
         today = datetime.now(tz).date()
         noon = datetime.combine(today, time(12), tz)
@@ -89,3 +90,63 @@ def test_a2_c2_admin_books_and_staff_sees_it(live_server, browser_page, screensh
     assert "James Smith" in page.inner_text("main")
     assert page.locator("text=Cancel appointment").count() == 0  # staff cannot cancel
     screenshot(page, "07-staff-appointment")
+
+
+def test_s1_g6_settings_pages_and_a_dst_week(live_server, browser_page, screenshot):
+    """Admin walks through Settings (Integrations, Notifications, Outbox, Staff) and a week with a DST change."""
+    page, base = browser_page, live_server.url
+    seeded = _seed(live_server.app)
+    _login(page, base, "admin@sundial-demo.test")
+
+    page.click("nav.topnav >> text=Settings")
+    page.wait_for_url(base + "/settings/integrations")
+    card = page.locator(".card.integration")
+    assert "Microsoft Exchange" in card.inner_text() and "Not connected" in card.inner_text()
+    screenshot(page, "08-settings-integrations")
+
+    page.click(".side-nav >> text=Staff")
+    page.wait_for_url(base + "/settings/notifications/staff")
+    page.click("label.switch")  # turn staff notifications off
+    page.click("button:has-text('Save')")
+    assert "Notifications to staff are off." in page.locator(".flash-success").inner_text()
+    assert page.locator(".page-head .badge").inner_text().strip() == "Off"
+    screenshot(page, "09-settings-notifications-staff")
+
+    page.goto(f"{base}/appointments/new?staff={seeded['staff_id']}&date={seeded['today'].isoformat()}&time=07:15")
+    page.fill("input[data-filter=clients]", "mary.smith")
+    page.check("#clients li:has-text('mary.smith2@') input")
+    page.click("button:has-text('Book appointment')")
+    page.wait_for_url(base + "/schedule*")
+    page.goto(base + "/settings/notifications/outbox")
+    rows = page.locator("table.table tbody tr")
+    assert rows.count() == 1  # the client's confirmation only: staff notifications are off
+    assert "mary.smith2@clients.sundial-demo.test" in rows.first.inner_text()
+    assert rows.first.locator("[data-status]").get_attribute("data-status") in {"pending", "undelivered"}
+    screenshot(page, "10-settings-outbox")
+
+    page.goto(base + "/admin/staff")
+    assert page.locator("table.table tbody tr").count() == 25
+    screenshot(page, "11-staff-list", full_page=False)
+    page.click("table.table tbody tr:first-child >> text=Edit")
+    screenshot(page, "12-staff-edit")
+
+    with live_server.app.app_context():  # 10:00 on the Saturday (EDT) and on the 25-hour Sunday (EST)
+        from portal.extensions import db
+        from portal.models import Appointment, Client, Location, Service, StaffMember
+
+        olivia, jo = db.session.get(StaffMember, seeded["staff_id"]), db.session.get(Client, 1)
+        svc, loc = db.session.get(Service, seeded["service_id"]), db.session.get(Location, seeded["location_id"])
+        tz = ZoneInfo(seeded["tz"])
+        for day in (31, 1):
+            start = datetime(2026, 10 if day == 31 else 11, day, 10, 0, tzinfo=tz)
+            db.session.add(Appointment(service=svc, location=loc, start=start, end=start + timedelta(minutes=45),
+                                       staff=[olivia], clients=[jo]))
+        db.session.commit()
+    page.goto(f"{base}/schedule?staff={seeded['staff_id']}&week=2026-11-01")
+    for day in ("2026-10-31", "2026-11-01"):
+        block = page.locator(f".cal-day[data-date='{day}'] .block")
+        assert block.get_attribute("data-top-min") == "600" and block.get_attribute("data-label") == "10:00–10:45"
+    sunday = page.locator(".cal-dayhead[data-date='2026-11-01']")
+    assert "Clocks go back (EDT → EST)" in sunday.inner_text()
+    assert "EDT / EST" in page.locator(".tz-chip").inner_text()
+    screenshot(page, "13-week-dst-fall-back", full_page=False)
