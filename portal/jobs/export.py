@@ -13,7 +13,7 @@ from ..sync.plan import plan_export
 from .apply import Applier
 from .context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
 from .locks import mailbox_lock
-from .queues import enqueue_export
+from .queues import schedule_retry
 from .record import clear_stale_pause, commit, mailbox_failures
 from .session import build_session
 
@@ -40,13 +40,13 @@ def export_appointment(appointment_id: int) -> str:
                 postponed = True
                 continue
             ok = False
-            with mailbox_failures(sid, lambda wait: enqueue_export(appointment_id, delay=wait)):
+            with mailbox_failures(sid, lambda wait: _retry(appointment_id, wait)):
                 _export_to(MailboxContext(staff, ms, integ, session=session), appointment_id)
                 ok = True
             postponed |= not ok
             done.append(sid) if ok else None
     if postponed:
-        enqueue_export(appointment_id, delay=10)
+        _retry(appointment_id, 10)
         return f"exported to {len(done)} mailboxes; retrying the rest"
     pending = db.session.execute(db.select(AppointmentChange).where(
         AppointmentChange.appointment_id == appointment_id, AppointmentChange.exported_at.is_(None),
@@ -55,6 +55,11 @@ def export_appointment(appointment_id: int) -> str:
         change.exported_at = utcnow()
     db.session.commit()
     return f"exported to {len(done)} mailboxes"
+
+
+def _retry(appointment_id: int, wait: float) -> None:
+    schedule_retry("export", "portal.jobs.export.export_appointment", (appointment_id,), f"export-{appointment_id}",
+                   wait, 300)
 
 
 def _export_to(ctx: MailboxContext, appointment_id: int) -> None:

@@ -13,7 +13,7 @@ from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, ap
 from ..sync.plan import plan_export
 from .apply import Applier
 from .context import MailboxContext, appointment_side, link_state, links_of
-from .queues import enqueue_initial_sync
+from .queues import schedule_retry
 from .record import commit, mark_synced
 from .runner import run_for_mailbox
 from .scan import Planner, read_changes
@@ -22,7 +22,8 @@ from .sync_mailbox import finish
 
 def initial_sync(staff_id: int) -> str:
     def requeue(wait: float) -> None:
-        enqueue_initial_sync(staff_id, delay=wait)
+        schedule_retry("sync", "portal.jobs.initial_sync.initial_sync", (staff_id,), f"initial-{staff_id}", wait,
+                       1800)
 
     return run_for_mailbox(staff_id, f"initial-{staff_id}", initialize, requeue)
 

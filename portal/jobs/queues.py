@@ -61,6 +61,23 @@ def _enqueue_once(queue: str, func: str, args: tuple, job_id: str, timeout: int,
     return q.enqueue(func, *args, **kw)
 
 
+def schedule_retry(queue: str, func: str, args: tuple, job_id: str, delay: float, timeout: int = 600):
+    """Run a job again after `delay` seconds (throttling back-off, a busy mailbox). A retry has its own id:
+    the job asking for it is still running under the plain id."""
+    conn = redis_connection()
+    retry_id = f"{job_id}-retry"
+    try:
+        if Job.fetch(retry_id, connection=conn).get_status(refresh=True) in WAITING:
+            return None
+    except NoSuchJobError:
+        pass
+    q = get_queue(queue)
+    kw = dict(job_id=retry_id, job_timeout=timeout, result_ttl=300, failure_ttl=7 * 86400)
+    if not q.is_async:
+        return None  # synchronous mode (tests without Redis workers): the next tick retries
+    return q.enqueue_in(timedelta(seconds=max(delay, 1.0)), func, *args, **kw)
+
+
 def enqueue_notify(outbox_id: int):
     return get_queue("notify").enqueue("portal.jobs.notify.deliver", outbox_id,
                                        job_id=f"notify-{outbox_id}", job_timeout=60)

@@ -13,7 +13,7 @@ from ..models import SyncActivity
 from ..sync.plan import needs_confirmation, removals
 from .apply import Applier
 from .context import MailboxContext, content_links, links_of
-from .queues import enqueue_incremental_sync
+from .queues import schedule_retry
 from .record import commit, mark_synced
 from .runner import run_for_mailbox
 from .scan import Planner, plan_changes, read_changes
@@ -21,7 +21,7 @@ from .scan import Planner, plan_changes, read_changes
 
 def sync_mailbox(staff_id: int, reason: str = "periodic") -> str:
     def requeue(wait: float) -> None:
-        enqueue_incremental_sync(staff_id, "retry", delay=wait)
+        schedule_retry("sync", "portal.jobs.sync_mailbox.sync_mailbox", (staff_id, "retry"), f"sync-{staff_id}", wait)
 
     return run_for_mailbox(staff_id, f"sync-{staff_id}", lambda ctx: incremental(ctx, reason), requeue)
 

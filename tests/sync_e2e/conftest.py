@@ -65,8 +65,8 @@ class World:
 
         BurstWorker = _burst_worker_class()
         queues = [get_queue(n) for n in QUEUE_NAMES]
-        if scheduled:
-            for q in queues:
+        if scheduled:  # sync/export retries and spread-out safety-net syncs; never the next tick itself
+            for q in queues[:2]:
                 reg = ScheduledJobRegistry(queue=q)
                 for job_id in reg.get_job_ids():
                     reg.remove(job_id)
