@@ -18,6 +18,7 @@ class App:
     def __init__(self, sim):
         self.sim = sim
         self.auth = Authenticator(sim.directory, sim.config.auth, sim.faults)
+        self.backend_cookie = "EXSIM01.sim.local~1942061003"
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "").lower()
@@ -111,7 +112,12 @@ class App:
             return self._fault(start_response, fault, environ)
         sim.counters.add(op_name, mailbox)
         sim.record_body(body)
-        return self._send(start_response, "200 OK", envelope(body, sim.version), environ=environ)
+        headers = []
+        if environ.get("HTTP_X_PREFERSERVERAFFINITY", "").lower() == "true":
+            # Subscription affinity: the first Subscribe of a group gets a backend cookie to replay
+            # (MSDOC how-to-maintain-affinity-between-group-of-subscriptions-and-mailbox-server).
+            headers.append(("Set-Cookie", f"X-BackEndOverrideCookie={self.backend_cookie}; path=/; HttpOnly"))
+        return self._send(start_response, "200 OK", envelope(body, sim.version), headers, environ=environ)
 
     def _validate_request(self, op, header):
         validator = self.sim.request_validator

@@ -40,6 +40,9 @@ def create_item(ctx, op):
         try:
             if local(el.tag) != "CalendarItem":
                 raise EwsError("ErrorInvalidRequest", f"{local(el.tag)} items are not supported by this server.")
+            if op.get("SendMeetingInvitations") is None:  # "required for calendar items" (MSDOC createitem)
+                raise EwsError("ErrorSendMeetingInvitationsRequired",
+                               "The SendMeetingInvitations attribute is required for calendar items.")
             if saved is not None:
                 folder = ctx.first_folder(saved, "create")
             else:
@@ -73,6 +76,9 @@ def delete_item(ctx, op):
     delete_type = op.get("DeleteType", "MoveToDeletedItems")
     for ref in op.find("{*}ItemIds"):
         try:
+            if op.get("SendMeetingCancellations") is None:  # required for calendar items (MSDOC deleteitem)
+                raise EwsError("ErrorSendMeetingCancellationsRequired",
+                               "The SendMeetingCancellations attribute is required for calendar items.")
             delete_one(ctx, ref, delete_type)
         except EwsError as err:
             add_message(messages, "DeleteItemResponseMessage", err)

@@ -70,6 +70,9 @@ def update_item(ctx, op):
         ref = next(c for c in change if local(c.tag) in ("ItemId", "OccurrenceItemId", "RecurringMasterItemId"))
         updates = change.find("{*}Updates")
         try:
+            if op.get("SendMeetingInvitationsOrCancellations") is None:  # MSDOC updateitem
+                raise EwsError("ErrorSendMeetingInvitationsOrCancellationsRequired",
+                               "The SendMeetingInvitationsOrCancellations attribute is required for calendar items.")
             with ctx.store.lock:
                 item, master, _folder = resolve(ctx, ref, "edit")
                 if mode != "AlwaysOverwrite" and local(ref.tag) == "ItemId":

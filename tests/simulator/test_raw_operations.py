@@ -122,3 +122,26 @@ def test_concurrency_cap_answers_exceeded_connection_count(raw):
         assert r.status_code == 500 and "ErrorExceededConnectionCount" in r.text
     finally:
         raw.sim.faults.concurrency_cap = None
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (f'<m:CreateItem><m:SavedItemFolderId>{CAL}</m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>x'
+     '</t:Subject></t:CalendarItem></m:Items></m:CreateItem>', "ErrorSendMeetingInvitationsRequired"),
+    ('<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="AAMkAGRlZDQ="/></m:ItemIds></m:DeleteItem>',
+     "ErrorSendMeetingCancellationsRequired"),
+    ('<m:UpdateItem ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="AAMkAGRlZDQ="/>'
+     '<t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:CalendarItem><t:Subject>x</t:Subject>'
+     '</t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>',
+     "ErrorSendMeetingInvitationsOrCancellationsRequired"),
+])
+def test_meeting_attributes_are_required_for_calendar_items(raw, body, code):
+    assert f"<m:ResponseCode>{code}</m:ResponseCode>" in raw(body)
+
+
+def test_subscription_affinity_cookie(raw):
+    r = requests.post(raw.sim.url, auth=(ALICE, "Password1!"), timeout=10,
+                      headers={"X-AnchorMailbox": ALICE, "X-PreferServerAffinity": "true"},
+                      data=envelope('<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds>'
+                                    f'{CAL}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType>'
+                                    '</t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>'))
+    assert "X-BackEndOverrideCookie" in r.cookies and "<m:SubscriptionId>" in r.text
