@@ -92,7 +92,15 @@ def appointment(appointment_id: int):
         abort(403)
     from .booking_views import changes_of
 
-    return render_template("schedule/appointment.html", appt=appt, changes=changes_of(appt))
+    viewer = current_user.staff if not current_user.is_admin else None
+    member = viewer or (appt.staff[0] if appt.staff else None)
+    back = url_for("schedule.week")
+    if member is not None:
+        day = appt.start.astimezone(ZoneInfo(member.timezone)).date().isoformat()
+        back = url_for("schedule.week", week=day, staff=None if viewer else member.id)
+    integration = ExchangeIntegration.get()
+    return render_template("schedule/appointment.html", appt=appt, changes=changes_of(appt), back_url=back,
+                           exchange_connected=integration is not None and integration.state == "connected")
 
 
 @bp.app_template_filter("localtime")
