@@ -66,6 +66,7 @@ class ExchangeSession:
     def __init__(self, config: ServerConfig, gate=None):
         self.config = config
         self.client = EwsClient(config, gate)
+        self._affinity: dict[str, str] = {}  # anchor mailbox → X-BackEndOverrideCookie (EWS-FACTS §6)
 
     # ----- helpers -----------------------------------------------------------------------------
     @property
@@ -193,7 +194,7 @@ class ExchangeSession:
         """One Subscribe per mailbox, all routed to the anchor's server: X-AnchorMailbox + X-PreferServerAffinity,
         then the returned X-BackEndOverrideCookie replayed (EWS-FACTS §6, samples *-affinity-*.http)."""
         anchor = anchor or (mailboxes[0] if mailboxes else None)
-        cookie = None
+        cookie = self._affinity.get(anchor or "")
         out = []
         for mailbox in mailboxes:
             extra = {"X-AnchorMailbox": anchor, "X-PreferServerAffinity": "true"}
@@ -202,6 +203,8 @@ class ExchangeSession:
             body = subscribe.streaming_body((folder_ids or {}).get(mailbox), mailbox, self.delegate)
             reply = self._call(subscribe, body, mailbox, extra_headers=extra)
             cookie = cookie or _affinity_cookie(self.client.last_headers)
+            if cookie and anchor:
+                self._affinity[anchor] = cookie
             out.append(subscribe.parse(reply, mailbox, "streaming", cookie))
         return out
 
