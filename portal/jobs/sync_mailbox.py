@@ -10,7 +10,7 @@ from ..ews_soap.errors import ItemNotFound, SyncStateInvalid
 from ..ews_soap.types import ItemError
 from ..extensions import db
 from ..models import SyncActivity
-from ..sync.plan import needs_confirmation, removals
+from ..sync.plan import linked_units, needs_confirmation, removals
 from .apply import Applier
 from .context import MailboxContext, content_links, links_of
 from .queues import schedule_retry
@@ -67,7 +67,7 @@ def confirm_new_items(ctx: MailboxContext, planner: Planner, links, changes) -> 
 def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str) -> str:
     """Guard, apply, store the new sync state and commit — all or nothing."""
     acts = planner.actions()
-    linked = len(content_links(links))
+    linked = linked_units([r.item_key for r in content_links(links)])
     if reason != "confirmed" and needs_confirmation(linked, removals(acts)):
         ctx.ms.state = "needs_confirmation"
         ctx.ms.last_error = (f"Exchange now shows {removals(acts)} of {linked} synced events as removed; nothing "

@@ -218,5 +218,15 @@ def needs_confirmation(linked: int, removing: int, *, minimum: int = 5, share: f
     return linked >= minimum and removing >= max(minimum, share * linked)
 
 
+def unit(key: str) -> str:
+    """Occurrences of one series count as one Exchange item for the guard ("<series>|<start>" → series)."""
+    return key.split("|", 1)[0]
+
+
 def removals(actions: list[Action]) -> int:
-    return sum(isinstance(a, RemoveAbsence | CancelAppointmentForStaff) for a in actions)
+    """Distinct Exchange items (a series counts once) whose Sundial record the actions would remove."""
+    return len({unit(a.item_key) for a in actions if isinstance(a, RemoveAbsence | CancelAppointmentForStaff)})
+
+
+def linked_units(item_keys: list[str]) -> int:
+    return len({unit(k) for k in item_keys})
