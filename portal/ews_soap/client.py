@@ -11,12 +11,12 @@ from lxml import etree
 
 from . import transport as tp
 from .errors import EwsError, ProtocolError, Throttled, TransientServerError
-from .parse import Reply, read_reply
+from .parse import Reply, message_error, read_reply
 from .timezones import windows_zone
 from .types import ServerConfig, ServerVersion
 from .versions import header_for
 from .wsdl_loader import get_client, service_for
-from .xml import T, Typed, time_zone_definition
+from .xml import M, T, Typed, time_zone_definition
 
 
 class EwsClient:
@@ -144,7 +144,24 @@ class EwsClient:
         if parsed.server_version is not None:
             self.server_version = parsed.server_version
         self.had_success = True
+        self._backoff_from_messages(parsed)
         return parsed
+
+    def _backoff_from_messages(self, parsed: Reply) -> None:
+        """Throttling can also arrive per message inside an HTTP 200 (ErrorServerBusy, or ErrorInternalServerError
+        with an inner ErrorServerBusy: EWS-FACTS §7 Table 4). Those stay values for the caller, but the gate
+        still hears the longest back-off asked for."""
+        if self.gate is None:
+            return
+        holder = parsed.body.find(f"{{{M}}}ResponseMessages")
+        waits = []
+        for msg in holder if holder is not None else ():
+            if isinstance(msg.tag, str) and msg.get("ResponseClass") == "Error":
+                err = message_error(msg)
+                if isinstance(err, Throttled) and err.backoff_seconds is not None:
+                    waits.append(err.backoff_seconds)
+        if waits:
+            self.gate.backoff(max(waits))
 
     def call(self, operation: str, body: dict, *, mailbox: str | None = None, impersonate: bool = False,
              time_zone: str | None = None, extra_headers: dict | None = None) -> Reply:

@@ -208,3 +208,37 @@ def test_every_calendar_event_is_aware_utc():
         for ev in evs:
             for value in (ev.start, ev.end, ev.last_modified):
                 assert value is None or value.utcoffset().total_seconds() == 0
+
+
+class _Gate:
+    def __init__(self):
+        self.backoffs = []
+
+    def acquire(self):
+        pass
+
+    def release(self):
+        pass
+
+    def backoff(self, seconds):
+        self.backoffs.append(seconds)
+
+
+@pytest.mark.parametrize("name,operation,expected", [
+    ("SOAPFault-error-ErrorServerBusy.xml", "GetFolder", 297.749),  # HTTP 500 SOAP fault
+    ("FindFolder-error-ErrorTooManyObjectsOpened.xml", "FindFolder", E.DEFAULT_BACKOFF_SECONDS),  # per message
+])
+def test_g3_gate_hears_every_throttling_shape(name, operation, expected):
+    from ews_testkit import config
+
+    from portal.ews_soap.client import EwsClient
+    from portal.ews_soap.transport import HttpReply
+
+    gate = _Gate()
+    client = EwsClient(config(), gate=gate)
+    status = 500 if "SOAPFault" in name else 200
+    try:
+        client.read(HttpReply(status, {}, sample(name)), operation)
+    except E.Throttled:
+        pass
+    assert gate.backoffs == [pytest.approx(expected)]
