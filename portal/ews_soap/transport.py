@@ -78,9 +78,11 @@ def origin(url: str) -> str:
 
 
 def pooled_session(config: ServerConfig) -> requests.Session:
-    """One keep-alive pool per (server, account, CA): NTLM authenticates connections, so reuse matters."""
-    key = (origin(config.url), config.credentials.username, hashlib.sha256(
-        (config.ca_bundle_pem or "").encode()).hexdigest())
+    """One keep-alive pool per (server, account, credentials, CA): NTLM authenticates connections, so reuse
+    matters — and a changed password must never ride on a connection authenticated with the old one."""
+    creds = config.credentials
+    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}".encode()).hexdigest()
+    key = (origin(config.url), creds.username.lower(), secret)
     with _lock:
         session = _sessions.get(key)
         if session is None:

@@ -58,6 +58,14 @@ def test_s6_wrong_password_is_authentication_failed(sim, auth):
     assert_sentence(info.value)
 
 
+def test_s6_wrong_new_password_not_hidden_by_an_authenticated_connection(sim):
+    """NTLM authenticates the TCP connection: Authorize with a changed (wrong) password must not ride on a
+    kept-alive connection that the old, good password authenticated."""
+    session(sim, auth="ntlm").primary_calendar(ALICE)
+    with pytest.raises(AuthenticationFailed):
+        session(sim, auth="ntlm", password="changed-but-wrong").probe(impersonate=ALICE)
+
+
 def test_g4_rejected_password_is_not_retried(sim):
     """One call with a bad password is one bad logon: with a lockout threshold of 3, two failed calls leave the
     account usable (the client never loops on a rejected password)."""
