@@ -1,0 +1,52 @@
+"""Deterministic job ids per mailbox, re-run requests, and the per-mailbox Redis lock (habit 4)."""
+from __future__ import annotations
+
+import redis as redis_lib
+from rq.job import Job
+
+from portal.jobs.locks import mailbox_lock
+from portal.jobs.queues import enqueue_export, enqueue_incremental_sync, get_queue, rerun_key, take_rerun
+
+
+def _flush(redis_url):
+    redis_lib.Redis.from_url(redis_url).flushdb()
+
+
+def test_a_waiting_sync_of_a_mailbox_is_not_enqueued_twice(app, redis_url):
+    _flush(redis_url)
+    a = enqueue_incremental_sync(7, "notification")
+    b = enqueue_incremental_sync(7, "periodic")
+    assert a.id == b.id == "sync-7"
+    assert get_queue("sync").job_ids == ["sync-7"]
+    enqueue_export(3)
+    enqueue_export(3)
+    assert get_queue("export").job_ids == ["export-3"]
+
+
+def test_a_running_sync_is_asked_to_run_again_not_overlapped(app, redis_url):
+    _flush(redis_url)
+    job = enqueue_incremental_sync(7)
+    job.set_status("started")
+    get_queue("sync").remove(job)
+    again = enqueue_incremental_sync(7)
+    assert again.id == "sync-7" and get_queue("sync").job_ids == []
+    assert take_rerun("sync-7") is True and take_rerun("sync-7") is False
+    assert Job.fetch("sync-7", connection=get_queue("sync").connection).get_status() == "started"
+    assert rerun_key("sync-7").endswith("sync-7")
+
+
+def test_one_sync_at_a_time_per_mailbox(app, redis_url):
+    _flush(redis_url)
+    with mailbox_lock(5) as first:
+        with mailbox_lock(5) as second, mailbox_lock(6) as other:
+            assert (first, second, other) == (True, False, True)
+    with mailbox_lock(5) as again:
+        assert again
+
+
+def test_a_killed_holders_lock_expires(app, redis_url):
+    _flush(redis_url)
+    conn = redis_lib.Redis.from_url(redis_url)
+    conn.lock("sundial:lock:mailbox:9", timeout=1).acquire()  # a worker that died holding it
+    with mailbox_lock(9, wait=3) as got:
+        assert got
