@@ -225,3 +225,31 @@ def test_every_request_sent_here_was_validated_by_the_simulator(sim):
         ews.client.call("GetFolder", {"FolderShape": {"BaseShape": "NoSuchShape"},
                                       "FolderIds": {"_value_1": [{"DistinguishedFolderId": {"Id": "calendar"}}]}})
     assert getattr(info.value, "code", "") == "ErrorSchemaValidation"
+
+
+def test_auto_auth_picks_ntlm_from_the_servers_offer(sim):
+    assert session(sim, auth="auto").probe().auth_used == "ntlm"  # offered NTLM and Basic: no password on the wire
+
+
+def test_auto_auth_falls_back_to_basic_when_only_basic_is_offered():
+    with running_simulator(version="2016", auth="basic") as basic_only:
+        populate(basic_only)
+        assert session(basic_only, auth="auto").probe(impersonate=ALICE).auth_used == "basic"
+        close_pools()
+
+
+def test_client_works_against_microsofts_wsdl(sim):
+    """Issue #4 (1b): pointed at Microsoft's services.wsdl the client runs the same calls end to end."""
+    from pathlib import Path
+
+    if not (Path(__file__).resolve().parents[3] / "shared" / "ews-schema" / "services.wsdl").exists():
+        pytest.skip("../shared/ews-schema/services.wsdl is absent")
+    ews = session(sim, auth="ntlm", impersonation=True, wsdl="microsoft")
+    assert ews.probe(impersonate=ALICE).calendar is not None
+    start = T0 + HOUR * 24 * 300
+    made = ews.create_events(ALICE, [NewEvent("Via Microsoft WSDL", start, start + HOUR, body_text="b",
+                                              appointment_id=77, time_zone="America/New_York")])
+    got = ews.get_items(ALICE, [made[0].item_id])[0]
+    assert (got.subject, got.appointment_id, got.body_text) == ("Via Microsoft WSDL", 77, "b")
+    assert ews.update_events(ALICE, [EventUpdate(made[0].item_id, made[0].change_key, location="Room 2")])[0].ok
+    assert ews.delete_items(ALICE, [ItemRef(made[0].item_id)])[0].ok
