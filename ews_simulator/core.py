@@ -27,6 +27,7 @@ class Config:
     minute_s: float = 60.0  # length of a "minute" for streaming ConnectionTimeout (tests shrink it)
     heartbeat_s: float = 30.0
     find_count_limit: int = 1000  # EWSFindCountLimit default (EWS-FACTS section 2)
+    hanging_connection_limit: int | None = None  # open streaming connections per account; None = by version
     validate_requests: bool = True
     schema_dir: str | None = None
     state_file: str | None = None

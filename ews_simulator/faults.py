@@ -37,6 +37,7 @@ class Faults:
         self._tokens: dict[str, tuple[float, float]] = {}
         self.concurrency_cap: int | None = None
         self._active: Counter = Counter()
+        self._streams: Counter = Counter()
         self.lockout_policy = Lockout()
         self.stream_generation = 0
 
@@ -109,6 +110,17 @@ class Faults:
                                 "You have exceeded the available concurrent connections for your account.  "
                                 "Try again once your other requests have completed.")
             self._active[account_upn] += 1
+
+    def open_stream(self, key: str, limit: int) -> bool:
+        with self.lock:
+            if self._streams[key] >= limit:
+                return False
+            self._streams[key] += 1
+            return True
+
+    def close_stream(self, key: str):
+        with self.lock:
+            self._streams[key] -= 1
 
     def leave(self, account_upn: str):
         with self.lock:

@@ -144,8 +144,17 @@ class App:
             self.sim.record_body(body)
             return self._send(start_response, "200 OK", envelope(body, self.sim.version))
         self.sim.counters.add("GetStreamingEvents", min(ctx.mailboxes_touched, default=""))
+        # With impersonation the connection is charged to the impersonated mailbox's budget.
+        key = ctx.impersonated.primary if ctx.impersonated is not None else ctx.account.upn
+        if not self.sim.faults.open_stream(key.lower(), streaming.hanging_limit(self.sim)):
+            # HangingConnectionLimit reached (MSDOC handling-notification-related-errors-in-ews-in-exchange)
+            body = streaming.error_body(EwsError(
+                "ErrorExceededConnectionCount", "You have exceeded the maximum number of open streaming connections."))
+            self.sim.record_body(body)
+            return self._send(start_response, "200 OK", envelope(body, self.sim.version))
         start_response("200 OK", [("Content-Type", XML)])  # no Content-Length: chunked, stays open
-        return streaming.stream(self.sim, subs, timeout)
+        return streaming.closing(streaming.stream(self.sim, subs, timeout),
+                                 lambda: self.sim.faults.close_stream(key.lower()))
 
 
 def _own(ctx) -> str:

@@ -32,6 +32,21 @@ def validate(ctx, op):
     return subs, timeout
 
 
+def hanging_limit(sim) -> int:
+    """HangingConnectionLimit: 3 by default on-premises, 10 for 2016/2019 (EWS-FACTS section 7)."""
+    if sim.config.hanging_connection_limit is not None:
+        return sim.config.hanging_connection_limit
+    return 10 if sim.version.key in ("2016", "2019") else 3
+
+
+def closing(chunks, on_close):
+    """Run on_close when the stream ends or the client goes away (waitress closes the iterator)."""
+    try:
+        yield from chunks
+    finally:
+        on_close()
+
+
 def error_body(err: EwsError):
     root, messages = response_root("GetStreamingEvents")
     msg = add_message(messages, "GetStreamingEventsResponseMessage", err)

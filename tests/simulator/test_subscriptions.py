@@ -71,3 +71,29 @@ def test_subscribe_with_delegate_access_is_refused(fast_sim):
     acc = account(fast_sim, ALICE, access="delegate")
     with pytest.raises(ErrorSubscriptionDelegateAccessNotSupported):
         acc.calendar.subscribe_to_pull()
+
+
+def test_hanging_connection_limit(fast_sim):
+    import requests
+    acc = account(fast_sim, ALICE)
+    sub_id = acc.calendar.subscribe_to_streaming()
+    fast_sim.sim.config.hanging_connection_limit = 1
+    body = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion '
+            'Version="Exchange2016"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>'
+            f'{ALICE}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></s:Header><s:Body>'
+            f'<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sub_id}</t:SubscriptionId>'
+            '</m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents></s:Body>'
+            '</s:Envelope>').encode()
+    sa = fast_sim.service_account
+    auth = (f"{sa.domain}\\{sa.username}", sa.password)
+    from requests_ntlm import HttpNtlmAuth
+    try:
+        first = requests.post(fast_sim.url, data=body, auth=HttpNtlmAuth(*auth), stream=True, timeout=10)
+        next(first.iter_content(64))  # the stream is open
+        second = requests.post(fast_sim.url, data=body, auth=HttpNtlmAuth(*auth), timeout=10)
+        assert "<m:ResponseCode>ErrorExceededConnectionCount</m:ResponseCode>" in second.text
+        first.close()
+    finally:
+        fast_sim.sim.config.hanging_connection_limit = None
