@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from .listener_coord import Coordinator, SyncTrigger
+from .listener_coord import PREFIX, Coordinator, SyncTrigger
 from .listener_groups import Plan, Target, plan_groups
 from .listener_runners import PullRunner, StreamRunner
 
@@ -101,7 +101,7 @@ def read_world(settings: ListenerSettings) -> World:
     return World(True, fingerprint, plan, config)
 
 
-def rq_trigger(redis) -> SyncTrigger:
+def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
     """The SyncTrigger wired to RQ: enqueue_incremental_sync, and RQ's job status for deduplication."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -114,7 +114,7 @@ def rq_trigger(redis) -> SyncTrigger:
         except NoSuchJobError:
             return None
 
-    return SyncTrigger(redis, enqueue_incremental_sync, status_of)
+    return SyncTrigger(redis, enqueue_incremental_sync, status_of, prefix=prefix)
 
 
 def default_session_factory(server_config):
@@ -130,12 +130,12 @@ class Listener:
 
     def __init__(self, app, redis, settings: ListenerSettings | None = None, owner: str | None = None,
                  trigger: SyncTrigger | None = None, session_factory_for=default_session_factory,
-                 world_reader=read_world):
+                 world_reader=read_world, prefix: str = PREFIX):
         self.app = app
         self.settings = settings or ListenerSettings.from_config(app.config)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.coord = Coordinator(redis, self.owner, self.settings.lease_ms)
-        self.trigger = trigger or rq_trigger(redis)
+        self.coord = Coordinator(redis, self.owner, self.settings.lease_ms, prefix=prefix)
+        self.trigger = trigger or rq_trigger(redis, prefix)
         self.session_factory_for = session_factory_for
         self.world_reader = world_reader
         self.runners: dict[str, object] = {}

@@ -9,7 +9,6 @@ from flask import Flask
 from listener_fakes import FakeSession, RecordingTrigger, wait_for
 
 from portal.ews_soap import AuthenticationFailed
-from portal.jobs import listener_coord
 from portal.jobs.listener import Listener, ListenerSettings, World
 from portal.jobs.listener_groups import Plan, Target, plan_groups
 
@@ -32,17 +31,15 @@ class Worldly:
 
 
 @pytest.fixture
-def env(redis_url, monkeypatch):
-    monkeypatch.setattr(listener_coord, "PREFIX", f"t{uuid.uuid4().hex[:8]}")
-    prefix = listener_coord.PREFIX
+def env(redis_url):
+    prefix = f"t{uuid.uuid4().hex[:8]}"
     r = redis_lib.Redis.from_url(redis_url)
     made = []
 
     def make(owner, world, session=None):
         session = session or FakeSession()
         listener = Listener(Flask(owner), r, SETTINGS, owner=owner, trigger=RecordingTrigger(),
-                            session_factory_for=lambda cfg: (lambda: session), world_reader=world)
-        listener.coord.prefix = prefix
+                            session_factory_for=lambda cfg: (lambda: session), world_reader=world, prefix=prefix)
         listener.session = session
         made.append(listener)
         return listener

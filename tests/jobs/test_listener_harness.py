@@ -1,0 +1,109 @@
+"""Helpers (no tests) for the listener's end-to-end tests: connect Sundial to a running simulator, run a listener
+thread, run a real RQ worker in burst mode."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+
+
+def wait_for(predicate, timeout=20.0, step=0.02):
+    """Poll until predicate() is true and return its last value (assert on it; no timing is asserted)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def connect_integration(sim, version: str | None = None, impersonation: bool = True, **extra):
+    from portal.crypto import encrypt
+    from portal.extensions import db
+    from portal.models import ExchangeIntegration
+
+    acct = sim.service_account
+    integ = ExchangeIntegration.get() or ExchangeIntegration(id=1)
+    integ.auth_type, integ.username, integ.password_encrypted = "ntlm", acct.upn, encrypt(acct.password)
+    integ.version, integ.server_url, integ.allow_http = version or sim.sim.config.version, sim.url, True
+    integ.impersonation, integ.state, integ.show_titles = impersonation, "connected", True
+    for key, value in extra.items():
+        setattr(integ, key, value)
+    db.session.add(integ)
+    db.session.commit()
+    return integ
+
+
+def add_staff(emails, tz="UTC"):
+    from portal.extensions import db
+    from portal.models import Location, StaffMember
+
+    loc = Location(name=f"Office {uuid.uuid4().hex[:4]}", address="1 Main Street", timezone=tz)
+    staff = [StaffMember(name=e.split("@")[0], email=e, timezone=tz, primary_location=loc, locations=[loc])
+             for e in emails]
+    db.session.add_all([loc, *staff])
+    db.session.commit()
+    return staff
+
+
+def mailbox_rows(emails, state="synced"):
+    """Staff whose mailboxes are connected (as after an initial sync), without running one."""
+    from portal.extensions import db
+    from portal.models import MailboxState
+
+    staff = add_staff(emails)
+    db.session.add_all([MailboxState(staff_id=s.id, state=state, primary_smtp=s.email) for s in staff])
+    db.session.commit()
+    return staff
+
+
+class TestListener:
+    """A Listener in a thread, with a private Redis key prefix and short test timings."""
+
+    __test__ = False
+
+    def __init__(self, app, redis_url, owner, **settings):
+        from redis import Redis
+
+        from portal.jobs.listener import Listener, ListenerSettings
+
+        base = dict(refresh_seconds=0.3, tick_seconds=0.05, lease_ms=1500, connection_timeout_minutes=1,
+                    heartbeat_slack_seconds=5, pull_interval_seconds=0.5, min_backoff_seconds=0.05,
+                    max_backoff_seconds=0.5)
+        base.update(settings)
+        self.redis = Redis.from_url(redis_url)
+        prefix = app.config.setdefault("LISTENER_TEST_PREFIX", f"test-listener:{uuid.uuid4().hex[:8]}")
+        self.listener = Listener(app, self.redis, ListenerSettings(**base), owner=owner, prefix=prefix)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"test-listener-{owner}", daemon=True)
+        self.crashed = False
+
+    def _run(self):
+        self.listener.run(self.stop_event)
+
+    def crash_now(self):
+        """Simulate a killed process: the loop stops, threads end, leases and liveness are left to expire."""
+        self.crashed = True
+        self.listener.close = lambda: None  # a killed process says no goodbye
+        self.stop_event.set()
+        self.thread.join(10)
+        self.listener.crash()
+
+    def __getattr__(self, name):
+        return getattr(self.listener, name)
+
+
+@contextmanager
+def listener_thread(app, redis_url, owner="L1", **settings):
+    t = TestListener(app, redis_url, owner, **settings)
+    t.thread.start()
+    try:
+        yield t
+    finally:
+        t.stop_event.set()
+        t.thread.join(15)
+        if t.crashed:
+            t.listener.stop_all(release=True)
+        t.redis.close()

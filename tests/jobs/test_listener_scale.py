@@ -1,0 +1,55 @@
+"""G2 at scale, against the simulator over HTTP with NTLM: 250 mailboxes share two streaming connections
+(not 250), and two listener processes split the groups, one taking over when the other dies."""
+from __future__ import annotations
+
+import pytest
+from test_listener_harness import connect_integration, listener_thread, mailbox_rows, wait_for
+
+from ews_simulator.testing import running_simulator
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sim250():
+    with running_simulator(version="2016", auth="ntlm", heartbeat_s=1.0) as sim:
+        for i in range(250):
+            sim.add_mailbox(f"staff{i:03d}@example.com", name=f"Staff {i}")
+        yield sim
+
+
+def test_g2_250_mailboxes_use_two_streaming_connections_not_250(app, redis_url, sim250):
+    connect_integration(sim250)
+    mailbox_rows([f"staff{i:03d}@example.com" for i in range(250)])
+    with listener_thread(app, redis_url) as listener:
+        assert wait_for(lambda: sim250.counters["GetStreamingEvents"] >= 2 and
+                        sum(r.stats["connections"] for r in listener.runners.values()) >= 2, timeout=60)
+        groups = listener.world.plan.groups
+        assert len(groups) == 2 and all(len(g.members) <= 200 for g in groups)
+        assert sim250.counters["Subscribe"] == 250
+        assert sim250.counters["GetStreamingEvents"] == 2
+        # each connection was anchored on its group's first mailbox (X-AnchorMailbox, EWS-FACTS §6)
+        assert {g.anchor for g in groups} == {m for (op, m) in sim250.counters.snapshot()
+                                               if op == "GetStreamingEvents"}
+        # a change in any mailbox arrives over one of those two connections
+        sim250.outlook("staff137@example.com").create("Dentist", "2026-12-01T10:00", "2026-12-01T11:00")
+        assert wait_for(lambda: sum(r.stats["notifications"] for r in listener.runners.values()) >= 1)
+        assert sim250.counters["GetStreamingEvents"] == 2
+
+
+def test_g2_two_listeners_split_groups_and_one_takes_over_when_the_other_dies(app, redis_url, sim250):
+    connect_integration(sim250)
+    mailbox_rows([f"staff{i:03d}@example.com" for i in range(250)])
+    with listener_thread(app, redis_url, owner="one") as one, listener_thread(app, redis_url, owner="two") as two:
+        assert wait_for(lambda: len(one.runners) == 1 and len(two.runners) == 1, timeout=60)
+        assert set(one.runners).isdisjoint(two.runners)
+        assert wait_for(lambda: sim250.counters["GetStreamingEvents"] >= 2, timeout=60)
+        orphaned = set(two.runners)
+        two.crash_now()  # the process dies: no release, no goodbye; its lease expires
+        assert wait_for(lambda: set(one.runners) >= orphaned, timeout=30)
+        assert wait_for(lambda: sim250.counters["GetStreamingEvents"] >= 3, timeout=30)
+        moved = next(iter(orphaned))
+        member = one.world.plan.by_key()[moved].members[5].mailbox
+        sim250.outlook(member).create("Moved group still heard", "2026-12-02T10:00", "2026-12-02T11:00")
+        runner = one.runners[moved]
+        assert wait_for(lambda: runner.stats["notifications"] >= 1)
