@@ -67,6 +67,8 @@ class EwsClient:
         if zone and "TimeZoneContext" in parts:
             headers["TimeZoneContext"] = {"TimeZoneDefinition": time_zone_definition(zone)}
         body = self._typed(body)
+        # zeep's public create_message() wants a wsdl:service, which EWS WSDLs lack (ARCHITECTURE.md): render
+        # through the binding bound by create_service() instead — same serializer, same WSDL contract.
         binding = self.service._binding
         envelope, http_headers = binding._create(operation, (), {**body, "_soapheaders": headers},
                                                  client=self.zeep, options={"address": self.config.url})

@@ -39,6 +39,7 @@ from .operations import (
     update_item,
 )
 from .operations.common import chunks
+from .probe import run_probe
 from .transport import map_request_exception
 from .types import (
     CalendarEvent,
@@ -83,7 +84,7 @@ class ExchangeSession:
 
     # ----- Authorize (S6) ---------------------------------------------------------------------
     def probe(self, impersonate: str | None = None) -> ProbeResult:
-        from .probe import run_probe
+        """Authorize (S6): see probe.py; raises the typed error of the first failing check."""
         return run_probe(self, impersonate)
 
     # ----- directory and folders ---------------------------------------------------------------
