@@ -77,12 +77,20 @@ def add_message(messages, name: str, error: EwsError | None = None, warning: Ews
     return msg
 
 
+# Schema-validation details are elements of their own (ews-samples/SOAPFault-error-ErrorSchemaValidation.xml);
+# everything else is a t:Value with a Name (SOAPFault-error-ErrorServerBusy.xml, ErrorNonPrimarySmtpAddress).
+OWN_ELEMENTS = ("LineNumber", "LinePosition", "Violation")
+
+
 def add_message_xml(parent, tag, values: dict):
     if not values:
         return None
     box = sub(parent, tag)
     for name, value in values.items():
-        tsub(box, "Value", str(value), Name=name)
+        if name in OWN_ELEMENTS:
+            tsub(box, name, str(value))
+        else:
+            tsub(box, "Value", str(value), Name=name)
     return box
 
 
@@ -116,7 +124,8 @@ def fault_element(fault: SoapFault):
     text.text = fault.message
     detail = etree.SubElement(el, "detail", nsmap={"e": E, "t": T})
     sub(detail, f"{{{E}}}ResponseCode", fault.code)
-    sub(detail, f"{{{E}}}Message", fault.message)
+    short = "The request failed schema validation." if fault.code == "ErrorSchemaValidation" else fault.message
+    sub(detail, f"{{{E}}}Message", short)
     add_message_xml(detail, t("MessageXml"), fault.message_xml)
     return el
 
