@@ -235,3 +235,26 @@ def test_tls_not_trusted_then_trusted_with_admin_ca():
             assert ews.probe(impersonate=ALICE).checks[1] == "tls"
         assert by_op()["GetFolder"] == 2
         close_pools()
+
+
+@pytest.mark.parametrize("label", ["2010", "2010_SP1", "2010_SP2", "2013", "2013_SP1", "2016", "2019"])
+def test_s3_each_offered_version_is_accepted_by_its_own_server(label):
+    """S3: the label an admin picks for a server of that version is accepted, and no other label is suggested."""
+    with running_simulator(version=label, auth="ntlm") as own:
+        populate(own)
+        ews = session(own, version=label)
+        result = ews.probe(impersonate=ALICE)
+        assert result.suggested_version is None
+        page = ews.sync_folder_items(ALICE, None, None)
+        assert page.includes_last
+        close_pools()
+
+
+def test_g1_ignore_skips_sundials_own_writes(sim):
+    """EWS-FACTS §1: SyncFolderItems Ignore lists the engine's own writes so they do not come back as changes."""
+    ews = session(sim, impersonation=True)
+    state = [p for p in ews.sync_all(ALICE, None, None)][-1].sync_state
+    mine = ews.create_events(ALICE, [NewEvent("Booked in Sundial", T0 + HOUR * 3000, T0 + HOUR * 3001)])[0]
+    theirs = sim.outlook(ALICE).create("Booked in Outlook", T0 + HOUR * 3002, T0 + HOUR * 3003)
+    page = ews.sync_folder_items(ALICE, None, state, ignore=[mine.item_id])
+    assert [c.item_id for c in page.changes] == [theirs]
