@@ -139,3 +139,24 @@ def test_cli_demo_seed_outlook_and_state_file(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("access", ["impersonation", "delegate"])
+def test_g5_demo_seed_is_reachable_by_the_service_account(access):
+    from datetime import timedelta
+
+    from exchangelib import EWSDateTime, EWSTimeZone
+    with running_simulator(seed="demo", auth="ntlm") as sim:
+        assert sim.service_account.upn == "svc-sundial@sundial-demo.test"
+        assert sim.service_account.password == "Demo-Exchange-2026!" and sim.service_account.domain == "SUNDIAL-DEMO"
+        staff = seed.demo_staff()
+        assert len(staff) == 25 and len(sim.directory.mailboxes) == 25
+        acc = account(sim, staff[0][1], access=access)
+        now = EWSDateTime.now(tz=EWSTimeZone("UTC"))
+        items = list(acc.calendar.view(start=now - timedelta(days=7), end=now + timedelta(days=21)))
+        kinds = {i.type for i in items}
+        assert "Occurrence" in kinds and "Single" in kinds
+        assert {i.legacy_free_busy_status for i in items} >= {"Busy"}
+        everyone = [i for s in staff for i in sim.outlook(s[1]).items()]
+        assert any(i.sensitivity == "Private" for i in everyone) and any(i.free_busy == "Free" for i in everyone)
+        assert any(i.is_all_day for i in everyone)
