@@ -48,6 +48,11 @@ def test_a2_c2_admin_books_and_staff_sees_it(live_server, browser_page, screensh
     page.goto(base + "/schedule")
     assert "/login" in page.url  # anonymous → login (S1)
     screenshot(page, "01-login")
+    page.fill("#email", "admin@sundial-demo.test")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert "don't match an account" in page.locator(".flash-error").inner_text()
+    screenshot(page, "01b-login-refused")
     _login(page, base, "admin@sundial-demo.test")
     assert page.locator(".calendar .block").count() > 0
     screenshot(page, "02-admin-week", full_page=False)
@@ -150,3 +155,9 @@ def test_s1_g6_settings_pages_and_a_dst_week(live_server, browser_page, screensh
     assert "Clocks go back (EDT → EST)" in sunday.inner_text()
     assert "EDT / EST" in page.locator(".tz-chip").inner_text()
     screenshot(page, "13-week-dst-fall-back", full_page=False)
+
+    hour_px = page.locator(".hour-label[data-hour='7']").bounding_box()["height"]
+    page.locator(".cal-day[data-date='2026-10-27']").click(position={"x": 30, "y": 14.5 * hour_px + 2})
+    page.wait_for_url("**/appointments/new*")  # clicking an empty slot starts a booking there
+    assert "date=2026-10-27" in page.url and "time=14:30" in page.url
+    assert page.input_value("#time") == "14:30" and page.input_value("#date") == "2026-10-27"

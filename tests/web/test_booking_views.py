@@ -130,3 +130,20 @@ def test_a1_staff_sees_only_their_own_schedule(client, world, admin_user):
     db.session.commit()
     assert client.get(f"/appointments/{other.id}").status_code == 403
     assert client.get(f"/appointments/{world.appt.id}").status_code == 200
+
+
+def test_a2_schedule_without_staff_explains_what_to_do(client, admin_user):
+    from webtools import login as log_in
+
+    from portal.models import User
+
+    log_in(client, admin_user)
+    page = client.get("/schedule").get_data(as_text=True)
+    assert "There are no staff members yet." in page
+    lonely = User(email="lonely@example.test", role="staff", name="Lonely")
+    lonely.set_password("correct horse battery")
+    db.session.add(lonely)
+    db.session.commit()
+    other = client.application.test_client()
+    log_in(other, lonely)
+    assert "Your login is not linked to a staff member yet." in other.get("/schedule").get_data(as_text=True)
