@@ -145,5 +145,6 @@ def test_a2_schedule_without_staff_explains_what_to_do(client, admin_user):
     db.session.add(lonely)
     db.session.commit()
     other = client.application.test_client()
-    log_in(other, lonely)
-    assert "Your login is not linked to a staff member yet." in other.get("/schedule").get_data(as_text=True)
+    with client.application.app_context():  # a fresh `g`: Flask-Login caches the user there
+        log_in(other, lonely)
+        assert "Your login is not linked to a staff member yet." in other.get("/schedule").get_data(as_text=True)
