@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from .soap import SoapFault
+from .soap import EwsError, SoapFault
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Faults:
         self.drop_remaining = 0
         self.busy_remaining = 0
         self.busy_backoff_ms = 1000
+        self.item_busy_remaining = 0
         self.budget: int | None = None
         self.budget_window_s = 60.0
         self.budget_backoff_ms: int | None = None
@@ -52,6 +53,19 @@ class Faults:
     def server_busy(self, n: int = 1, backoff_ms: int = 1000):
         """The next n EWS requests answer ErrorServerBusy."""
         self.busy_remaining, self.busy_backoff_ms = n, backoff_ms
+
+    def item_busy(self, n: int = 1):
+        """The next n items of batch operations answer ErrorInternalServerError with an inner ErrorServerBusy
+        inside an HTTP 200 (EWS-FACTS section 7, Table 4; ews-samples/DeleteItem-error-ErrorInternalServerError-
+        inner.xml)."""
+        self.item_busy_remaining = n
+
+    def check_item(self):
+        if self.take("item_busy_remaining"):
+            raise EwsError("ErrorInternalServerError", "An internal server error occurred. The operation failed.",
+                           {"InnerErrorMessageText": "The server cannot service this request right now. "
+                                                     "Try again later.",
+                            "InnerErrorResponseCode": "ErrorServerBusy", "InnerErrorDescriptiveLinkKey": 0})
 
     def http_503(self, n: int = 1, retry_after_s: int | None = None):
         self.http_503_remaining, self.retry_after_s = n, retry_after_s
@@ -76,7 +90,9 @@ class Faults:
         self.lockout_policy = Lockout(threshold, window_s, duration_s)
 
     def clear(self):
+        streams = self._streams
         self.__init__(self._sim)
+        self._streams = streams  # open streams stay open
 
     # -- checks used by the server -------------------------------------------------------------------
     def take(self, attr: str) -> bool:

@@ -73,6 +73,7 @@ class App:
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         if faults.take("http_503_remaining"):  # IIS queue full: plain 503 before authentication
+            sim.counters.add("(503)", "")
             headers = [("Retry-After", str(faults.retry_after_s))] if faults.retry_after_s else []
             start_response("503 Service Unavailable", [("Content-Type", "text/html"), *headers])
             return [b"<html><body>Service Unavailable</body></html>"]

@@ -13,6 +13,7 @@ def get_item(ctx, op):
     shape = parse_shape(op.find("{*}ItemShape"))
     for ref in op.find("{*}ItemIds"):
         try:
+            ctx.sim.faults.check_item()
             item, _master, _folder = resolve(ctx, ref)
         except EwsError as err:
             msub(add_message(messages, "GetItemResponseMessage", err), "Items")
@@ -38,6 +39,7 @@ def create_item(ctx, op):
     items = op.find("{*}Items")
     for el in items if items is not None else ():
         try:
+            ctx.sim.faults.check_item()
             if local(el.tag) != "CalendarItem":
                 raise EwsError("ErrorInvalidRequest", f"{local(el.tag)} items are not supported by this server.")
             if op.get("SendMeetingInvitations") is None:  # "required for calendar items" (MSDOC createitem)
@@ -76,6 +78,7 @@ def delete_item(ctx, op):
     delete_type = op.get("DeleteType", "MoveToDeletedItems")
     for ref in op.find("{*}ItemIds"):
         try:
+            ctx.sim.faults.check_item()
             if op.get("SendMeetingCancellations") is None:  # required for calendar items (MSDOC deleteitem)
                 raise EwsError("ErrorSendMeetingCancellationsRequired",
                                "The SendMeetingCancellations attribute is required for calendar items.")

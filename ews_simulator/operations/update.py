@@ -70,6 +70,7 @@ def update_item(ctx, op):
         ref = next(c for c in change if local(c.tag) in ("ItemId", "OccurrenceItemId", "RecurringMasterItemId"))
         updates = change.find("{*}Updates")
         try:
+            ctx.sim.faults.check_item()
             if op.get("SendMeetingInvitationsOrCancellations") is None:  # MSDOC updateitem
                 raise EwsError("ErrorSendMeetingInvitationsOrCancellationsRequired",
                                "The SendMeetingInvitationsOrCancellations attribute is required for calendar items.")

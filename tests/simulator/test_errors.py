@@ -172,3 +172,16 @@ def test_invalid_sync_state_and_range_too_big(basic_sim):
     with pytest.raises(xerr.ErrorCalendarViewRangeTooBig):
         list(acc.calendar.view(start=START, end=START + timedelta(days=800)))
     assert base64  # noqa: B018
+
+
+def test_g3_per_item_internal_server_error_with_inner_server_busy(basic_sim):
+    acc = account(basic_sim, ALICE, auth="basic", version=(15, 0, 775, 7))
+    items = [CalendarItem(account=acc, folder=acc.calendar, subject=f"Batch {n}", start=START + timedelta(hours=n),
+                          end=START + timedelta(hours=n, minutes=30)) for n in range(3)]
+    basic_sim.faults.item_busy(1)
+    # exchangelib reads the inner ErrorServerBusy (MessageXml InnerErrorResponseCode) as a throttling signal
+    with pytest.raises(xerr.ErrorServerBusy) as info:
+        acc.bulk_create(folder=acc.calendar, items=items, send_meeting_invitations="SendToNone")
+    assert "ErrorInternalServerError" in str(info.value)
+    created = [i.subject for i in basic_sim.outlook(ALICE).items() if i.subject.startswith("Batch")]
+    assert sorted(created) == ["Batch 1", "Batch 2"]  # the rest of the batch went through
