@@ -15,6 +15,7 @@ from .booking import absence_label
 from .week import empty_week, place
 
 ABSENCE_KINDS = {"Busy": "absence", "OOF": "absence-oof", "Tentative": "absence-tentative"}
+ABSENCE_NOTES = {"Busy": "Exchange", "OOF": "Out of office · Exchange", "Tentative": "Tentative · Exchange"}
 
 
 @bp.route("/")
@@ -68,7 +69,7 @@ def build_staff_week(member: StaffMember, day: date | None, now: datetime | None
         .order_by(ExternalAbsence.start)).scalars().all()
     for ab in absences:
         place(week, ABSENCE_KINDS.get(ab.free_busy, "absence-free"), absence_label(ab, integration),
-              "Exchange · " + ab.free_busy, ab.start, ab.end, record_id=ab.id, all_day=ab.is_all_day)
+              ABSENCE_NOTES.get(ab.free_busy, f"{ab.free_busy} · Exchange"), ab.start, ab.end, record_id=ab.id, all_day=ab.is_all_day)
     return week, len(appts), len(absences)
 
 

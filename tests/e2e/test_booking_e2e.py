@@ -25,6 +25,16 @@ def _seed(app):
         noon = datetime.combine(today, time(12), tz)
         db.session.add(ExternalAbsence(staff=olivia, location=olivia.primary_location, start=noon,
                                        end=noon + timedelta(hours=1), title="Dentist", free_busy="Busy"))
+        db.session.add_all([  # overlapping (two lanes), tentative and all-day absences for the screenshots
+            ExternalAbsence(staff=olivia, start=noon + timedelta(minutes=30), end=noon + timedelta(hours=2),
+                            title="Conference", free_busy="OOF"),
+            ExternalAbsence(staff=olivia, start=noon + timedelta(hours=3), end=noon + timedelta(hours=4),
+                            title="Maybe", free_busy="Tentative"),
+            ExternalAbsence(staff=olivia, start=datetime.combine(today - timedelta(days=1 if today.weekday() else -1),
+                                                                 time(0), tz),
+                            end=datetime.combine(today + timedelta(days=0 if today.weekday() else 2), time(0), tz),
+                            title="Vacation", free_busy="OOF", is_all_day=True),
+        ])
         db.session.commit()
         service = db.session.execute(db.select(Service).filter_by(name="Account opening")).scalar_one()
         return {"staff_id": olivia.id, "tz": olivia.timezone, "today": today, "service_id": service.id,
