@@ -109,7 +109,8 @@ def choose_groups(wanted: list[str], held: set[str], share: int, acquire: Callab
     return acquired, to_release
 
 
-PENDING_STATES = frozenset({"queued", "deferred", "scheduled"})
+# Waiting to start soon. "scheduled" is not among them: a delayed safety-net run must not absorb a notification.
+PENDING_STATES = frozenset({"queued"})
 
 
 class SyncTrigger:

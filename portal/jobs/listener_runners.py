@@ -28,8 +28,8 @@ log = logging.getLogger("portal.listener")
 NOT_A_CHANGE = frozenset({"status"})
 
 
-def _changes(events) -> bool:
-    return any(getattr(e, "kind", None) not in NOT_A_CHANGE for e in events)
+def _changes(events) -> int:
+    return sum(1 for e in events if getattr(e, "kind", None) not in NOT_A_CHANGE)
 
 
 class GroupRunner(threading.Thread):
@@ -85,9 +85,10 @@ class GroupRunner(threading.Thread):
             self.stats["catch_up"] += len(targets)
             self.trigger.trigger_many([t.staff_id for t in targets], f"listener catch-up: {why}")
 
-    def _notify(self, target: Target | None) -> None:
+    def _notify(self, target: Target | None, events: int = 1) -> None:
         if target is not None:
             self.stats["notifications"] += 1
+            self.stats["events"] += events
             self.trigger.trigger(target.staff_id, "notification")
 
     def _pause_after(self, exc: Exception) -> None:
@@ -214,8 +215,9 @@ class StreamRunner(GroupRunner):
                     return
                 if (item.error is not None or item.error_subscription_ids) and self._lost(item):
                     return  # reopen: resubscribe the lost ones, keep the others
-                if item.subscription_id and _changes(item.events):
-                    self._notify(self.subs.get(item.subscription_id))
+                changes = _changes(item.events) if item.subscription_id else 0
+                if changes:
+                    self._notify(self.subs.get(item.subscription_id), changes)
                 if item.connection_status == "Closed":
                     break
         finally:
@@ -269,16 +271,16 @@ class PullRunner(GroupRunner):
                 sub = self.subs[target] = session.subscribe_pull(target.mailbox)
                 self.stats["subscribed"] += 1
                 self._catch_up([target], "new subscription")
-            changed = False
+            changed = 0
             while True:
                 batch = session.get_events(target.mailbox, sub.subscription_id, sub.watermark)
                 self.stats["polls"] += 1
-                changed = changed or _changes(batch.events)
+                changed += _changes(batch.events)
                 sub = self.subs[target] = _with_watermark(sub, batch.watermark)
                 if not batch.more_events:
                     break
             if changed:
-                self._notify(target)
+                self._notify(target, changed)
             self._failures = 0
         except AuthenticationFailed:
             raise

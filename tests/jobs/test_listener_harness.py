@@ -107,3 +107,90 @@ def listener_thread(app, redis_url, owner="L1", **settings):
         if t.crashed:
             t.listener.stop_all(release=True)
         t.redis.close()
+
+
+class Sundial:
+    """Sundial connected to a running simulator: staff whose emails are simulator mailboxes, a real RQ queue
+    drained by an in-process burst worker (RQ's SimpleWorker), and what each executed sync job was asked."""
+
+    def __init__(self, app, sim, redis_url, emails, version=None, impersonation=True):
+        import redis as redis_lib
+
+        self.app, self.sim = app, sim
+        self.redis = redis_lib.Redis.from_url(redis_url)
+        self.redis.flushdb()
+        self.integration = connect_integration(sim, version, impersonation)
+        self.staff = add_staff(emails)
+        self.ran: list[tuple] = []  # (function name, args) of every job the worker executed
+
+    def by_email(self, email):
+        return next(s for s in self.staff if s.email == email)
+
+    def queued(self, name="sync") -> int:
+        from portal.jobs.queues import get_queue
+
+        return get_queue(name).count
+
+    def run(self) -> list[tuple]:
+        """Drain the sync/export queues in-process; returns the jobs that ran in this burst."""
+        from rq import SimpleWorker
+
+        from portal.extensions import db
+        from portal.jobs.queues import get_queue
+
+        ran = self.ran
+        before = len(ran)
+
+        class BurstWorker(SimpleWorker):
+            def subscribe(self):  # no pub/sub control thread (joining it costs ≈1 s per burst)
+                pass
+
+            def unsubscribe(self):
+                pass
+
+            def execute_job(self, job, queue):
+                ran.append((job.func_name.rsplit(".", 1)[-1], tuple(job.args)))
+                return super().execute_job(job, queue)
+
+        BurstWorker([get_queue("sync"), get_queue("export")], connection=self.redis).work(
+            burst=True, with_scheduler=False)
+        db.session.expire_all()
+        return ran[before:]
+
+    def initial(self):
+        from portal.jobs.queues import enqueue_initial_sync
+
+        for s in self.staff:
+            enqueue_initial_sync(s.id)
+        self.run()
+
+    def absences(self, email):
+        from portal.extensions import db
+        from portal.models import ExternalAbsence
+
+        staff = self.by_email(email)
+        db.session.expire_all()
+        return db.session.execute(db.select(ExternalAbsence).where(ExternalAbsence.staff_id == staff.id)
+                                  .order_by(ExternalAbsence.start)).scalars().all()
+
+    def close(self):
+        self.redis.close()
+
+
+def drop_connections(sim) -> int:
+    """A network blip on the server's side: shut down every open TCP connection of the simulator (the hanging
+    GetStreamingEvents ones included), as a load balancer or a recycled IIS worker would."""
+    import socket
+
+    from waitress.channel import HTTPChannel
+
+    dropped = 0
+    for channel in list(sim.server.server._map.values()):
+        if not isinstance(channel, HTTPChannel):
+            continue
+        try:
+            channel.socket.shutdown(socket.SHUT_RDWR)
+            dropped += 1
+        except OSError:
+            pass
+    return dropped

@@ -108,3 +108,17 @@ def test_g2_the_pending_job_is_shared_by_every_listener_process(r, prefix):
     two = SyncTrigger(r, enqueue, statuses.get, prefix=prefix)
     assert one.trigger(3, "notification")
     assert not two.trigger(3, "notification")
+
+
+def test_g2_a_scheduled_run_never_absorbs_a_notification(r, prefix):
+    statuses = {"later": "scheduled"}
+    calls = []
+
+    def enqueue(staff_id, reason):
+        calls.append(staff_id)
+        return FakeJob("later")
+
+    trigger = SyncTrigger(r, enqueue, statuses.get, prefix=prefix)
+    assert trigger.trigger(4, "notification")
+    assert trigger.trigger(4, "notification")  # still only scheduled: ask again (the enqueue side promotes it)
+    assert calls == [4, 4]
