@@ -42,8 +42,33 @@ IANA_TO_WINDOWS.update({"Europe/Amsterdam": "W. Europe Standard Time", "Europe/V
                         "America/Toronto": "Eastern Standard Time", "America/Vancouver": "Pacific Standard Time"})
 
 
+def _full_tables():
+    """exchangelib (a dev dependency) carries the whole CLDR table; use it when it is installed."""
+    try:
+        from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP  # noqa: PLC0415
+    except ImportError:
+        return {}, {}
+    return dict(MS_TIMEZONE_TO_IANA_MAP), {k: v[0] for k, v in IANA_TO_MS_TIMEZONE_MAP.items()}
+
+
+_MORE_W2I, _MORE_I2W = None, None
+
+
+def _lookup(table: dict, extra_index: int, key: str):
+    global _MORE_W2I, _MORE_I2W
+    if key in table:
+        return table[key]
+    if _MORE_W2I is None:
+        _MORE_W2I, _MORE_I2W = _full_tables()
+    return (_MORE_W2I, _MORE_I2W)[extra_index].get(key)
+
+
 def zone(windows_id: str | None) -> ZoneInfo:
-    return ZoneInfo(WINDOWS_TO_IANA.get(windows_id or "UTC", "UTC"))
+    name = _lookup(WINDOWS_TO_IANA, 0, windows_id or "UTC") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def windows_id(iana: str | None) -> str:
@@ -51,7 +76,7 @@ def windows_id(iana: str | None) -> str:
         return "UTC"
     if iana in WINDOWS_TO_IANA:  # already a Windows id
         return iana
-    return IANA_TO_WINDOWS.get(iana, "UTC")
+    return _lookup(IANA_TO_WINDOWS, 1, iana) or "UTC"
 
 
 def utc(dt: datetime) -> datetime:

@@ -185,3 +185,15 @@ def test_g3_per_item_internal_server_error_with_inner_server_busy(basic_sim):
     assert "ErrorInternalServerError" in str(info.value)
     created = [i.subject for i in basic_sim.outlook(ALICE).items() if i.subject.startswith("Batch")]
     assert sorted(created) == ["Batch 1", "Batch 2"]  # the rest of the batch went through
+
+
+@pytest.mark.parametrize(("mailbox", "access", "error"), [
+    ("nobody@example.com", "impersonation", xerr.ErrorNonExistentMailbox),
+    ("nobody@example.com", "delegate", xerr.ErrorNonExistentMailbox),
+    ("a.smith@example.com", "delegate", xerr.ErrorNonPrimarySmtpAddress),
+    (CAROL, "delegate", xerr.ErrorAccessDenied),
+])
+def test_i1_mailbox_errors_as_exchangelib_sees_them(basic_sim, mailbox, access, error):
+    acc = account(basic_sim, mailbox, access=access, auth="basic", version=(15, 0, 775, 7))
+    with pytest.raises(error):
+        list(acc.calendar.view(start=START, end=START + timedelta(days=1)))
