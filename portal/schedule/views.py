@@ -69,7 +69,8 @@ def build_staff_week(member: StaffMember, day: date | None, now: datetime | None
         .order_by(ExternalAbsence.start)).scalars().all()
     for ab in absences:
         place(week, ABSENCE_KINDS.get(ab.free_busy, "absence-free"), absence_label(ab, integration),
-              ABSENCE_NOTES.get(ab.free_busy, f"{ab.free_busy} · Exchange"), ab.start, ab.end, record_id=ab.id, all_day=ab.is_all_day)
+              ABSENCE_NOTES.get(ab.free_busy, f"{ab.free_busy} · Exchange"), ab.start, ab.end,
+              record_id=ab.id, all_day=ab.is_all_day)
     return week, len(appts), len(absences)
 
 
