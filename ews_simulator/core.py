@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from .versions import get_version
 # Hooks run on every response body of every simulator in the process (tests validate them against
 # Microsoft's schema): callables(simulator, element).
 GLOBAL_BODY_HOOKS: list = []
+# Every simulator of this process (tests check their internal_errors).
+ALL_SIMULATORS: weakref.WeakSet = weakref.WeakSet()
 
 
 @dataclass
@@ -73,6 +76,8 @@ class Simulator:
         self.faults = Faults(self)
         self.counters = Counters()
         self.secret = os.urandom(16)
+        self.internal_errors: list[str] = []  # tracebacks of unexpected exceptions while serving
+        ALL_SIMULATORS.add(self)
         self.body_hooks: list = []  # callables(simulator, element) run on every response body child (schema checks)
         self.request_validator = None
         if self.config.validate_requests:

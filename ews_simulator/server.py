@@ -1,8 +1,10 @@
 """The WSGI application: /EWS/Exchange.asmx (SOAP 1.1), /autodiscover/autodiscover.xml (POX)."""
 from __future__ import annotations
 
+import logging
 import socket
 import time
+import traceback
 
 from . import admin, autodiscover, streaming
 from .auth import Authenticator, Unauthorized
@@ -10,6 +12,7 @@ from .context import Ctx
 from .operations import HANDLERS
 from .soap import EwsError, SoapFault, T, envelope, fault_envelope, local, parse_request, text
 
+log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
 UNAUTHORIZED_PAGE = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>"
 
@@ -111,6 +114,15 @@ class App:
         except SoapFault as fault:
             sim.counters.add(op_name, mailbox)
             return self._fault(start_response, fault, environ)
+        except EwsError as err:  # raised outside a per-item loop: answer as Exchange does, with a fault
+            sim.counters.add(op_name, mailbox)
+            return self._fault(start_response, SoapFault(err.code, err.message, err.message_xml), environ)
+        except Exception:  # a simulator bug: keep serving, record it for the tests, answer like a broken CAS
+            log.exception("ews_simulator internal error in %s", op_name)
+            sim.internal_errors.append(traceback.format_exc())
+            return self._fault(start_response, SoapFault("ErrorInternalServerError",
+                                                         "An internal server error occurred. The operation failed."),
+                               environ)
         sim.counters.add(op_name, mailbox)
         sim.record_body(body)
         headers = []

@@ -33,6 +33,15 @@ def _validate(sim, element):
 
 
 @pytest.fixture(autouse=True)
+def no_internal_errors():
+    """A simulator bug (an unexpected exception while serving) fails the test that triggered it."""
+    before = {id(s): len(s.internal_errors) for s in list(core.ALL_SIMULATORS)}
+    yield
+    new = [e for s in list(core.ALL_SIMULATORS) for e in s.internal_errors[before.get(id(s), 0):]]
+    assert not new, "simulator internal errors:\n" + "\n".join(new)
+
+
+@pytest.fixture(autouse=True)
 def schema_checked_responses():
     """Every response body sent during a test must validate; the test fails otherwise."""
     if SCHEMA_DIR is None:
