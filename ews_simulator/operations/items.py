@@ -60,9 +60,12 @@ def create_item(ctx, op):
     return root
 
 
-def delete_one(ctx, ref, delete_type: str):
+def delete_one(ctx, ref, delete_type: str, cancellations: str | None):
     with ctx.store.lock:
         item, master, _folder = resolve(ctx, ref, "delete")
+        if cancellations is None:  # required for calendar items (MSDOC deleteitem)
+            raise EwsError("ErrorSendMeetingCancellationsRequired",
+                           "The SendMeetingCancellations attribute is required for calendar items.")
         if master is not None:  # an occurrence: remember it as deleted in the series
             master.deleted.add(item.original_start)
             master.modified.pop(item.original_start, None)
@@ -79,10 +82,7 @@ def delete_item(ctx, op):
     for ref in op.find("{*}ItemIds"):
         try:
             ctx.sim.faults.check_item()
-            if op.get("SendMeetingCancellations") is None:  # required for calendar items (MSDOC deleteitem)
-                raise EwsError("ErrorSendMeetingCancellationsRequired",
-                               "The SendMeetingCancellations attribute is required for calendar items.")
-            delete_one(ctx, ref, delete_type)
+            delete_one(ctx, ref, delete_type, op.get("SendMeetingCancellations"))
         except EwsError as err:
             add_message(messages, "DeleteItemResponseMessage", err)
             continue

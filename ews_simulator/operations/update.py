@@ -71,11 +71,12 @@ def update_item(ctx, op):
         updates = change.find("{*}Updates")
         try:
             ctx.sim.faults.check_item()
-            if op.get("SendMeetingInvitationsOrCancellations") is None:  # MSDOC updateitem
-                raise EwsError("ErrorSendMeetingInvitationsOrCancellationsRequired",
-                               "The SendMeetingInvitationsOrCancellations attribute is required for calendar items.")
             with ctx.store.lock:
                 item, master, _folder = resolve(ctx, ref, "edit")
+                if op.get("SendMeetingInvitationsOrCancellations") is None:  # MSDOC updateitem
+                    raise EwsError("ErrorSendMeetingInvitationsOrCancellationsRequired",
+                                   "The SendMeetingInvitationsOrCancellations attribute is required for calendar "
+                                   "items.")
                 if mode != "AlwaysOverwrite" and local(ref.tag) == "ItemId":
                     check_change_key(ref, item.change_key, required=mode == "AutoResolve")
                 if master is not None:

@@ -127,15 +127,17 @@ def test_concurrency_cap_answers_exceeded_connection_count(raw):
 @pytest.mark.parametrize(("body", "code"), [
     (f'<m:CreateItem><m:SavedItemFolderId>{CAL}</m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>x'
      '</t:Subject></t:CalendarItem></m:Items></m:CreateItem>', "ErrorSendMeetingInvitationsRequired"),
-    ('<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="AAMkAGRlZDQ="/></m:ItemIds></m:DeleteItem>',
+    ('<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="ITEM"/></m:ItemIds></m:DeleteItem>',
      "ErrorSendMeetingCancellationsRequired"),
-    ('<m:UpdateItem ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="AAMkAGRlZDQ="/>'
+    ('<m:UpdateItem ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="ITEM"/>'
      '<t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:CalendarItem><t:Subject>x</t:Subject>'
      '</t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>',
      "ErrorSendMeetingInvitationsOrCancellationsRequired"),
 ])
 def test_meeting_attributes_are_required_for_calendar_items(raw, body, code):
-    assert f"<m:ResponseCode>{code}</m:ResponseCode>" in raw(body)
+    item_id = raw.sim.outlook(ALICE).create("Needs attributes", "2027-02-01T10:00:00+00:00",
+                                            "2027-02-01T11:00:00+00:00")
+    assert f"<m:ResponseCode>{code}</m:ResponseCode>" in raw(body.replace("ITEM", item_id))
 
 
 def test_subscription_affinity_cookie(raw):
