@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
+
 from ..extensions import db
-from ..models import MailboxState, StaffMember, utcnow
+from ..models import AppointmentChange, MailboxState, StaffMember, utcnow
 from .context import integration_ready
-from .queues import enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
+from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
 
 TICK_KEY = "sundial:safety-net:scheduled"
 SKIP_STATES = frozenset({"excluded", "mailbox_not_found", "needs_confirmation", "paused"})
@@ -50,6 +52,16 @@ def due_mailboxes() -> list[tuple[int, bool]]:
     return due
 
 
+def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
+    """Appointments with changes the export job has not stamped after a grace period (a failed or lost export
+    job): the safety net exports them again. Finding copies by the extended property keeps this idempotent."""
+    if grace_seconds is None:
+        grace_seconds = float(current_app.config.get("EXPORT_RETRY_GRACE_SECONDS", 60))
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    return list(db.session.execute(db.select(AppointmentChange.appointment_id).where(
+        AppointmentChange.exported_at.is_(None), AppointmentChange.created_at <= cutoff).distinct()).scalars())
+
+
 def tick() -> str:
     """Enqueue every due mailbox at an even offset within the interval, then schedule the next tick."""
     interval = interval_seconds()
@@ -63,6 +75,8 @@ def tick() -> str:
             enqueue_initial_sync(staff_id, delay=delay or None)
         else:
             enqueue_incremental_sync(staff_id, "periodic", delay=delay or None)
+    for appointment_id in unexported_appointments():
+        enqueue_export(appointment_id)
     redis_connection().set(TICK_KEY, "1", ex=2 * interval + 60)
     get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_timeout=120)
     return f"{len(due)} mailboxes spread over {interval} s"
