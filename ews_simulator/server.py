@@ -107,7 +107,8 @@ class App:
                 return self._streaming(ctx, op, start_response, environ)
             faults.enter(account.upn.lower())
             try:
-                body = HANDLERS[op_name](ctx, op)
+                with sim.store.lock:  # one mailbox operation at a time: reads never see half a change
+                    body = HANDLERS[op_name](ctx, op)
             finally:
                 faults.leave(account.upn.lower())
             mailbox = mailbox or min(ctx.mailboxes_touched, default="") or _own(ctx)

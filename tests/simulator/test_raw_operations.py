@@ -147,3 +147,53 @@ def test_subscription_affinity_cookie(raw):
                                     f'{CAL}</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType>'
                                     '</t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>'))
     assert "X-BackEndOverrideCookie" in r.cookies and "<m:SubscriptionId>" in r.text
+
+
+def test_concurrent_writers_and_sync_stay_consistent(raw):
+    """Outlook edits, EWS creates and SyncFolderItems from several threads: the final sync equals the store."""
+    import threading
+    person = raw.sim.outlook(ALICE)
+    errors = []
+
+    def outlook_worker(n):
+        try:
+            for i in range(15):
+                item_id = person.create(f"T{n}-{i}", "2027-03-01T10:00:00+00:00", "2027-03-01T11:00:00+00:00")
+                if i % 3 == 0:
+                    person.delete(item_id)
+                else:
+                    person.rename(item_id, f"T{n}-{i} renamed")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def ews_worker(n):
+        try:
+            for i in range(10):
+                create(raw, f"E{n}-{i}", "2027-03-02T10:00:00Z", "2027-03-02T11:00:00Z")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=outlook_worker, args=(n,)) for n in range(3)]
+    threads += [threading.Thread(target=ews_worker, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    state, seen = None, set()
+    while True:
+        state_el = f"<m:SyncState>{state}</m:SyncState>" if state else ""
+        text = raw('<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+                   f'<m:SyncFolderId>{CAL}</m:SyncFolderId>{state_el}<m:MaxChangesReturned>7</m:MaxChangesReturned>'
+                   '</m:SyncFolderItems>')
+        state = re.search(r"<m:SyncState>(.*?)</m:SyncState>", text).group(1)
+        for kind, item_id in re.findall(r'<t:(Create|Update|Delete)>\s*(?:<t:CalendarItem>)?\s*<t:ItemId Id="([^"]+)"',
+                                        text):
+            if kind == "Delete":
+                seen.discard(item_id)
+            else:
+                seen.add(item_id)
+        if "<m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>" in text:
+            break
+    folder = raw.sim.store.folder(ALICE, "calendar")
+    assert seen == {i.id for i in raw.sim.store.folder_items(folder.id)}
