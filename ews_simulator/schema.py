@@ -15,9 +15,8 @@ _LOCK = threading.Lock()
 
 
 def default_schema_dir() -> Path | None:
-    env = os.environ.get("EWS_SCHEMA_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "ews-schema")
+    env = os.environ.get("EWS_SCHEMA_DIR")  # when set, the only place looked at (tests use it to hide the schema)
+    candidates = [Path(env)] if env else [Path(__file__).resolve().parents[2] / "shared" / "ews-schema"]
     for c in candidates:
         if (c / "messages.xsd").exists():
             return c

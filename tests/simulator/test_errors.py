@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from conftest import needs_schema
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib import errors as xerr
 from sim_helpers import ALICE, BOB, CAROL, account, populate
@@ -145,6 +146,7 @@ def test_g5_impersonation_denied_is_a_soap_fault(basic_sim):
         basic_sim.set_impersonation(basic_sim.service_account.upn, True)
 
 
+@needs_schema
 def test_schema_validation_error(basic_sim):
     r = post(basic_sim, soap('<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id="Calendar"/></m:FolderIds>'
                              '</m:GetFolder>', "Exchange2013"))

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import requests
-from conftest import SAMPLES_DIR, needs_samples
+from conftest import SAMPLES_DIR, needs_samples, needs_schema
 from lxml import etree
 from sim_helpers import ALICE, populate
 
@@ -171,6 +171,7 @@ def fault_shape(xml: bytes):
 
 
 @needs_samples
+@needs_schema
 def test_soap_faults_have_the_published_shape(sample_sim):
     sample_sim.faults.server_busy(1, backoff_ms=297749)
     busy = send(sample_sim, normalise((SAMPLES_DIR / "GetFolder-calendar-request.xml").read_text()))
