@@ -156,7 +156,17 @@ def _end(service: Service | None, start: datetime, end: datetime | None) -> date
     return start + timedelta(minutes=service.duration_minutes if service else 0)
 
 
+def _lock_staff(staff: list[StaffMember]) -> None:
+    """Serialize bookings per staff member: two admins booking the same person at once cannot both pass the
+    conflict check. Row locks in id order (no deadlocks) on PostgreSQL; SQLite ignores FOR UPDATE."""
+    ids = sorted(s.id for s in staff if s.id is not None)
+    if ids:
+        db.session.execute(db.select(StaffMember.id).where(StaffMember.id.in_(ids))
+                           .order_by(StaffMember.id).with_for_update())
+
+
 def _refuse_conflicts(staff, start, end, exclude=None) -> None:
+    _lock_staff(staff)
     conflicts = find_conflicts(staff, start, end, exclude_appointment_id=exclude)
     if conflicts:
         raise BookingConflict(conflicts)

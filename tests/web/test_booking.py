@@ -163,3 +163,48 @@ def test_c3_service_length_is_real_time_across_the_fall_back_hour(world):
     assert appt.end.astimezone(NY).strftime("%H:%M %Z") == "01:30 EST"
     edit(appt, start=first_0130)
     assert appt.end - appt.start == timedelta(hours=1)
+
+
+def test_c2_concurrent_bookings_are_serialized_per_staff_member(pg_app):
+    """Two admins book the same person for the same time at once: exactly one booking stands.
+
+    The first booking holds the staff row lock (uncommitted); the second waits for it in another
+    thread (we watch PostgreSQL report the wait), then sees the committed booking and is refused.
+    """
+    import threading
+
+    w = build_world(make_staff_user())
+    ids = {"service": w.service.id, "loc": w.loc.id, "sam": w.sam.id, "client": w.max.id}
+    slot = T10 + timedelta(days=2)
+    _book(w, slot)  # not committed yet: holds Sam's row lock
+    outcome = {}
+
+    def second_admin():
+        with pg_app.app_context():
+            from portal.models import Client, Location, Service, StaffMember
+
+            try:
+                book(service=db.session.get(Service, ids["service"]), location=db.session.get(Location, ids["loc"]),
+                     start=slot, staff=[db.session.get(StaffMember, ids["sam"])],
+                     clients=[db.session.get(Client, ids["client"])])
+                db.session.commit()
+                outcome["result"] = "booked"
+            except BookingConflict as exc:
+                db.session.rollback()
+                outcome["result"] = exc.messages
+
+    other = threading.Thread(target=second_admin)
+    other.start()
+    with db.engine.connect() as watcher:  # wait until the second booking is blocked on the lock
+        for _ in range(6000):
+            waiting = watcher.execute(db.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar_one()
+            if waiting:
+                break
+            watcher.rollback()
+            threading.Event().wait(0.01)
+    assert waiting == 1
+    db.session.commit()  # the first booking lands; the second proceeds and must see it
+    other.join(60)
+    assert outcome["result"] == ["Sam Staff is busy Wed 11 Mar 10:00–11:00 EDT with Consultation (Max Client)."]
