@@ -34,6 +34,15 @@ def raise_if_fatal(error: EwsError | None) -> None:
 class Applier:
     def __init__(self, ctx: MailboxContext, links: dict[str, ExchangeLink]):
         self.ctx, self.links = ctx, links
+        self._new_absences: list[tuple[ExchangeLink, ExternalAbsence]] = []
+
+    def flush(self) -> None:
+        """One INSERT round for every absence created (a flush per row costs ≈3 ms on SQLite), then link them."""
+        if self._new_absences:
+            db.session.flush()
+            for row, absence in self._new_absences:
+                row.absence_id = absence.id
+            self._new_absences.clear()
 
     # ----- bookkeeping ------------------------------------------------------------------------------
     def log(self, action: str, rule: str | None, reason: str, subject: str | None = None,
@@ -70,6 +79,12 @@ class Applier:
         for act in actions:
             getattr(self, "_" + type(act).__name__)(act, modified, subject)
 
+    def apply_all(self, planned) -> None:
+        with db.session.no_autoflush:
+            for p in planned:
+                self.apply(p.actions, p.modified, p.subject)
+        self.flush()
+
     def _Skip(self, a: A.Skip, modified, subject):
         self.log("skipped", a.rule, a.reason, a.subject or subject)
 
@@ -85,8 +100,7 @@ class Applier:
                                   start=f.start, end=f.end, title=f.title, notes=f.notes, is_private=f.is_private,
                                   is_all_day=f.is_all_day, free_busy=f.free_busy, origin="exchange")
         db.session.add(absence)
-        db.session.flush()
-        self.store_link(a.link, absence_id=absence.id)
+        self._new_absences.append((self.store_link(a.link), absence))
         self.log("imported", a.rule, a.reason, subject, modified)
 
     def _UpdateAbsence(self, a: A.UpdateAbsence, modified, subject):

@@ -9,6 +9,7 @@ log = logging.getLogger("portal.jobs")
 
 def preload(app) -> None:
     from ..ews_soap.wsdl_loader import get_client
+    from . import export, initial_sync, sync_mailbox  # noqa: F401 - imported once, before RQ forks
 
     try:
         get_client("sundial")

@@ -76,9 +76,7 @@ def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str
                                     reason=ctx.ms.last_error))
         db.session.commit()
         return "needs confirmation"
-    applier = Applier(ctx, links)
-    for p in planner.out:
-        applier.apply(p.actions, p.modified, p.subject)
+    Applier(ctx, links).apply_all(planner.out)
     ctx.ms.sync_state = state
     mark_synced(ctx.ms)
     commit(ctx)
