@@ -131,6 +131,7 @@ def _seed_appointments(staff: list[StaffMember], services: list[Service], client
                        today: date) -> int:
     """Two weeks back and two weeks ahead, weekdays 09:00–17:00 local, never overlapping."""
     rng = random.Random(2026)
+    stamp = datetime.combine(today - timedelta(days=15), time(8), UTC)  # "booked" before the month began; never future
     busy: dict[int, list[tuple[datetime, datetime]]] = {s.id: [] for s in staff}
     count = 0
     for offset in range(-14, 14):
@@ -159,8 +160,7 @@ def _seed_appointments(staff: list[StaffMember], services: list[Service], client
                 db.session.add(Appointment(
                     service=service, location=member.primary_location, start=start, end=end,
                     staff=team, clients=who, notes="Demo appointment." if rng.random() < 0.3 else "",
-                    status="booked", origin="sundial", created_at=start - timedelta(days=7),
-                    updated_at=start - timedelta(days=7)))
+                    status="booked", origin="sundial", created_at=stamp, updated_at=stamp))
                 for s in team:
                     busy[s.id].append((start, end))
                 count += 1
