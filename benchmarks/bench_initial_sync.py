@@ -97,7 +97,8 @@ def run_worker(db_url: str, redis_url: str) -> None:
 
 
 class RssSampler(threading.Thread):
-    """Peak resident memory of each process tree (worker + its forked job child)."""
+    """Peak memory of each worker: its resident set plus the unique set (USS) of its forked job child — pages the
+    child shares copy-on-write with the worker are counted once."""
 
     def __init__(self, pids: list[int]):
         super().__init__(daemon=True)
@@ -110,11 +111,11 @@ class RssSampler(threading.Thread):
             for pid in self.pids:
                 try:
                     proc = psutil.Process(pid)
-                    rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                    rss = proc.memory_info().rss + sum(c.memory_full_info().uss for c in proc.children(recursive=True))
                     self.peak[pid] = max(self.peak[pid], rss)
                 except psutil.Error:
                     pass
-            time.sleep(0.1)
+            time.sleep(0.2)
 
 
 def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_url: str) -> dict:
@@ -152,7 +153,8 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
         synced = db.session.execute(db.select(db.func.count()).where(MailboxState.state == "synced")).scalar()
     peaks = sorted(sampler.peak.values())
     return {"wall": wall, "events": imported, "synced": synced,
-            "mem": f"{peaks[-1] / 2**20:.0f} MB peak per worker (+ job child), {sum(peaks) / 2**20:.0f} MB all"}
+            "mem": f"{peaks[-1] / 2**20:.0f} MB peak per worker (RSS + job child USS), {sum(peaks) / 2**20:.0f} MB "
+                   f"for all {workers}"}
 
 
 # ----- the straightforward exchangelib import ---------------------------------------------------------------

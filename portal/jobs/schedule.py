@@ -17,7 +17,9 @@ from .context import integration_ready
 from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
 
 TICK_KEY = "sundial:safety-net:scheduled"
-SKIP_STATES = frozenset({"excluded", "mailbox_not_found", "needs_confirmation", "paused"})
+# "paused" is not skipped: a paused integration stops the tick itself, and after re-authorization (G4) the
+# mailboxes paused with it must be synced again.
+SKIP_STATES = frozenset({"excluded", "mailbox_not_found", "needs_confirmation"})
 
 
 def interval_seconds() -> int:
