@@ -130,3 +130,13 @@ def test_a2_staff_member_sees_their_week_in_their_zone_on_both_databases(any_app
     week, n_appts, n_absences = build_staff_week(kim, date(2026, 3, 8), now=NOW)
     assert (n_appts, n_absences) == (1, 0)
     assert _blocks(week, date(2026, 3, 8)) == [("Consultation", "10:00–11:30", 600, 90)]
+
+
+def test_s8_admin_sees_the_mailbox_state_on_the_week(client, world, admin_user):
+    from portal.models import MailboxState
+
+    db.session.add(MailboxState(staff_id=world.sam.id, state="mailbox_not_found"))
+    db.session.commit()
+    login(client, admin_user)
+    page = client.get(f"/schedule?staff={world.sam.id}").get_data(as_text=True)
+    assert "Exchange · mailbox not found" in page and "badge-danger head-badge" in page
