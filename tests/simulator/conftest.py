@@ -2,23 +2,14 @@
 validates every response body the simulator sends against Microsoft's messages.xsd."""
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
 import pytest
-from sim_helpers import populate
+from sim_helpers import SCHEMA_DIR, populate
 
 from ews_simulator import core
-from ews_simulator.schema import default_schema_dir, load_schema
+from ews_simulator.schema import load_schema
 from ews_simulator.testing import running_simulator
-
-SCHEMA_DIR = default_schema_dir()
-SAMPLES_DIR = Path(os.environ.get("EWS_SAMPLES_DIR") or Path(__file__).resolve().parents[3] / "shared" / "ews-samples")
-needs_schema = pytest.mark.skipif(SCHEMA_DIR is None, reason="../shared/ews-schema is absent (Microsoft's EWS "
-                                                             "schema is reference data outside this repository)")
-needs_samples = pytest.mark.skipif(not SAMPLES_DIR.exists(),
-                                   reason="../shared/ews-samples is absent")
 
 _FAILURES: list[str] = []
 _CHECKED = [0]

@@ -1,6 +1,21 @@
 """Shared helpers for the simulator tests (imported as a top-level module by pytest's rootdir mode)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
+
+from ews_simulator.schema import default_schema_dir
+
+SCHEMA_DIR = default_schema_dir()
+SAMPLES_DIR = Path(os.environ.get("EWS_SAMPLES_DIR") or Path(__file__).resolve().parents[3] / "shared" / "ews-samples")
+needs_schema = pytest.mark.skipif(SCHEMA_DIR is None, reason="../shared/ews-schema is absent (Microsoft's EWS "
+                                                             "schema is reference data outside this repository)")
+needs_samples = pytest.mark.skipif(not SAMPLES_DIR.exists(),
+                                   reason="../shared/ews-samples is absent")
+
+
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
 

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 import requests
-from conftest import needs_schema
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib import errors as xerr
-from sim_helpers import ALICE, BOB, CAROL, account, populate
+from sim_helpers import ALICE, BOB, CAROL, account, needs_schema, populate
 
 from ews_simulator.testing import running_simulator
 

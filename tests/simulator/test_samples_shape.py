@@ -6,9 +6,8 @@ import re
 
 import pytest
 import requests
-from conftest import SAMPLES_DIR, needs_samples, needs_schema
 from lxml import etree
-from sim_helpers import ALICE, populate
+from sim_helpers import ALICE, SAMPLES_DIR, needs_samples, needs_schema, populate
 
 from ews_simulator.testing import running_simulator
 

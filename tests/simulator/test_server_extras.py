@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import needs_schema
 from lxml import etree
 from requests_ntlm import HttpNtlmAuth
-from sim_helpers import ALICE, account, populate
+from sim_helpers import ALICE, account, needs_schema, populate
 
 from ews_simulator import seed
 from ews_simulator.schema import load_schema
