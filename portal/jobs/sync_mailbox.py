@@ -6,7 +6,7 @@ calendar that suddenly looks empty stops with state needs_confirmation instead o
 """
 from __future__ import annotations
 
-from ..ews_soap.errors import ItemNotFound, SyncStateInvalid
+from ..ews_soap.errors import FolderNotFound, ItemNotFound, SyncStateInvalid
 from ..ews_soap.types import ItemError
 from ..extensions import db
 from ..models import SyncActivity
@@ -43,6 +43,8 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
         confirm_new_items(ctx, planner, links, changes)
     except SyncStateInvalid as exc:
         db.session.add(SyncActivity(staff_id=ctx.staff.id, action="rescan", rule="D1", reason=exc.sentence))
+        if isinstance(exc, FolderNotFound):  # ErrorSyncFolderNotFound: look the primary calendar up again
+            ms.calendar_folder_id = ctx.session.primary_calendar(ctx.mailbox).folder_id
         changes, state = read_changes(ctx, None)
         planner.items([c.event for c in changes.values() if c.event is not None])
         planner.unseen_gone()

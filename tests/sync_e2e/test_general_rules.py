@@ -179,3 +179,27 @@ def test_g2_safety_net_spreads_mailboxes_over_the_interval(world):
     assert scheduled == [f"sync-{world.bob.id}"]  # Alice now, Bob half an interval later
     assert [j.id for j in get_queue("sync").jobs] == [f"sync-{world.alice.id}"]
     assert ScheduledJobRegistry(queue=get_queue("default")).get_job_ids()  # the next tick
+
+
+def test_unexpected_error_is_recorded_and_reraised_for_rq(world):
+    from rq.registry import FailedJobRegistry
+
+    from portal.jobs.apply import FAULTS
+
+    world.initial(world.alice)
+    world.outlook(world.alice).create("Gym", future(1, 13), future(1, 14))
+
+    def boom():
+        raise RuntimeError("disk full")
+
+    FAULTS["before_commit"] = boom
+    world.sync(world.alice)
+    st = world.state(world.alice)
+    assert st.state == "error" and st.failures == 1 and st.next_attempt_at is not None
+    assert "unexpected" in st.last_error and "disk full" not in st.last_error
+    [failed] = FailedJobRegistry(queue=get_queue("sync")).get_job_ids()
+    assert "disk full" in get_queue("sync").fetch_job(failed).latest_result().exc_string
+    assert world.absences(world.alice) == []  # nothing half-applied
+    FAULTS.clear()
+    world.sync(world.alice)
+    assert [a.title for a in world.absences(world.alice)] == ["Gym"] and world.state(world.alice).state == "synced"
