@@ -198,3 +198,17 @@ def test_i1_mailbox_errors_as_exchangelib_sees_them(basic_sim, mailbox, access, 
     acc = account(basic_sim, mailbox, access=access, auth="basic", version=(15, 0, 775, 7))
     with pytest.raises(error):
         list(acc.calendar.view(start=START, end=START + timedelta(days=1)))
+
+
+def test_g4_basic_lockout_and_expiry():
+    import time as _time
+    with running_simulator(auth="basic") as sim:
+        populate(sim)
+        sim.faults.lockout(threshold=2, window_s=60, duration_s=0.5)
+        sa = sim.service_account
+        assert post(sim, soap(GET_CALENDAR.format(ALICE)), password="nope").status_code == 401
+        assert post(sim, soap(GET_CALENDAR.format(ALICE)), password="nope").status_code == 401
+        assert post(sim, soap(GET_CALENDAR.format(ALICE))).status_code == 401  # locked: right password refused
+        _time.sleep(0.6)
+        assert post(sim, soap(GET_CALENDAR.format(ALICE)), user=f"{sa.domain}\\{sa.username}").status_code == 200
+        assert sim.counters[("(401)", "")] == 3

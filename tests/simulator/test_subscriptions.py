@@ -97,3 +97,23 @@ def test_hanging_connection_limit(fast_sim):
         first.close()
     finally:
         fast_sim.sim.config.hanging_connection_limit = None
+
+
+def test_g2_one_streaming_connection_for_several_impersonated_mailboxes(fast_sim):
+    """Sundial's pattern: subscribe each mailbox by impersonation, stream the group on one connection."""
+    from sim_helpers import BOB
+    alice, bob = account(fast_sim, ALICE), account(fast_sim, BOB)
+    subs = [alice.calendar.subscribe_to_streaming(), bob.calendar.subscribe_to_streaming()]
+
+    def changes():
+        time.sleep(0.3)
+        fast_sim.outlook(ALICE).create("For Alice", START, START + timedelta(hours=1))
+        fast_sim.outlook(BOB).create("For Bob", START, START + timedelta(hours=1))
+    threading.Thread(target=changes).start()
+    seen = set()
+    for notification in alice.calendar.get_streaming_events(subs, connection_timeout=1,
+                                                           max_notifications_returned=2):
+        seen.add(notification.subscription_id)
+        if seen == set(subs):
+            break
+    assert seen == set(subs)
