@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -10,7 +11,10 @@ import urllib.request
 
 
 def _serve_parser(sub=None):
-    p = sub or argparse.ArgumentParser(prog="python -m ews_simulator", description="On-premises Exchange stand-in")
+    p = sub or argparse.ArgumentParser(
+        prog="python -m ews_simulator", description="On-premises Exchange stand-in (see ews_simulator/README.md)",
+        epilog="Change a running simulator: python -m ews_simulator outlook --url URL EMAIL ACTION key=value ... | "
+               "python -m ews_simulator fault --url URL SWITCH key=value ...")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--state", help="file to load the mailboxes from and save them to")
@@ -53,15 +57,22 @@ def serve(args) -> int:
     port = 0 if args.tls else args.port
     server = ServerThread(sim, args.host, port).start()
     scheme, public_port = "http", server.port
+    ca_note = ""
     if args.tls:
         from .tls import TlsTerminator
-        public_port = TlsTerminator(args.host, server.port, args.port).start().port
-        scheme = "https"
+        terminator = TlsTerminator(args.host, server.port, args.port).start()
+        public_port, scheme = terminator.port, "https"
+        ca_path = os.path.abspath(f"ews-simulator-ca-{public_port}.pem")
+        with open(ca_path, "w") as fh:
+            fh.write(terminator.ca_pem)
+        ca_note = f"  CA certificate:  {ca_path} (self-signed; paste it as the server's CA bundle)"
     upn = next((a.upn for a in sim.directory.accounts.values() if a.username == "svc-sundial"), "")
     password = sim.directory.accounts[upn].password if upn else ""
     print(f"EWS simulator ({sim.version.name}, {sim.version.build_string}, auth {args.auth})", flush=True)
     print(f"  server address:  {scheme}://{args.host}:{public_port}/EWS/Exchange.asmx", flush=True)
     print(f"  service account: {upn}  password: {password}  (domain {sim.directory.domain})", flush=True)
+    if ca_note:
+        print(ca_note, flush=True)
     print(f"  mailboxes: {len(sim.directory.mailboxes)}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
