@@ -9,6 +9,7 @@ from .context import MailboxContext, integration_ready, mailbox_state
 from .locks import mailbox_lock
 from .queues import take_rerun
 from .record import clear_stale_pause, mailbox_failures
+from .schedule import ensure_tick
 from .session import build_session
 
 
@@ -21,6 +22,7 @@ def run_for_mailbox(staff_id: int, job_id: str, work: Callable[[MailboxContext],
         if integ is None:
             return "integration not connected"
         clear_stale_pause(integ)
+        ensure_tick()  # after (re-)authorization the safety net starts with the first sync; a no-op otherwise
         staff = db.session.get(StaffMember, staff_id)
         if staff is None or not staff.takes_appointments:
             return "staff member does not take appointments"

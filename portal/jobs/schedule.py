@@ -7,9 +7,11 @@ the next worker start or Authorize.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from flask import current_app
+from rq import get_current_job
 
 from ..extensions import db
 from ..models import AppointmentChange, MailboxState, StaffMember, utcnow
@@ -27,13 +29,19 @@ def interval_seconds() -> int:
     return 60 * max(int(integ.sync_interval_minutes if integ else 5) or 5, 1)
 
 
+def _schedule_next(interval: int, only_if_none: bool) -> bool:
+    """Schedule the next tick under a fresh job id recorded in TICK_KEY; the key names the one live chain."""
+    job_id = f"safety-net-{uuid.uuid4().hex[:12]}"
+    if not redis_connection().set(TICK_KEY, job_id, nx=only_if_none, ex=2 * interval + 60):
+        return False
+    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_id=job_id,
+                                    job_timeout=120)
+    return True
+
+
 def ensure_tick() -> bool:
     """Schedule the next tick unless one is already scheduled. True when this call scheduled it."""
-    interval = interval_seconds()
-    if not redis_connection().set(TICK_KEY, "1", nx=True, ex=2 * interval + 60):
-        return False
-    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_timeout=120)
-    return True
+    return _schedule_next(interval_seconds(), only_if_none=True)
 
 
 def due_mailboxes() -> list[tuple[int, bool]]:
@@ -67,6 +75,10 @@ def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
 def tick() -> str:
     """Enqueue every due mailbox at an even offset within the interval, then schedule the next tick."""
     interval = interval_seconds()
+    job = get_current_job()
+    live = redis_connection().get(TICK_KEY)
+    if job is not None and live is not None and live.decode() != job.id:
+        return "a newer tick chain is live; this one stops"
     if integration_ready() is None:
         redis_connection().delete(TICK_KEY)
         return "integration not connected; safety net stopped"
@@ -79,6 +91,5 @@ def tick() -> str:
             enqueue_incremental_sync(staff_id, "periodic", delay=delay or None)
     for appointment_id in unexported_appointments():
         enqueue_export(appointment_id)
-    redis_connection().set(TICK_KEY, "1", ex=2 * interval + 60)
-    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_timeout=120)
+    _schedule_next(interval, only_if_none=False)
     return f"{len(due)} mailboxes spread over {interval} s"

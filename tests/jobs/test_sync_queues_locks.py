@@ -50,3 +50,14 @@ def test_a_killed_holders_lock_expires(app, redis_url):
     conn.lock("sundial:lock:mailbox:9", timeout=1).acquire()  # a worker that died holding it
     with mailbox_lock(9, wait=3) as got:
         assert got
+
+
+def test_g2_one_safety_net_chain_however_many_workers_start(app, redis_url):
+    from rq.registry import ScheduledJobRegistry
+
+    from portal.jobs.schedule import ensure_tick
+
+    _flush(redis_url)
+    assert ensure_tick() is True
+    assert ensure_tick() is False  # a second worker start, or Authorize, adds no second chain
+    assert len(ScheduledJobRegistry(queue=get_queue("default")).get_job_ids()) == 1
