@@ -7,12 +7,14 @@ from . import calendar, recurrence, timezones
 from .bodies import body_as
 from .soap import T, local, tsub
 
-DEFAULT = ("item:ItemId", "item:Subject", "calendar:Start", "calendar:End", "calendar:Location",
+DEFAULT = ("item:ItemId", "item:Subject", "item:ResponseObjects", "calendar:Start", "calendar:End",
+           "calendar:Location",
            "calendar:LegacyFreeBusyStatus", "calendar:CalendarItemType", "calendar:Organizer")
 ALL = ("item:ItemId", "item:ParentFolderId", "item:ItemClass", "item:Subject", "item:Sensitivity", "item:Body",
        "item:DateTimeReceived", "item:Size", "item:Categories", "item:Importance", "item:IsSubmitted",
        "item:IsDraft", "item:IsFromMe", "item:IsResend", "item:IsUnmodified", "item:DateTimeSent",
-       "item:DateTimeCreated", "item:ReminderDueBy", "item:ReminderIsSet", "item:ReminderMinutesBeforeStart",
+       "item:DateTimeCreated", "item:ResponseObjects", "item:ReminderDueBy", "item:ReminderIsSet",
+       "item:ReminderMinutesBeforeStart",
        "item:DisplayCc", "item:DisplayTo", "item:HasAttachments", "item:Culture", "item:LastModifiedName",
        "item:LastModifiedTime", "calendar:UID", "calendar:Start", "calendar:End", "calendar:OriginalStart",
        "calendar:IsAllDayEvent", "calendar:LegacyFreeBusyStatus", "calendar:Location", "calendar:IsMeeting",
@@ -26,7 +28,8 @@ ALL = ("item:ItemId", "item:ParentFolderId", "item:ItemClass", "item:Subject", "
        "calendar:EndTimeZone")
 # FindItem returns no streamable/recipient-list properties (MSDOC web-service-reference/finditem: "FindItem
 # returns only the first 512 bytes of any streamable property"); we omit these instead.
-FIND_OMITS = {"item:Body", "item:UniqueBody", "item:Attachments", "item:MimeContent", "calendar:RequiredAttendees",
+FIND_OMITS = {"item:Body", "item:UniqueBody", "item:ResponseObjects", "item:Attachments", "item:MimeContent",
+              "calendar:RequiredAttendees",
               "calendar:OptionalAttendees", "calendar:Resources", "calendar:ModifiedOccurrences",
               "calendar:DeletedOccurrences", "calendar:ConflictingMeetings", "calendar:AdjacentMeetings"}
 
@@ -123,6 +126,19 @@ def _simple(name, get):
     return write
 
 
+def _always(name, get):
+    """Exchange sends DisplayTo/DisplayCc even when empty (ews-samples/GetItem-response-AllProperties.xml)."""
+    return lambda parent, item, _shape: tsub(parent, name, get(item) or None)
+
+
+def _response_objects(parent, item, _shape):
+    # What the mailbox owner may do with an appointment (ews-samples/GetItem-response-Default.xml).
+    box = tsub(parent, "ResponseObjects")
+    if item.is_meeting:
+        tsub(box, "CancelCalendarItem")
+    tsub(box, "ForwardItem")
+
+
 def _dt(item_attr):
     return lambda item: timezones.fmt(getattr(item, item_attr)) if getattr(item, item_attr) else None
 
@@ -166,11 +182,12 @@ WRITERS = {
     "item:IsUnmodified": _simple("IsUnmodified", lambda i: False),
     "item:DateTimeSent": _simple("DateTimeSent", _dt("created")),
     "item:DateTimeCreated": _simple("DateTimeCreated", _dt("created")),
+    "item:ResponseObjects": _response_objects,
     "item:ReminderDueBy": _simple("ReminderDueBy", _dt("start")),
     "item:ReminderIsSet": _simple("ReminderIsSet", lambda i: i.reminder_set),
     "item:ReminderMinutesBeforeStart": _simple("ReminderMinutesBeforeStart", lambda i: i.reminder_minutes),
-    "item:DisplayCc": _simple("DisplayCc", _display(lambda i: i.optional)),
-    "item:DisplayTo": _simple("DisplayTo", _display(lambda i: i.required)),
+    "item:DisplayCc": _always("DisplayCc", _display(lambda i: i.optional)),
+    "item:DisplayTo": _always("DisplayTo", _display(lambda i: i.required)),
     "item:HasAttachments": _simple("HasAttachments", lambda i: False),
     "item:Culture": _simple("Culture", lambda i: "en-US"),
     "item:LastModifiedName": _simple("LastModifiedName", lambda i: i.organizer.name if i.organizer else None),
