@@ -11,6 +11,7 @@ from .auth import Authenticator, Unauthorized
 from .context import Ctx
 from .operations import HANDLERS
 from .soap import EwsError, SoapFault, T, envelope, fault_envelope, local, parse_request, text
+from .versions import unknown_element
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
@@ -97,6 +98,7 @@ class App:
             if not sim.version.accepts(requested):
                 raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
             self._validate_request(op, header)
+            _check_server_schema(sim.version, op)
             faults.check_budget(account.upn.lower())
             if op_name not in HANDLERS and op_name != "GetStreamingEvents":
                 raise SoapFault("ErrorInvalidOperation", f"The operation {op_name} is not supported by this "
@@ -169,6 +171,20 @@ class App:
         start_response("200 OK", [("Content-Type", XML)])  # no Content-Length: chunked, stays open
         return streaming.closing(streaming.stream(self.sim, subs, timeout),
                                  lambda: self.sim.faults.close_stream(key.lower()))
+
+
+def _check_server_schema(version, op):
+    """A server rejects elements its own (older) schema lacks, whatever RequestServerVersion says."""
+    name = local(op.tag)
+    children = [local(c.tag) for c in op if isinstance(c.tag, str)]
+    for child in [None, *children]:
+        if unknown_element(version, name, child):
+            what = child or name
+            raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: The element '{name}' "
+                            f"has invalid child element '{what}'." if child else
+                            f"The request failed schema validation: The element '{what}' is not expected.",
+                            {"LineNumber": 1, "LinePosition": 1,
+                             "Violation": f"The element '{what}' is not defined by this server's schema."})
 
 
 def _own(ctx) -> str:

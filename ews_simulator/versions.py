@@ -50,6 +50,18 @@ _TABLE = [
 ]
 VERSIONS = {v.key: v for v in _TABLE}
 
+# Request elements a server's own schema lacks: streaming notifications arrived with Exchange 2010 SP1
+# (MSDOC exchange-web-services/notification-subscriptions-mailbox-events-and-ews-in-exchange).
+NEWER_ELEMENTS = {  # (parent element, child element or None for the operation itself) -> first server build
+    ("Subscribe", "StreamingSubscriptionRequest"): (14, 1),
+    ("GetStreamingEvents", None): (14, 1),
+}
+
+
+def unknown_element(version: ServerVersion, operation: str, child: str | None) -> bool:
+    first = NEWER_ELEMENTS.get((operation, child))
+    return first is not None and (version.major, version.minor) < first
+
 
 def get_version(key: str) -> ServerVersion:
     key = str(key).replace(" ", "_").upper().replace("EXCHANGE", "").strip("_")

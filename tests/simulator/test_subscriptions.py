@@ -117,3 +117,16 @@ def test_g2_one_streaming_connection_for_several_impersonated_mailboxes(fast_sim
         if seen == set(subs):
             break
     assert seen == set(subs)
+
+
+def test_exchange_2010_rtm_has_no_streaming_notifications():
+    """Streaming subscriptions arrived with Exchange 2010 SP1; a 2010 RTM server only offers pull."""
+    from exchangelib.errors import ErrorSchemaValidation
+    with running_simulator(version="2010", auth="ntlm") as sim:
+        populate(sim)
+        acc = account(sim, ALICE)
+        assert acc.version.api_version == "Exchange2010"
+        with pytest.raises(ErrorSchemaValidation):
+            acc.calendar.subscribe_to_streaming()
+        sub_id, _watermark = acc.calendar.subscribe_to_pull()
+        acc.calendar.unsubscribe(sub_id)
