@@ -50,8 +50,8 @@ _TABLE = [
 ]
 VERSIONS = {v.key: v for v in _TABLE}
 
-# Request elements a server's own schema lacks: streaming notifications arrived with Exchange 2010 SP1
-# (MSDOC exchange-web-services/notification-subscriptions-mailbox-events-and-ews-in-exchange).
+# Request elements a server's own schema lacks: GetStreamingEvents "was introduced in Microsoft Exchange
+# Server 2010 Service Pack 1 (SP1)" (Exchange 2010 EWS reference, learn.microsoft.com ff406184(v=exchg.140)).
 NEWER_ELEMENTS = {  # (parent element, child element or None for the operation itself) -> first server build
     ("Subscribe", "StreamingSubscriptionRequest"): (14, 1),
     ("GetStreamingEvents", None): (14, 1),
