@@ -7,6 +7,7 @@ login and staff → 403 on admin views.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -22,10 +23,12 @@ def _rules():
     from portal import create_app
 
     old = os.environ.get("SUNDIAL_INSTANCE_PATH")
-    os.environ["SUNDIAL_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="sundial-access-")
+    instance = tempfile.mkdtemp(prefix="sundial-access-")
+    os.environ["SUNDIAL_INSTANCE_PATH"] = instance
     try:
         app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     finally:
+        shutil.rmtree(instance, ignore_errors=True)
         if old is None:
             os.environ.pop("SUNDIAL_INSTANCE_PATH", None)
         else:
