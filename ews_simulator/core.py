@@ -27,7 +27,7 @@ class Config:
     auth: str = "ntlm"  # ntlm | basic | both
     domain: str = "EXAMPLE"
     email_domain: str = "example.com"
-    minute_s: float = 60.0  # length of a "minute" for streaming ConnectionTimeout (tests shrink it)
+    minute_s: float = 60.0  # length of a "minute" for ConnectionTimeout and pull Timeout (tests shrink it)
     heartbeat_s: float = 30.0
     find_count_limit: int = 1000  # EWSFindCountLimit default (EWS-FACTS section 2)
     hanging_connection_limit: int | None = None  # open streaming connections per account; None = by version

@@ -65,13 +65,13 @@ class Hub:
                                                  "old_item": old_id, "old_folder": old_folder, "at": now()}))
             self.cond.notify_all()
 
-    def get(self, sub_id: str, account_upn: str) -> Subscription:
+    def get(self, sub_id: str, account_upn: str, minute_s: float = 60.0) -> Subscription:
         sub = self.subs.get(sub_id)
-        if sub is not None and not sub.streaming and time.monotonic() - sub.last_used > sub.timeout_min * 60:
-            self.subs.pop(sub_id, None)
-            sub = None
         if sub is None or sub.lost:
             raise EwsError("ErrorSubscriptionNotFound", "The specified subscription was not found.")
+        if not sub.streaming and time.monotonic() - sub.last_used > sub.timeout_min * minute_s:
+            # A pull subscription not polled within its Timeout (MSDOC web-service-reference/timeout)
+            raise EwsError("ErrorExpiredSubscription", "The subscription has expired.")
         if sub.account_upn != account_upn.lower():
             raise EwsError("ErrorSubscriptionAccessDenied",
                            "The subscription can only be accessed by the account that created it.")

@@ -61,7 +61,7 @@ def get_events(ctx, op):
     hub = ctx.sim.hub
     try:
         with hub.cond:
-            sub = hub.get(op.findtext("{*}SubscriptionId", "").strip(), ctx.account.upn)
+            sub = hub.get(op.findtext("{*}SubscriptionId", "").strip(), ctx.account.upn, ctx.sim.config.minute_s)
             seen = sub.parse_watermark(op.findtext("{*}Watermark", "").strip())
             if seen > sub.counter or (sub.events and seen < sub.events[0][0] - 1):
                 raise EwsError("ErrorInvalidWatermark", "The watermark is not valid for this subscription.")

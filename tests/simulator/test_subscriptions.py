@@ -130,3 +130,15 @@ def test_exchange_2010_rtm_has_no_streaming_notifications():
             acc.calendar.subscribe_to_streaming()
         sub_id, _watermark = acc.calendar.subscribe_to_pull()
         acc.calendar.unsubscribe(sub_id)
+
+
+def test_pull_subscription_expires_after_its_timeout(fast_sim):
+    from exchangelib.errors import ErrorExpiredSubscription, ErrorInvalidWatermark
+    acc = account(fast_sim, ALICE)
+    sub_id, watermark = acc.calendar.subscribe_to_pull(timeout=1)  # one "minute" = 2 s here
+    with pytest.raises(ErrorInvalidWatermark):
+        list(acc.calendar.get_events(sub_id, "bm90LWEtd2F0ZXJtYXJr"))
+    next(acc.calendar.get_events(sub_id, watermark))  # polling resets the idle timer
+    time.sleep(2.2)
+    with pytest.raises(ErrorExpiredSubscription):
+        list(acc.calendar.get_events(sub_id, watermark))
