@@ -167,7 +167,7 @@ def test_s1_g6_settings_pages_and_a_dst_week(live_server, browser_page, screensh
     screenshot(page, "13-week-dst-fall-back", full_page=False)
 
     hour_px = page.locator(".hour-label[data-hour='7']").bounding_box()["height"]
-    page.locator(".cal-day[data-date='2026-10-27']").click(position={"x": 30, "y": 14.5 * hour_px + 2})
+    page.locator(".cal-day[data-date='2026-11-01']").click(position={"x": 30, "y": 14.5 * hour_px + 2})
     page.wait_for_url("**/appointments/new*")  # clicking an empty slot starts a booking there
-    assert "date=2026-10-27" in page.url and "time=14:30" in page.url
-    assert page.input_value("#time") == "14:30" and page.input_value("#date") == "2026-10-27"
+    assert "date=2026-11-01" in page.url and "time=14:30" in page.url
+    assert page.input_value("#time") == "14:30" and page.input_value("#date") == "2026-11-01"
