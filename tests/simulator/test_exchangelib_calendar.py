@@ -143,3 +143,8 @@ def test_i1_resolve_names_and_alias(sim):
     from exchangelib.errors import ErrorNameResolutionNoResults
     [none] = acc.protocol.resolve_names(["nobody@example.com"])
     assert isinstance(none, ErrorNameResolutionNoResults)
+
+
+def test_ntlm_logon_with_upn_form(sim):
+    acc = account(sim, ALICE, auth="ntlm", version=(15, 1, 2176, 12), upn=sim.service_account.upn)
+    assert acc.calendar.name == "Calendar"
