@@ -61,24 +61,14 @@ class World:
     fingerprint: str
     plan: Plan
     server_config: object | None = None
-
-
-def server_config_for(integration):
-    """ServerConfig from the stored integration (the password is decrypted only here, never logged)."""
-    from ..crypto import decrypt
-    from ..ews_soap import Credentials, ServerConfig
-
-    password = decrypt(integration.password_encrypted) if integration.password_encrypted else ""
-    return ServerConfig(url=integration.server_url,
-                        credentials=Credentials(integration.username, password, integration.auth_type),
-                        version=integration.version, impersonation=integration.impersonation,
-                        ca_bundle_pem=integration.ca_cert_pem, allow_http=integration.allow_http,
-                        wsdl=integration.wsdl_source)
+    server_url: str = ""
 
 
 def read_world(settings: ListenerSettings) -> World:
     from ..extensions import db
     from ..models import ExchangeIntegration, MailboxState
+    from .record import clear_stale_pause
+    from .session import server_config
 
     integration = ExchangeIntegration.get()
     if integration is None or integration.state != "connected":
@@ -94,11 +84,13 @@ def read_world(settings: ListenerSettings) -> World:
                        settings.max_per_group, settings.connection_limit)
     parts = (integration.server_url, integration.username, integration.password_encrypted or "",
              integration.auth_type, integration.version, str(integration.impersonation),
-             integration.ca_cert_pem or "", str(integration.allow_http), integration.wsdl_source)
+             integration.ca_cert_pem or "", str(integration.allow_http), integration.wsdl_source,
+             str(integration.authorized_at))
     fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-    config = server_config_for(integration)
+    clear_stale_pause(integration)  # authorized again after a pause: the gate may send requests again
+    world = World(True, fingerprint, plan, server_config(integration), integration.server_url)
     db.session.rollback()  # end the read transaction; nothing is written here
-    return World(True, fingerprint, plan, config)
+    return world
 
 
 def promote_now(job, reason: str):
@@ -137,10 +129,18 @@ def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
     return SyncTrigger(redis, enqueue, status_of, prefix=prefix)
 
 
-def default_session_factory(server_config):
-    from ..ews_soap import ExchangeSession
+def default_session_factory(world: World):
+    """One ExchangeSession per runner thread, behind the workers' shared Redis gate (back-off, pause: G3/G4)."""
+    from types import SimpleNamespace
 
-    return lambda: ExchangeSession(server_config)
+    from ..ews_soap import ExchangeSession
+    from .throttle import RedisGate
+
+    def make():  # runs in the runner's thread, inside an app context
+        return ExchangeSession(world.server_config,
+                               gate=RedisGate.for_integration(SimpleNamespace(server_url=world.server_url)))
+
+    return make
 
 
 class Listener:
@@ -187,8 +187,8 @@ class Listener:
                 log.info("integration %s; stopping %d listener connections",
                          "changed" if world.connected else "not connected", len(self.runners))
             self.stop_all(release=True)
-        if self.blocked_fingerprint and self.blocked_fingerprint != world.fingerprint:
-            self.blocked_fingerprint = None  # re-authorized with new settings
+        if self.blocked_fingerprint and (not world.connected or self.blocked_fingerprint != world.fingerprint):
+            self.blocked_fingerprint = None  # paused, then authorized again (or new settings)
         groups = world.plan.by_key()
         for key, runner in list(self.runners.items()):
             group = groups.get(key)
@@ -213,6 +213,7 @@ class Listener:
                 self.blocked_fingerprint = self.world.fingerprint if self.world else "?"
                 log.error("credentials rejected; all listener connections stop until the integration is re-authorized")
                 self.stop_all(release=True)
+                self.pause(runner.fatal)
                 return
             if not runner.is_alive():
                 log.warning("group %s: thread ended; starting it again", key)
@@ -241,7 +242,7 @@ class Listener:
             self.coord.release(key)
             return
         runner_cls = self.RUNNERS[group.mode]
-        runner = runner_cls(group, self.session_factory_for(self.world.server_config), self.trigger,
+        runner = runner_cls(group, self.session_factory_for(self.world), self.trigger,
                             self.settings, context=self.app.app_context)
         self.runners[key] = runner
         runner.start()
@@ -255,6 +256,16 @@ class Listener:
             runner.join(join)
         if release:
             self.coord.release(key)
+
+    def pause(self, exc) -> None:
+        """SPEC G4: the first rejection pauses the whole integration (workers included); never retried here."""
+        try:
+            with self.app.app_context():
+                from .record import pause_integration
+
+                pause_integration(exc)
+        except Exception:  # noqa: BLE001 - the listener stays blocked either way
+            log.exception("could not record the paused integration")
 
     def stop_all(self, release: bool = True) -> None:
         runners = list(self.runners)

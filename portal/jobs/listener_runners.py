@@ -124,6 +124,7 @@ class StreamRunner(GroupRunner):
         self._aborter = None
         self._aborting = False
         self.cookie: str | None = None  # X-BackEndOverrideCookie of the group's first Subscribe (EWS-FACTS §6)
+        self._owed: dict[Target, str] = {}  # catch-up syncs to enqueue once the next connection is open
         self.subs: dict[str, Target] = {}  # SubscriptionId → mailbox
 
     def abort(self) -> None:
@@ -137,7 +138,12 @@ class StreamRunner(GroupRunner):
                 log.debug("abort of %s failed", self.group.key, exc_info=True)
 
     def _on_open(self, aborter) -> None:
+        """The server answered 200: our subscriptions now belong to this connection. Only from here can a
+        catch-up sync not miss an event written to the previous (dead) connection."""
         self._aborter = aborter
+        owed, self._owed = self._owed, {}
+        for why in sorted(set(owed.values())):
+            self._catch_up([t for t, w in owed.items() if w == why], why)
         if self._aborting:  # asked while the connection was being opened
             aborter()
 
@@ -165,18 +171,14 @@ class StreamRunner(GroupRunner):
                 self.subs[sub.subscription_id] = target
         self.stats["subscribed"] += len(made)
         subscribed = set(self.subs.values())
-        self._catch_up([t for t in missing if t in subscribed], "new subscription")
+        self._owed.update({t: "new subscription" for t in missing if t in subscribed})
 
     def loop(self) -> None:
         session = self.session_factory()
-        dropped = False
         while not self.stopped:
             self._aborting = False
             try:
                 self._subscribe_missing(session)
-                if dropped:
-                    self._catch_up(list(self.subs.values()), "connection dropped")
-                    dropped = False
                 if not self.subs:
                     self.stop_event.wait(self.settings.min_backoff_seconds)
                     continue
@@ -192,7 +194,7 @@ class StreamRunner(GroupRunner):
             except Exception as exc:  # noqa: BLE001 - a dropped or aborted connection of any kind
                 if self.stopped:
                     break
-                dropped = True
+                self._owed.update({t: "connection dropped" for t in self.subs.values()})
                 self.stats["dropped"] += 1
                 if self._aborting:
                     log.info("group %s: connection closed by the listener; reconnecting", self.group.key)

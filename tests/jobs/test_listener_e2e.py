@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_listener_harness import Sundial, drop_connections, listener_thread, wait_for
+from test_listener_harness import Sundial, drop_connections, listener_thread, open_streams, wait_for
 
 from ews_simulator.testing import running_simulator
 
@@ -96,7 +96,10 @@ def test_g2_dropped_connection_recovers_with_no_missed_change(sundial, sim, app,
         ran = sundial.run()
         assert any(r[1][1].startswith("listener catch-up: connection dropped") for r in ran)
         assert visible(sundial, ALICE, start)
-        start2, end2 = slot(days=6)  # and the new connection hears the next change
+        # The simulator's dead connection lingers until its next heartbeat write fails; once only the new one
+        # is open, the next change must arrive over it.
+        assert wait_for(lambda: open_streams(sim) == 1)
+        start2, end2 = slot(days=6)
         sim.outlook(BOB).create("After reconnecting", start2, end2)
         assert wait_for(lambda: sundial.queued() >= 1)
         sundial.run()

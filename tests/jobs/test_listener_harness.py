@@ -194,3 +194,8 @@ def drop_connections(sim) -> int:
         except OSError:
             pass
     return dropped
+
+
+def open_streams(sim) -> int:
+    """GetStreamingEvents connections the simulator holds open right now (white-box: its HangingConnection count)."""
+    return sum(sim.sim.faults._streams.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_listener_harness import connect_integration, listener_thread, mailbox_rows, wait_for
+from test_listener_harness import connect_integration, listener_thread, mailbox_rows, open_streams, wait_for
 
 from ews_simulator.testing import running_simulator
 
@@ -28,6 +28,7 @@ def test_g2_250_mailboxes_use_two_streaming_connections_not_250(app, redis_url, 
         assert len(groups) == 2 and all(len(g.members) <= 200 for g in groups)
         assert sim250.counters["Subscribe"] == 250
         assert sim250.counters["GetStreamingEvents"] == 2
+        assert open_streams(sim250) == 2
         # each connection was anchored on its group's first mailbox (X-AnchorMailbox, EWS-FACTS §6)
         assert {g.anchor for g in groups} == {m for (op, m) in sim250.counters.snapshot()
                                                if op == "GetStreamingEvents"}
