@@ -154,8 +154,10 @@ class Applier:
         if appt is None:
             return
         staff = None
-        if kind == "cancelled_in_exchange" and appt.status == "booked":
-            kind, staff = "changed_in_exchange", list(appt.staff) + [self.ctx.staff]  # others still hold it
+        if kind == "cancelled_in_exchange":  # D3: the removed staff member is told too, not only those left
+            staff = list(appt.staff) + [self.ctx.staff]
+            if appt.status == "booked":  # others still hold it: for clients it changed, it is not cancelled
+                kind = "changed_in_exchange"
         self.ctx.pending_notify.append((appt.id, kind, tuple(s.id for s in staff) if staff else None))
         self.log("notified", a.rule, f"staff and clients told: {kind.replace('_', ' ')} (G6 switches apply)", subject)
 

@@ -30,6 +30,7 @@ def reset(world):
     for appt in db.session.execute(db.select(Appointment)).scalars():
         db.session.delete(appt)
     db.session.commit()
+    db.session.expunge_all()
     world.redis.flushdb()
     world.sim.faults.clear()
     for who in world.staff:
@@ -138,11 +139,14 @@ class SyncMachine(RuleBasedStateMachine):
             assert all(n == 1 for n in ids.values()), ids
 
     def teardown(self):
-        """A quiet sync: no faults, the safety net runs, then both sides must agree."""
+        """A quiet sync: no faults; the safety net and change notifications run; then both sides must agree.
+        (The safety net alone waits out the back-off after an error; a notification-triggered sync does not.)"""
         FAULTS.clear()
         self.w.sim.faults.clear()
         for _ in range(3):
             tick()
+            for who in self.w.staff:
+                enqueue_incremental_sync(who.id, "notification")
             self.w.run(scheduled=True)
         check_agreement(self.w)
 
