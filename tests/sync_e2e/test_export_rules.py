@@ -35,12 +35,39 @@ def test_e1_m1_m2_m3_m4_booking_becomes_busy_item_with_marker_body(world):
     assert change.exported_at is not None
 
 
-def test_e1_no_invitations_sent(world):
-    world.initial()
-    world.book()
-    world.run()
-    assert world.sim.outlook("alice@example.com").items()[0].required  # attendees are on the item …
-    assert not any("cleo" in mb for (_op, mb) in world.sim.counters.snapshot())  # … but nothing went to them
+class Spy:
+    """Wraps the simulator's request validator to see each request's operation element."""
+
+    def __init__(self, inner):
+        self.inner, self.ops = inner, []
+
+    def errors(self, element, copy=False):
+        self.ops.append((element.tag.rsplit("}", 1)[-1], dict(element.attrib)))
+        return self.inner.errors(element, copy=copy) if self.inner else []
+
+
+def test_e1_e2_no_invitations_updates_or_cancellations_sent(world):
+    spy = world.sim.sim.request_validator = Spy(world.sim.sim.request_validator)
+    try:
+        world.initial()
+        appt = world.book()
+        world.run()
+        reschedule(appt, future(5, 9))
+        db.session.commit()
+        from portal.jobs.queues import enqueue_export
+
+        enqueue_export(appt.id)
+        world.run()
+        cancel(appt)
+        db.session.commit()
+        enqueue_export(appt.id)
+        world.run()
+    finally:
+        world.sim.sim.request_validator = spy.inner
+    sends = {op: attrs for op, attrs in spy.ops if op in ("CreateItem", "UpdateItem", "DeleteItem")}
+    assert sends["CreateItem"]["SendMeetingInvitations"] == "SendToNone"
+    assert sends["UpdateItem"]["SendMeetingInvitationsOrCancellations"] == "SendToNone"
+    assert sends["DeleteItem"]["SendMeetingCancellations"] == "SendToNone"
 
 
 def test_e1_crash_after_createitem_never_duplicates(world):

@@ -14,7 +14,13 @@ from portal.jobs.apply import FAULTS
 from portal.jobs.queues import enqueue_export, enqueue_incremental_sync
 from portal.jobs.schedule import tick
 from portal.models import (
-    Appointment, AppointmentChange, ExchangeLink, ExternalAbsence, MailboxState, OutboxMessage, SyncActivity,
+    Appointment,
+    AppointmentChange,
+    ExchangeLink,
+    ExternalAbsence,
+    MailboxState,
+    OutboxMessage,
+    SyncActivity,
 )
 from portal.schedule.booking import BookingError, book, cancel, reschedule
 
