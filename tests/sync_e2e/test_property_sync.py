@@ -36,7 +36,9 @@ def reset(world):
     for appt in db.session.execute(db.select(Appointment)).scalars():
         db.session.delete(appt)
     db.session.commit()
-    db.session.expunge_all()
+    doomed = (ExchangeLink, AppointmentChange, OutboxMessage, SyncActivity, ExternalAbsence, MailboxState, Appointment)
+    for obj in [o for o in db.session.identity_map.values() if isinstance(o, doomed)]:
+        db.session.expunge(obj)  # bulk DELETE leaves them in the identity map; SQLite reuses their ids
     world.redis.flushdb()
     world.sim.faults.clear()
     for who in world.staff:
