@@ -1,6 +1,7 @@
 """Calendar semantics on top of the store: occurrence views, modified/deleted occurrences, id lookup."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from . import recurrence
@@ -19,17 +20,19 @@ def occurrence_view(master: CalendarItem, original_start: datetime, index: int |
     view.start = original_start
     view.end = original_start + recurrence.duration(master)
     view.item_type = "Occurrence"
-    # An occurrence's ChangeKey only moves when that occurrence changes, so editing one occurrence does
-    # not make the ChangeKeys a client holds for its siblings stale.
-    view.salt = bytes(a ^ b for a, b in zip(master.salt, b"OCC\x00\x00\x00", strict=True))
-    view.version = 1
+    # An occurrence's ChangeKey moves whenever its series changes (occurrences are computed from the
+    # master), and also carries the occurrence's own version: UpdateItem with AutoResolve only reports a
+    # conflict when that occurrence itself changed (see operations/update.py).
+    view.salt = hashlib.sha1(master.salt + original_start.isoformat().encode()).digest()[:6]
+    view.version = master.version
+    view.occurrence_version = 0
     overrides = master.modified.get(original_start)
     if overrides:
         view.item_type = "Exception"
         for key, value in overrides.items():
             if key in OVERRIDABLE:
                 setattr(view, key, value)
-        view.version = 1 + overrides.get("_version", 1)
+        view.occurrence_version = overrides.get("_version", 1)
     return view
 
 

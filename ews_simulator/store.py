@@ -34,8 +34,18 @@ def new_id(prefix: bytes, mailbox: str) -> str:
     return base64.b64encode(b"\x00\x00\x00" + prefix + os.urandom(24) + mailbox.encode()[:16]).decode()
 
 
-def change_key(version: int, salt: bytes) -> str:
-    return base64.b64encode(b"\x0f\x00\x00\x00\x16\x00\x00\x00" + salt + struct.pack(">I", version)).decode()
+def change_key(version: int, salt: bytes, occurrence_version: int | None = None) -> str:
+    tail = struct.pack(">I", version) + (b"" if occurrence_version is None else struct.pack(">I", occurrence_version))
+    return base64.b64encode(b"\x0f\x00\x00\x00\x16\x00\x00\x00" + salt + tail).decode()
+
+
+def occurrence_version_of(key: str | None) -> int | None:
+    """The occurrence's own version inside an occurrence ChangeKey (None when not one)."""
+    try:
+        raw = base64.b64decode(key or "", validate=True)
+    except ValueError:
+        return None
+    return struct.unpack(">I", raw[-4:])[0] if len(raw) == 22 else None
 
 
 @dataclass
@@ -101,10 +111,11 @@ class CalendarItem:
     original_start: datetime | None = None
     master_id: str | None = None
     instance_index: int | None = None
+    occurrence_version: int | None = None
 
     @property
     def change_key(self) -> str:
-        return change_key(self.version, self.salt)
+        return change_key(self.version, self.salt, self.occurrence_version)
 
     @property
     def is_meeting(self) -> bool:

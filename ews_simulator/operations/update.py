@@ -5,6 +5,7 @@ from dataclasses import fields
 
 from .. import calendar, itemparse
 from ..soap import EwsError, add_message, local, msub, response_root, tsub
+from ..store import occurrence_version_of
 from .refs import check_change_key, resolve
 
 KEEP = {"id", "folder_id", "mailbox", "version", "salt", "created", "created_by"}
@@ -63,6 +64,16 @@ def _without(master, original_start):
     return clone
 
 
+def _check_occurrence_key(ref, view):
+    """AutoResolve on an occurrence: changes elsewhere in the series are merged; a change to this very
+    occurrence since the client read it is a conflict (MSDOC updateitem ConflictResolution)."""
+    sent = ref.get("ChangeKey")
+    if sent is None:
+        check_change_key(ref, view.change_key, required=True)
+    if occurrence_version_of(sent) != view.occurrence_version:
+        check_change_key(ref, view.change_key)
+
+
 def update_item(ctx, op):
     root, messages = response_root("UpdateItem")
     mode = op.get("ConflictResolution", "AutoResolve")
@@ -78,7 +89,10 @@ def update_item(ctx, op):
                                    "The SendMeetingInvitationsOrCancellations attribute is required for calendar "
                                    "items.")
                 if mode != "AlwaysOverwrite" and local(ref.tag) == "ItemId":
-                    check_change_key(ref, item.change_key, required=mode == "AutoResolve")
+                    if master is not None and mode == "AutoResolve":
+                        _check_occurrence_key(ref, item)
+                    else:
+                        check_change_key(ref, item.change_key, required=mode == "AutoResolve")
                 if master is not None:
                     item = _update_occurrence(ctx, master, item, updates)
                 else:

@@ -106,3 +106,11 @@ def test_paged_sync_never_reports_update_for_an_unsent_item(person):
                  for s, k, i in first}
     rest = changes_since(person.store, folder.id, 0, delivered)
     assert [k for _s, k, _i in rest] == ["Create"]
+
+
+def test_occurrence_change_keys_follow_the_series(person):
+    item_id = person.create_recurring("Weekly", utc(2027, 1, 4, 10), utc(2027, 1, 4, 11), count=3)
+    before = [o.change_key for o in person.occurrences(item_id, utc(2027, 1, 1), utc(2027, 2, 1))]
+    person.rename(item_id, "Weekly (renamed)")
+    after = [o.change_key for o in person.occurrences(item_id, utc(2027, 1, 1), utc(2027, 2, 1))]
+    assert len(set(before + after)) == 6  # every occurrence shows the series changed

@@ -148,3 +148,21 @@ def test_i1_resolve_names_and_alias(sim):
 def test_ntlm_logon_with_upn_form(sim):
     acc = account(sim, ALICE, auth="ntlm", version=(15, 1, 2176, 12), upn=sim.service_account.upn)
     assert acc.calendar.name == "Calendar"
+
+
+def test_occurrence_conflict_only_when_that_occurrence_changed(sim):
+    from exchangelib.errors import ErrorIrresolvableConflict
+    acc = account(sim, ALICE)
+    person = sim.outlook(ALICE)
+    start = MONDAY + timedelta(days=70)
+    series_id = person.create_recurring("Conflicts", start, start + timedelta(minutes=30), pattern="Daily",
+                                        count=3, tz="Europe/Berlin")
+    first, second, _third = acc.calendar.view(start=start - timedelta(hours=1), end=start + timedelta(days=3))
+    person.rename(series_id, "Conflicts (series renamed in Outlook)")  # a series change: merged
+    first.location = "Room 7"
+    first.save(update_fields=["location"], send_meeting_invitations="SendToNone")
+    person.move_occurrence(series_id, second.start, second.start + timedelta(hours=2),
+                           second.end + timedelta(hours=2))  # this very occurrence changed: conflict
+    second.location = "Room 8"
+    with pytest.raises(ErrorIrresolvableConflict):
+        second.save(update_fields=["location"], send_meeting_invitations="SendToNone")
