@@ -137,6 +137,15 @@ def sim():
 
 @pytest.fixture
 def world(app, sim, redis_url):
+    yield from make_world(app, sim, redis_url)
+
+
+@pytest.fixture
+def pg_world(pg_app, sim, redis_url):
+    yield from make_world(pg_app, sim, redis_url)
+
+
+def make_world(app, sim, redis_url):
     import redis as redis_lib
 
     from portal.crypto import encrypt

@@ -1,12 +1,18 @@
 """G1 smoke: initial sync imports Outlook's busy time and exports Sundial's bookings."""
 from __future__ import annotations
 
-from datetime import timedelta
+import pytest
 
 from .conftest import future
 
 
-def test_g1_initial_sync_imports_and_exports(world):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_world(request):
+    return request.getfixturevalue("world" if request.param == "sqlite" else "pg_world")
+
+
+def test_g1_initial_sync_imports_and_exports(either_world):
+    world = either_world
     ol = world.outlook(world.alice)
     ol.create("Dentist", future(2, 14), future(2, 15))
     world.book(start=future(4, 15))
@@ -19,4 +25,3 @@ def test_g1_initial_sync_imports_and_exports(world):
     assert st.initialized_on is not None and st.progress_exported == 1
     world.sync(world.alice)
     assert len(world.items(world.alice)) == 2 and len(world.absences(world.alice)) == 1
-    _ = timedelta
