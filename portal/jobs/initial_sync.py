@@ -13,11 +13,11 @@ from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, ap
 from ..sync.plan import plan_export
 from .apply import Applier
 from .context import MailboxContext, appointment_side, link_state, links_of
-from .queues import schedule_retry
+from .queues import redis_connection, schedule_retry
 from .record import commit, mark_synced
 from .runner import run_for_mailbox
 from .scan import Planner, read_changes
-from .sync_mailbox import finish
+from .sync_mailbox import finish, horizon_key
 
 
 def initial_sync(staff_id: int) -> str:
@@ -53,6 +53,7 @@ def initialize(ctx: MailboxContext) -> str:
     planner.items(events)
     planner.unseen_gone()
     outcome = finish(ctx, planner, links, state, "initial")
+    redis_connection().set(horizon_key(staff.id), "1", ex=86400)  # just expanded: the daily extension waits
     if outcome == "needs confirmation":
         return outcome
     ms.state = "initializing"

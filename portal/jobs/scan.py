@@ -58,7 +58,7 @@ class Planner:
         self.out.append(Planned(acts, ev.last_modified, ev.subject))
 
     def gone(self, row: ExchangeLink, rule: str = "D1", why: str = "the event was removed in Exchange") -> None:
-        if _is_series(row):
+        if is_series(row):
             self.series_gone(row)
             return
         acts = plan_gone(link_state(row), self._appt(row.appointment_id), self.ctx.staff.id, rule, why)
@@ -107,8 +107,8 @@ class Planner:
     def unseen_gone(self) -> None:
         """Full re-scan: a linked item the calendar no longer holds was deleted (detects deletions, D1/D3)."""
         for row in list(self.links.values()):
-            if row.item_key not in self.seen and (row.absence_id or row.appointment_id or _is_series(row)):
-                if _is_series(row):
+            if row.item_key not in self.seen and (row.absence_id or row.appointment_id or is_series(row)):
+                if is_series(row):
                     self.out.append(Planned([DropLink(row.item_key)]))
                 else:
                     self.gone(row, "D1", "not in the calendar any more (found by a full re-scan)")
@@ -117,7 +117,7 @@ class Planner:
         return [a for p in self.out for a in p.actions]
 
 
-def _is_series(row: ExchangeLink) -> bool:
+def is_series(row: ExchangeLink) -> bool:
     return row.item_key == row.item_id and row.master_item_id is not None and row.absence_id is None \
         and row.appointment_id is None and row.content_hash is None
 

@@ -7,16 +7,16 @@ calendar that suddenly looks empty stops with state needs_confirmation instead o
 from __future__ import annotations
 
 from ..ews_soap.errors import FolderNotFound, ItemNotFound, SyncStateInvalid
-from ..ews_soap.types import ItemError
+from ..ews_soap.types import CalendarEvent, ItemError
 from ..extensions import db
 from ..models import SyncActivity
 from ..sync.plan import linked_units, needs_confirmation, removals
 from .apply import Applier
 from .context import MailboxContext, content_links, links_of
-from .queues import schedule_retry
+from .queues import redis_connection, schedule_retry
 from .record import commit, mark_synced
 from .runner import run_for_mailbox
-from .scan import Planner, plan_changes, read_changes
+from .scan import Planner, is_series, plan_changes, read_changes
 
 
 def sync_mailbox(staff_id: int, reason: str = "periodic") -> str:
@@ -41,6 +41,7 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
         changes, state = read_changes(ctx, ms.sync_state)
         plan_changes(planner, changes)
         confirm_new_items(ctx, planner, links, changes)
+        extend_horizon(ctx, planner, links, changes)
     except SyncStateInvalid as exc:
         db.session.add(SyncActivity(staff_id=ctx.staff.id, action="rescan", rule="D1", reason=exc.sentence))
         if isinstance(exc, FolderNotFound):  # ErrorSyncFolderNotFound: look the primary calendar up again
@@ -64,6 +65,20 @@ def confirm_new_items(ctx: MailboxContext, planner: Planner, links, changes) -> 
                 planner.gone(row)
         else:
             planner.event(got)
+
+
+def horizon_key(staff_id: int) -> str:
+    return f"sundial:horizon-extended:{staff_id}"
+
+
+def extend_horizon(ctx: MailboxContext, planner: Planner, links, changes) -> None:
+    """U4: the horizon moves forward every day, so once a day unchanged series are expanded again to bring in
+    their newly covered occurrences (mailboxes without series pay nothing)."""
+    series = [r for r in links.values() if is_series(r) and r.item_id not in changes]
+    if not series or not redis_connection().set(horizon_key(ctx.staff.id), "1", nx=True, ex=86400):
+        return
+    masters = ctx.session.get_items(ctx.mailbox, [r.item_id for r in series])
+    planner.masters([m for m in masters if isinstance(m, CalendarEvent)])
 
 
 def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str) -> str:

@@ -79,3 +79,18 @@ def test_u4_pattern_change_resyncs_the_series_and_deleting_it_removes_all(world)
     world.sync(world.bob)
     assert world.absences(world.bob) == []
     _ = date
+
+
+def test_u4_occurrences_entering_the_moving_horizon_are_added_daily(world):
+    world.app.config["SYNC_HORIZON_DAYS"] = 21
+    start = next_weekday(3, NY, 10)
+    world.outlook(world.alice).create_recurring("Weekly", start, start + timedelta(hours=1),
+                                                tz="America/New_York", days=["Thursday"])
+    world.initial(world.alice)
+    first = len(world.absences(world.alice))
+    world.sync(world.alice)
+    assert len(world.absences(world.alice)) == first  # within the day: no re-expansion, no extra cost
+    world.app.config["SYNC_HORIZON_DAYS"] = 42  # as if three weeks had passed
+    world.redis.delete(f"sundial:horizon-extended:{world.alice.id}")  # … and the daily mark had expired
+    world.sync(world.alice)
+    assert len(world.absences(world.alice)) == first + 3
