@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     EmailField,
     IntegerField,
+    PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -55,6 +56,8 @@ class StaffForm(FlaskForm):
     takes_appointments = BooleanField("Takes appointments")
     locations = CheckboxListField("Locations", coerce=int, validators=[DataRequired("Choose at least one location.")])
     primary_location = SelectField("Primary location", coerce=int, validators=[InputRequired()])
+    login_password = PasswordField("Sundial login password", validators=[
+        Optional(), Length(min=10, message="Use at least 10 characters.")])
 
     def validate_primary_location(self, field):
         if self.locations.data and field.data not in self.locations.data:

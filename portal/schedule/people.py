@@ -9,7 +9,7 @@ from sqlalchemy import func
 
 from ..auth.access import admin_required
 from ..extensions import db
-from ..models import Appointment, Client, Location, Service, StaffMember
+from ..models import Appointment, Client, Location, Service, StaffMember, User
 from . import bp
 from .forms import StaffForm, zone_choices
 
@@ -37,7 +37,8 @@ def notify_staff_changed(staff_id: int, old_email: str | None, old_takes: bool |
 @admin_required
 def staff_list():
     staff = db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars().all()
-    return render_template("people/staff_list.html", staff=staff, settings_section="staff")
+    with_login = set(db.session.execute(db.select(User.staff_id).where(User.staff_id.is_not(None))).scalars())
+    return render_template("people/staff_list.html", staff=staff, with_login=with_login, settings_section="staff")
 
 
 def _staff_form(member: StaffMember | None) -> StaffForm:
@@ -61,6 +62,33 @@ def _email_taken(email: str, member: StaffMember | None) -> bool:
     return other is not None and (member is None or other.id != member.id)
 
 
+def _login_of(member: StaffMember, old_email: str | None) -> User | None:
+    linked = db.session.execute(db.select(User).where(User.staff_id == member.id)).scalars().first()
+    if linked is not None:
+        return linked
+    user = db.session.execute(db.select(User).where(func.lower(User.email) == (old_email or member.email))
+                              ).scalars().first()
+    return user if user is not None and user.staff_id is None else None
+
+
+def _sync_login(member: StaffMember, old_email: str | None, password: str | None) -> str | None:
+    """Keep the staff member's Sundial login (User with staff_id) in step: same email; a password sets or
+    resets it (write-only). Returns a problem sentence, or None."""
+    user = _login_of(member, old_email)
+    if user is None and not password:
+        return None
+    clash = db.session.execute(db.select(User).where(func.lower(User.email) == member.email)).scalars().first()
+    if clash is not None and clash is not user:
+        return f"Another login already uses {member.email}; the staff member's login was not changed."
+    if user is None:
+        user = User(email=member.email, name=member.name, role="staff")
+        db.session.add(user)
+    user.email, user.staff = member.email, member
+    if password:
+        user.set_password(password)
+    return None
+
+
 def _save_staff(member: StaffMember | None):
     form = _staff_form(member)
     if form.validate_on_submit():
@@ -77,11 +105,17 @@ def _save_staff(member: StaffMember | None):
                 db.select(Location).where(Location.id.in_(form.locations.data))).scalars().all()
             member.primary_location_id = form.primary_location.data
             db.session.add(member)
+            db.session.flush()
+            problem = _sync_login(member, old_email, form.login_password.data or None)
+            if problem:
+                flash(problem, "warning")
             db.session.commit()
             notify_staff_changed(member.id, old_email, old_takes)
             flash(f"Saved {member.name}.", "success")
             return redirect(url_for("schedule.staff_list"))
-    return render_template("people/staff_form.html", form=form, member=member, settings_section="staff")
+    login = _login_of(member, None) if member is not None and member.id else None
+    return render_template("people/staff_form.html", form=form, member=member, login=login,
+                           settings_section="staff")
 
 
 @bp.route("/admin/staff/new", methods=["GET", "POST"])

@@ -104,3 +104,25 @@ def test_org_lists_and_integrations_landing(client, world, admin_user):
     page = client.get("/settings/integrations").get_data(as_text=True)
     assert "Contoso Exchange" in page and 'class="badge badge-ok">Connected' in page
     assert 'href="/settings/notifications/clients"' in page  # the settings side navigation
+
+
+def test_a1_admin_gives_a_staff_member_a_login_and_they_see_their_own_week(app, client, world, admin_user, hook_calls):
+    login(client, admin_user)
+    data = {"name": "Kim Colleague", "email": "kim@example.test", "timezone": "America/Chicago",
+            "takes_appointments": "y", "locations": [world.chicago.id], "primary_location": world.chicago.id,
+            "login_password": "short"}
+    page = client.post(f"/admin/staff/{world.kim.id}/edit", data=data).get_data(as_text=True)
+    assert "Use at least 10 characters." in page
+    data["login_password"] = "kims-new-password"
+    assert client.post(f"/admin/staff/{world.kim.id}/edit", data=data).status_code == 302
+    kim_user = db.session.execute(db.select(User).filter_by(staff_id=world.kim.id)).scalar_one()
+    assert (kim_user.email, kim_user.role) == ("kim@example.test", "staff")
+    data.update(email="kim.c@example.test", login_password="")  # an email change moves the login along
+    assert client.post(f"/admin/staff/{world.kim.id}/edit", data=data).status_code == 302
+    assert db.session.get(User, kim_user.id).email == "kim.c@example.test"
+    assert db.session.get(User, kim_user.id).check_password("kims-new-password")  # blank keeps it
+    other = app.test_client()
+    with app.app_context():  # a fresh `g` for the second login
+        login(other, db.session.get(User, kim_user.id), password="kims-new-password")
+        page = other.get("/schedule").get_data(as_text=True)
+    assert "Kim Colleague" in page and "America/Chicago" in page and "staff-picker" not in page
