@@ -134,6 +134,11 @@ class Faults:
             self._streams[key] += 1
             return True
 
+    def open_streams(self, key: str | None = None) -> int:
+        """GetStreamingEvents connections open right now (for one account/impersonated mailbox, or all)."""
+        with self.lock:
+            return self._streams[key.lower()] if key else sum(self._streams.values())
+
     def close_stream(self, key: str):
         with self.lock:
             self._streams[key] -= 1

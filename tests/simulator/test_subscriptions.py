@@ -142,3 +142,12 @@ def test_pull_subscription_expires_after_its_timeout(fast_sim):
     time.sleep(2.2)
     with pytest.raises(ErrorExpiredSubscription):
         list(acc.calendar.get_events(sub_id, watermark))
+
+
+def test_open_streams_counts_connections(fast_sim):
+    acc = account(fast_sim, ALICE)
+    sub_id = acc.calendar.subscribe_to_streaming()
+    seen = []
+    threading.Timer(0.4, lambda: seen.append(fast_sim.faults.open_streams(ALICE))).start()
+    list(acc.calendar.get_streaming_events(sub_id, connection_timeout=1))
+    assert seen == [1] and fast_sim.faults.open_streams() == 0
