@@ -4,7 +4,7 @@
     db.session.commit()
     queue_delivery(msgs)                               # after the commit; a Redis outage keeps them pending
 
-Kinds: booked, rescheduled, changed, changed_in_exchange, cancelled, cancelled_in_exchange.
+Kinds: booked, rescheduled, changed, changed_in_exchange, cancelled, cancelled_in_exchange, staff_removed.
 """
 from .outbox import KINDS, notify_appointment, queue_delivery
 

@@ -17,6 +17,7 @@ KINDS = {
     "changed_in_exchange": ("Rescheduled", "Your appointment was changed in the staff calendar."),
     "cancelled": ("Cancelled", "Your appointment has been cancelled."),
     "cancelled_in_exchange": ("Cancelled", "Your appointment was cancelled in the staff calendar."),
+    "staff_removed": ("Removed", "You are no longer on this appointment; the others keep it."),
 }
 
 
@@ -48,24 +49,26 @@ def _subject(appointment: Appointment, kind: str, tz_name: str) -> str:
     return f"{verb}: {appointment.service.name} on {s:%a} {s.day} {s:%b} at {s:%H:%M} {s.tzname()}"
 
 
-def notify_appointment(appointment: Appointment, kind: str, staff=None) -> list[OutboxMessage]:
+def notify_appointment(appointment: Appointment, kind: str, staff=None,
+                       audiences: tuple[str, ...] = ("clients", "staff")) -> list[OutboxMessage]:
     """Add one OutboxMessage per recipient for each audience whose switch is on; does not commit.
 
     `staff` limits the staff audience (e.g. D3: only the staff member whose Exchange item was
-    removed); by default every staff member on the appointment is told. Clients are told in the
-    location's time zone, staff in their own.
+    removed); by default every staff member on the appointment is told. `audiences` narrows who is
+    told at all (e.g. ("staff",) for "staff_removed"). Clients are told in the location's time zone,
+    staff in their own.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     out: list[OutboxMessage] = []
     loc_tz = appointment.location.timezone if appointment.location else "UTC"
-    if NotificationSetting.is_enabled("clients"):
+    if "clients" in audiences and NotificationSetting.is_enabled("clients"):
         for client in appointment.clients:
             if client.email:
                 out.append(OutboxMessage(audience="clients", recipient=client.email, appointment_id=appointment.id,
                                          subject=_subject(appointment, kind, loc_tz),
                                          body=_body(appointment, kind, client.name, loc_tz)))
-    if NotificationSetting.is_enabled("staff"):
+    if "staff" in audiences and NotificationSetting.is_enabled("staff"):
         for member in (staff if staff is not None else appointment.staff):
             out.append(OutboxMessage(audience="staff", recipient=member.email, appointment_id=appointment.id,
                                      subject=_subject(appointment, kind, member.timezone),

@@ -156,12 +156,15 @@ def edit_appointment(appointment_id: int):
         form.notes.data = appt.notes
     errors: list[str] = []
     if form.validate_on_submit():
-        before = _snapshot(appt)
+        before, old_staff = _snapshot(appt), list(appt.staff)
         try:
             kinds = edit(appt, **_form_values(form), actor=current_user)
             changed = "rescheduled" if "rescheduled" in kinds else (
                 "changed" if kinds and _snapshot(appt) != before else None)
             messages = notify_appointment(appt, changed) if changed else []
+            removed = [s for s in old_staff if s not in appt.staff]
+            if removed:
+                messages += notify_appointment(appt, "staff_removed", staff=removed, audiences=("staff",))
             db.session.commit()
         except BookingError as exc:
             db.session.rollback()

@@ -148,3 +148,18 @@ def test_a2_schedule_without_staff_explains_what_to_do(client, admin_user):
     with client.application.app_context():  # a fresh `g`: Flask-Login caches the user there
         log_in(other, lonely)
         assert "Your login is not linked to a staff member yet." in other.get("/schedule").get_data(as_text=True)
+
+
+def test_g6_staff_taken_off_an_appointment_are_told(client, world, admin_user, queue_redis):
+    login(client, admin_user)
+    assert client.post("/appointments/new", data=_form(world)).status_code == 302
+    appt = db.session.execute(db.select(Appointment).filter_by(notes="VIP")).scalar_one()
+    first = {m.id for m in db.session.execute(db.select(OutboxMessage)).scalars()}
+    form = _form(world, staff=[world.sam.id], duration="60")
+    assert client.post(f"/appointments/{appt.id}/edit", data=form).status_code == 302
+    new = [m for m in db.session.execute(db.select(OutboxMessage)).scalars() if m.id not in first]
+    assert sorted((m.recipient, m.subject.split(":")[0]) for m in new) == [
+        ("jo@client.test", "Updated"), ("kim@example.test", "Removed"), ("max@client.test", "Updated"),
+        ("sam@example.test", "Updated")]
+    removed = next(m for m in new if m.recipient == "kim@example.test")
+    assert "You are no longer on this appointment" in removed.body
