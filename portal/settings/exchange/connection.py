@@ -41,9 +41,11 @@ class Discovered:
     source: str  # "autodiscover" | "guessed"
 
 
-def discover(username: str, password: str | None) -> Discovered:
+def discover(username: str, password: str | None, staff_email: str | None = None) -> Discovered:
     """The EWS URL for a UPN's domain (S4): Autodiscover first, else https://mail.<domain>/EWS/Exchange.asmx.
 
+    An impersonation-only service account often has no mailbox, and Autodiscover answers only for
+    mailboxes: then the same credentials ask for a staff member's mailbox instead (`staff_email`).
     EXCHANGE_AUTODISCOVER_CANDIDATES (lab/demo) are tried first; plain-http candidates there are the
     operator's explicit choice for a lab server, so they may be used without TLS.
     """
@@ -51,11 +53,13 @@ def discover(username: str, password: str | None) -> Discovered:
 
     cfg = current_app.config
     candidates = list(cfg.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
-    result = autodiscover_module.discover(
-        username, password, extra_candidates=candidates, ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
-        total_timeout=float(cfg.get("EXCHANGE_AUTODISCOVER_TIMEOUT", 10.0)),
-        allow_http=any(c.startswith("http://") for c in candidates),
-        standard=bool(cfg.get("EXCHANGE_AUTODISCOVER_STANDARD", True)))
+    options = dict(extra_candidates=candidates, ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
+                   total_timeout=float(cfg.get("EXCHANGE_AUTODISCOVER_TIMEOUT", 8.0)),
+                   allow_http=any(c.startswith("http://") for c in candidates),
+                   standard=bool(cfg.get("EXCHANGE_AUTODISCOVER_STANDARD", True)))
+    result = autodiscover_module.discover(username, password, **options)
+    if not result.detected and password and staff_email and staff_email.lower() != username.lower():
+        result = autodiscover_module.discover(username, password, email=staff_email, **options)
     return Discovered(url=result.url, source="autodiscover" if result.detected else "guessed")
 
 

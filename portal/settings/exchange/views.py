@@ -120,7 +120,8 @@ def autodiscover():
         if integ is not None and integ.username.lower() == username.lower():
             password = authorize.stored_password(integ)
     try:
-        found = connection.discover(username, password)
+        staff = authorize.staff_to_sync()
+        found = connection.discover(username, password, staff[0].email if staff else None)
     except EwsError as exc:
         log.info("Autodiscover for %s failed: %s", username.rpartition("@")[2], exc.code)
         found = connection.Discovered(connection.guess_url(username), "guessed")
