@@ -84,3 +84,18 @@ def outbox_retry(message_id: int):
     else:
         flash("The job queue (Redis) is unreachable; the message stays in the outbox.", "warning")
     return redirect(url_for("settings.outbox"))
+
+
+@bp.route("/notifications/outbox/retry", methods=["POST"])
+@admin_required
+def outbox_retry_all():
+    """After a Redis outage or once SMTP is configured: queue every message not yet sent."""
+    waiting = db.session.execute(db.select(OutboxMessage).where(OutboxMessage.status.in_(
+        ("pending", "failed", "undelivered"))).order_by(OutboxMessage.id).limit(1000)).scalars().all()
+    if not waiting:
+        flash("Nothing to send: every message in the outbox was delivered.", "info")
+    elif queue_delivery(waiting):
+        flash(f"Delivery of {len(waiting)} message{'s' if len(waiting) != 1 else ''} is queued.", "success")
+    else:
+        flash("The job queue (Redis) is unreachable; the messages stay in the outbox.", "warning")
+    return redirect(url_for("settings.outbox"))

@@ -162,3 +162,23 @@ def test_g6_outbox_page_and_notification_switch(app, admin_user, login_as):
     resp = client.post("/settings/notifications/clients", data={"enabled": "y"})
     assert NotificationSetting.is_enabled("clients") is True
     assert client.get("/settings/notifications/nobody").status_code == 404
+
+
+def test_g6_send_all_waiting_after_an_outage(app, admin_user, login_as, redis_url):
+    import redis
+    from rq import Queue
+
+    url = redis_url.rsplit("/", 1)[0] + "/9"  # a database of its own; emptied
+    conn = redis.Redis.from_url(url)
+    conn.flushdb()
+    app.config["REDIS_URL"] = url
+    app.extensions.pop("sundial_redis", None)
+    ids = [_message(f"c{i}@client.test") for i in range(3)]
+    db.session.get(OutboxMessage, ids[0]).status = "sent"
+    db.session.commit()
+    client = app.test_client()
+    login_as(client, admin_user)
+    page = client.post("/settings/notifications/outbox/retry", follow_redirects=True).get_data(as_text=True)
+    assert "Delivery of 2 messages is queued." in page
+    assert sorted(Queue("notify", connection=conn).job_ids) == [f"notify-{i}" for i in ids[1:]]
+    conn.flushdb()
