@@ -59,7 +59,9 @@ def handle(app, environ, start_response):
 
 
 def _settings(environ, sim, mbx) -> bytes:
-    scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+    # Behind the TLS terminator the WSGI app itself sees plain http; the public scheme is https.
+    scheme = (environ.get("HTTP_X_FORWARDED_PROTO") or sim.config.extra.get("public_scheme")
+              or environ.get("wsgi.url_scheme", "http"))
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     ews_url = f"{scheme}://{host}/EWS/Exchange.asmx"
     root = etree.Element(f"{{{RESP}}}Autodiscover", nsmap={None: RESP})

@@ -52,6 +52,9 @@ def seed_demo(sim, today: date | None = None):
     directory.domain = NETBIOS
     directory.add_account(SERVICE_UPN, SERVICE_PASSWORD, display_name="Sundial service account",
                           impersonation=True, domain=NETBIOS)
+    # The service account has its own mailbox, so Authorize proves access to its own calendar (S6).
+    directory.add_mailbox(SERVICE_UPN, "Sundial service account")
+    sim.store.ensure_mailbox(SERVICE_UPN)
     today = today or date.today()
     for name, email, tz in demo_staff():
         directory.add_mailbox(email, name, aliases=[_alias(email)], password=STAFF_PASSWORD)

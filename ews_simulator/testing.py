@@ -88,6 +88,7 @@ def running_simulator(version: str = "2016", auth: str = "ntlm", tls: bool = Fal
     if tls:
         from .tls import TlsTerminator
         terminator = TlsTerminator(host, server.port).start()
+        sim.config.extra["public_scheme"] = "https"
         handle = RunningSimulator(sim, server, "https", terminator.port, account, terminator.ca_pem)
         handle.tls = terminator
     try:

@@ -54,10 +54,6 @@ def test_s4_detected_over_https_with_admin_ca():
         result = discover(acc.upn, acc.password, extra_candidates=[sim.autodiscover_url], ca_bundle_pem=sim.ca_pem,
                           standard=False)
         close_pools()
-        if not result.detected and sim.counters.total("Autodiscover") == 1:
-            # the answer came, but named an http:// EWS URL: S4 refuses it (seen when the simulator's TLS
-            # terminator does not tell the app it is behind https)
-            pytest.xfail("simulator behind its TLS terminator answers an http:// EwsUrl, which S4 refuses")
         assert result.detected and result.url == sim.url and result.source == sim.autodiscover_url
         close_pools()
 

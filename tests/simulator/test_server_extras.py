@@ -119,7 +119,7 @@ def test_cli_demo_seed_outlook_and_state_file(tmp_path):
     proc, banner = _start(port, state)
     try:
         assert "svc-sundial@sundial-demo.test" in banner and "Demo-Exchange-2026!" in banner
-        assert f"http://127.0.0.1:{port}/EWS/Exchange.asmx" in banner and "mailboxes: 25" in banner
+        assert f"http://127.0.0.1:{port}/EWS/Exchange.asmx" in banner and "mailboxes: 26" in banner
         url = f"http://127.0.0.1:{port}"
         out = _cli("outlook", "--url", url, "zoe.chen@sundial-demo.test", "create", "subject=CLI event",
                    "start=2027-05-03T10:00:00+00:00", "end=2027-05-03T11:00:00+00:00")
@@ -149,7 +149,7 @@ def test_g5_demo_seed_is_reachable_by_the_service_account(access):
         assert sim.service_account.upn == "svc-sundial@sundial-demo.test"
         assert sim.service_account.password == "Demo-Exchange-2026!" and sim.service_account.domain == "SUNDIAL-DEMO"
         staff = seed.demo_staff()
-        assert len(staff) == 25 and len(sim.directory.mailboxes) == 25
+        assert len(staff) == 25 and len(sim.directory.mailboxes) == 26  # + the service account's own (S6)
         acc = account(sim, staff[0][1], access=access)
         now = EWSDateTime.now(tz=EWSTimeZone("UTC"))
         items = list(acc.calendar.view(start=now - timedelta(days=7), end=now + timedelta(days=21)))
