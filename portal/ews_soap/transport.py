@@ -77,12 +77,16 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def pool_key(config: ServerConfig) -> tuple:
+    creds = config.credentials
+    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}".encode()).hexdigest()
+    return (origin(config.url), creds.username.lower(), secret)
+
+
 def pooled_session(config: ServerConfig) -> requests.Session:
     """One keep-alive pool per (server, account, credentials, CA): NTLM authenticates connections, so reuse
     matters — and a changed password must never ride on a connection authenticated with the old one."""
-    creds = config.credentials
-    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}".encode()).hexdigest()
-    key = (origin(config.url), creds.username.lower(), secret)
+    key = pool_key(config)
     with _lock:
         session = _sessions.get(key)
         if session is None:
@@ -104,10 +108,8 @@ def discard_session(config: ServerConfig) -> None:
     The Authorize probe (SPEC S6) must prove the password on a new connection: NTLM authenticates the
     connection, so a kept-alive one would accept any password typed in the settings form.
     """
-    key = (origin(config.url), config.credentials.username, hashlib.sha256(
-        (config.ca_bundle_pem or "").encode()).hexdigest())
     with _lock:
-        _sessions.pop(key, None)  # not closed: a request in flight on it (another admin's probe) may finish
+        _sessions.pop(pool_key(config), None)  # not closed: a request in flight on it may still finish
 
 
 def check_scheme(config: ServerConfig) -> None:
