@@ -7,6 +7,7 @@ against the simulator over HTTP + NTLM. Screenshots go to test-artifacts/exchang
 """
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -158,7 +159,12 @@ def test_s2_s8_admin_connects_the_demo_organisation_in_the_browser(live_app, liv
         page.click(f'tr[data-staff-id="{staff[0][0]}"] a:has-text("Activity")')
         page.wait_for_selector("#activity")
         assert page.locator("#activity tbody tr").count() > 1
-        screenshot(page, "exchange-06-activity")
+        screenshot(page, "exchange-06-activity", full_page=False)
+        page.select_option("select[name=action]", "skipped")  # "why isn't my meeting in Sundial?"
+        page.wait_for_url(re.compile(r"action=skipped"))
+        reasons = page.inner_text("#activity tbody")
+        assert "skipped" in reasons and "imported" not in reasons
+        screenshot(page, "exchange-06b-activity-skipped", full_page=False)
 
         page.goto(base + "/settings/integrations/exchange/audit")
         audit = page.inner_text("#audit")

@@ -69,7 +69,7 @@ def test_s8_every_state_is_shown_with_its_details(admin, team, connected):
         assert f">{label}</span>" in html, label
     assert "ben.brook@example.com" in html
     assert "40 imported · 10 exported · 25%" in html and 'aria-valuenow="25"' in html
-    assert "Last sync 3 min ago" in html and "last change arrived in 2.4 s" in html
+    assert "Last sync 3 min ago" in html and "Last change arrived 2.4 s after it was made in Exchange" in html
     assert "until " in html and "min more" in html
     assert "The mailbox database is temporarily unavailable." in html
     assert "/confirm-empty" in html
@@ -165,6 +165,10 @@ def test_activity_log_and_delay_percentiles(admin, team, connected):
     html = admin.get(f"{BASE}/accounts/{staff.id}/activity").get_data(as_text=True)
     assert "Free events never block time" in html and "Lunch" in html and ">I3<" in html
     assert "p50 3.0 s · p95 100 s" in html
+    found = admin.get(f"{BASE}/accounts/{staff.id}/activity?q=lunch").get_data(as_text=True)
+    assert "Lunch" in found and "Meeting 1" not in found
+    skipped = admin.get(f"{BASE}/accounts/{staff.id}/activity?action=skipped").get_data(as_text=True)
+    assert "Free events never block time" in skipped and "Meeting 1" not in skipped
     assert "p50 <b data-p50>3.0 s</b> · p95 <b data-p95>100 s</b>" in admin.get(BASE + "/accounts").get_data(
         as_text=True)
 

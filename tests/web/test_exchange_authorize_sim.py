@@ -185,8 +185,11 @@ def test_s4_plain_http_refused(admin, sim):
 
 def test_s6_failures_are_audited_without_the_password(admin, sim):
     admin.post(BASE + "/authorize", data=data_for(sim, password="Typo-Secret-99"))
-    event = AuditEvent.query.filter_by(action="authorize_failed").one()
-    assert event.detail.startswith("AuthenticationFailed") and "Typo-Secret-99" not in event.detail
+    event = AuditEvent.query.filter_by(action="authorize_rejected").one()
+    assert event.detail == f"{sim.url}: Exchange rejected the user name or password of the service account; check " \
+                           "both and authorize again."
+    html = admin.get(BASE + "/audit").get_data(as_text=True)
+    assert "Authorize failed (sign-in rejected)" in html and "Typo-Secret-99" not in html
 
 
 def test_s4_autodiscover_endpoint_detects_the_simulator(app, admin, sim):

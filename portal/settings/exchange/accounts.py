@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
@@ -14,6 +15,7 @@ from . import audit, bp, messages, status
 from .forms import ActionForm
 
 log = logging.getLogger(__name__)
+ACTIVITY_LIMIT = 300
 
 
 def _filters():
@@ -163,11 +165,21 @@ def confirm_empty(staff_id: int):
 @bp.route("/accounts/<int:staff_id>/activity")
 @admin_required
 def activity(staff_id: int):
-    """The per-staff "why isn't my meeting in Sundial?" log."""
+    """The per-staff "why isn't my meeting in Sundial?" log, searchable by event title and action."""
     staff = db.session.get(StaffMember, staff_id) or abort(404)
+    query = (request.args.get("q") or "").strip()[:100]
+    action = (request.args.get("action") or "").strip()[:40]
+    stmt = db.select(SyncActivity).where(SyncActivity.staff_id == staff_id)
+    if query:
+        stmt = stmt.where(SyncActivity.subject.ilike(f"%{query}%"))
+    if action:
+        stmt = stmt.where(SyncActivity.action == action)
     entries = list(db.session.execute(
-        db.select(SyncActivity).where(SyncActivity.staff_id == staff_id)
-        .order_by(SyncActivity.at.desc(), SyncActivity.id.desc()).limit(300)).scalars())
-    return render_template("settings/exchange/activity.html", staff=staff, entries=entries,
-                           row=status.Row(staff, staff.mailbox_state), status=status,
-                           delays=status.delays_last_hour(staff_id=staff_id), integ=ExchangeIntegration.get())
+        stmt.order_by(SyncActivity.at.desc(), SyncActivity.id.desc()).limit(ACTIVITY_LIMIT)).scalars())
+    actions = sorted(db.session.execute(db.select(SyncActivity.action).where(SyncActivity.staff_id == staff_id)
+                                        .distinct()).scalars())
+    row = status.Row(staff, staff.mailbox_state)
+    window = row.mailbox.initialized_on - timedelta(days=1) if row.mailbox and row.mailbox.initialized_on else None
+    return render_template("settings/exchange/activity.html", staff=staff, entries=entries, row=row, status=status,
+                           delays=status.delays_last_hour(staff_id=staff_id), integ=ExchangeIntegration.get(),
+                           query=query, action=action, actions=actions, window=window, limit=ACTIVITY_LIMIT)

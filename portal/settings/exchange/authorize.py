@@ -97,8 +97,7 @@ def recent_rejections(minutes: int = 30) -> int:
     """Authorize attempts Exchange answered with "credentials rejected" lately (AD lockout counts these)."""
     since = utcnow() - timedelta(minutes=minutes)
     return db.session.execute(db.select(db.func.count(AuditEvent.id)).where(
-        AuditEvent.action == "authorize_failed", AuditEvent.at >= since,
-        AuditEvent.detail.like("AuthenticationFailed%"))).scalar_one()
+        AuditEvent.action == "authorize_rejected", AuditEvent.at >= since)).scalar_one()
 
 
 def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:

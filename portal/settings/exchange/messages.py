@@ -36,6 +36,16 @@ AUTHORIZE_SENTENCES: dict[type, str] = {
     ews.TransientServerError: "Exchange had a temporary problem; try Authorize again in a minute.",
 }
 
+# Authorize failed: which form field to mark, and the short note under it.
+FAILURE_FIELDS: dict[type, tuple[str, str]] = {
+    ews.AuthenticationFailed: ("password", "Rejected by Exchange — type the password again."),
+    ews.ServerUnreachable: ("server_url", "Nothing answered at this address."),
+    ews.ProtocolError: ("server_url", "This address does not answer like Exchange Web Services."),
+    ews.TlsNotTrusted: ("ca_cert", "Upload the CA certificate that signed the server's certificate."),
+    ews.VersionNotAccepted: ("version", "This server does not accept this version."),
+    ews.ImpersonationDenied: ("impersonation", "Exchange denied impersonation to this account."),
+}
+
 # A 401 looks the same for a wrong password and a locked AD account (EWS-FACTS; real servers and the
 # simulator alike), so the sentence depends on what Sundial knows about the attempt.
 AUTH_STORED_REJECTED = ("Exchange rejected the stored password, which worked before: it was changed in Active "
@@ -102,6 +112,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "settings_changed": "Changed settings",
     "authorized": "Authorized",
     "authorize_failed": "Authorize failed",
+    "authorize_rejected": "Authorize failed (sign-in rejected)",
     "disconnected": "Disconnected",
     "resync": "Re-synced",
     "excluded": "Excluded",
@@ -116,3 +127,10 @@ def authorize_sentence(error: Exception) -> str:
         if cls in AUTHORIZE_SENTENCES:
             return AUTHORIZE_SENTENCES[cls]
     return getattr(error, "sentence", None) or "Exchange answered with an error Sundial does not recognise."
+
+
+def failure_field(error: Exception) -> tuple[str, str] | None:
+    for cls in type(error).__mro__:
+        if cls in FAILURE_FIELDS:
+            return FAILURE_FIELDS[cls]
+    return None

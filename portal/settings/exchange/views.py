@@ -99,10 +99,15 @@ def _failed(form, values, exc: EwsError):
             suggestion = label
             sentence = messages.VERSION_REJECTED.format(server=VERSION_NAMES[label])
     log.info("Exchange Authorize failed (%s) for %s at %s", exc.code, values["username"], values["server_url"])
-    audit.record("authorize_failed", f"{type(exc).__name__} at {values['server_url']}: {sentence}")
+    rejected = isinstance(exc, AuthenticationFailed)
+    audit.record("authorize_rejected" if rejected else "authorize_failed", f"{values['server_url']}: {sentence}")
     db.session.commit()
     integ = ExchangeIntegration.get()
     form.password.data = ""
+    marker = messages.failure_field(exc)
+    if marker:  # point at the field to fix, under the sentence's explanation
+        field = getattr(form, marker[0])
+        field.errors = [*field.errors, marker[1]]
     return _render(form, integ, failure=sentence, suggestion=suggestion, status=422)
 
 
