@@ -197,3 +197,18 @@ def test_audit_log_lists_changed_fields_never_the_password(admin, connected):
     html = admin.get(BASE + "/audit").get_data(as_text=True)
     assert "password changed, Exchange version changed, display event titles changed" in html
     assert PASSWORD not in html and "Another-Pass-1" not in html
+
+
+def test_s8_authorize_and_accounts_on_postgresql(app, pg_app, admin_user, monkeypatch):
+    """The same flow on PostgreSQL: rows, counts, search (ILIKE) and the activity filter."""
+    pg_app.config["REDIS_URL"] = app.config["REDIS_URL"]  # the private queue database (_private_queues)
+    client = login(pg_app.test_client(), admin_user)
+    staff = add_staff("Pat Postgres", "pat@example.com")
+    install_probe(monkeypatch, FakeProbe())
+    assert client.post(BASE + "/authorize", data=form_data()).status_code == 302
+    db.session.add(SyncActivity(staff_id=staff.id, action="skipped", subject="Team Lunch", reason="Free", rule="I3"))
+    db.session.commit()
+    html = client.get(BASE + "/accounts?q=PAT").get_data(as_text=True)
+    assert "Pat Postgres" in html and ">Initializing</span>" in html
+    assert "Team Lunch" in client.get(f"{BASE}/accounts/{staff.id}/activity?q=lunch&action=skipped").get_data(
+        as_text=True)

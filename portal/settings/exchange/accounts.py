@@ -100,8 +100,12 @@ def _action(staff_id: int):
 def resync(staff_id: int):
     staff, row = _action(staff_id)
     if row.excluded or not _connected():
-        flash(f"{staff.name} is not synced: " + ("include them first." if row.excluded else
-              "connect Exchange on the Configuration tab first."), "warning")
+        integ = ExchangeIntegration.get()
+        why = ("include them first." if row.excluded else
+               "Exchange rejected the service account's password; re-authorize on the Configuration tab first."
+               if integ is not None and integ.state == "paused" else
+               "connect Exchange on the Configuration tab first.")
+        flash(f"{staff.name} is not synced: {why}", "warning")
         return _back()
     initial = row.initialized_on is None or row.state in ("not_connected", "mailbox_not_found", "error")
     if initial:
