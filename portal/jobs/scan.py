@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
+
 from ..ews_soap.types import CalendarEvent, ItemError, SyncChange
 from ..extensions import db
 from ..models import Appointment, ExchangeLink
@@ -29,7 +31,8 @@ def read_changes(ctx: MailboxContext, sync_state: str | None) -> tuple[dict[str,
     changes: dict[str, SyncChange] = {}
     state = sync_state
     while True:
-        page = ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state)
+        page = ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state,
+                                             int(current_app.config.get("SYNC_MAX_CHANGES", 512)))
         for ch in page.changes:
             if ch.kind in ("create", "update", "delete"):
                 changes[ch.item_id] = ch

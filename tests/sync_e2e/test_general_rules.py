@@ -46,6 +46,7 @@ def test_g3_throttled_sync_waits_then_resyncs_without_loss_or_duplicates(world):
     time.sleep(2.6)  # let the server's back-off pass (not an assertion on time)
     world.run(scheduled=True)
     assert world.state(world.alice).state == "synced"
+    assert world.state(world.bob).state == "synced"  # the held-back mailbox was synced after the back-off
     assert [a.title for a in world.absences(world.alice)] == ["During the storm"]
     assert world.activity(world.alice, "G3")
 
@@ -203,3 +204,25 @@ def test_unexpected_error_is_recorded_and_reraised_for_rq(world):
     FAULTS.clear()
     world.sync(world.alice)
     assert [a.title for a in world.absences(world.alice)] == ["Gym"] and world.state(world.alice).state == "synced"
+
+
+def test_g3_worker_killed_mid_pages_applies_nothing_twice(world):
+    from portal.jobs.apply import FAULTS
+
+    world.app.config["SYNC_MAX_CHANGES"] = 5
+    world.initial(world.alice)
+    ol = world.outlook(world.alice)
+    for n in range(12):
+        ol.create(f"P{n}", future(1 + n % 5, 8 + n), future(1 + n % 5, 9 + n))
+    state_before = world.state(world.alice).sync_state
+
+    def killed():
+        raise RuntimeError("worker killed after reading three pages")
+
+    FAULTS["before_commit"] = killed
+    world.sync(world.alice)
+    FAULTS.clear()
+    assert world.absences(world.alice) == [] and world.state(world.alice).sync_state == state_before
+    world.sync(world.alice)
+    assert sorted(a.title for a in world.absences(world.alice)) == sorted(f"P{n}" for n in range(12))
+    assert world.sim.counters.total("SyncFolderItems", "alice@example.com") >= 2 * 3 + 1
