@@ -125,3 +125,17 @@ def test_d3_sundial_item_deleted_in_exchange_cancels_for_that_staff_and_notifies
     assert cancelled == {"cleo@example.net", "bob@example.com"}
     assert world.activity(world.bob, "D3")
     _ = timedelta
+
+
+def test_u5_no_client_message_when_client_notifications_are_off(world):
+    from portal.models import NotificationSetting
+
+    db.session.add(NotificationSetting(audience="clients", enabled=False))
+    db.session.commit()
+    world.initial(world.alice)
+    appt = world.book()
+    world.run()
+    world.outlook(world.alice).move(_item_of(world, world.alice, appt).id, future(5, 10), future(5, 11))
+    world.sync(world.alice)
+    recipients = {m.recipient for m in db.session.execute(db.select(OutboxMessage)).scalars()}
+    assert recipients == {"alice@example.com"}
