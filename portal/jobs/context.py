@@ -24,7 +24,7 @@ class MailboxContext:
     session: object = None
     now: datetime = field(default_factory=utcnow)
     pending_exports: set[int] = field(default_factory=set)  # appointments to re-export after commit
-    pending_notify: list[tuple[int, str]] = field(default_factory=list)
+    pending_notify: list[tuple[int, str, tuple[int, ...] | None]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
