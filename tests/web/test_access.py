@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 from flask import url_for
-from webtools import build_world, login, login_with_csrf
+from webtools import add_one_of_everything, build_world, login, login_with_csrf
 
 ROLES = ("anonymous", "staff", "admin")
 STRING_ARGS = {"audience": "clients", "filename": "sundial.css"}
@@ -49,10 +49,10 @@ def _access(endpoint: str) -> str:
     return "public" if endpoint == "static" else APP.view_functions[endpoint].access
 
 
-def _url(app, endpoint: str, world) -> str:
+def _url(app, endpoint: str, world, admin_id: int = 1) -> str:
     ids = {"appointment_id": world.appt.id, "staff_id": world.sam.id, "message_id": world.msg.id,
            "outbox_id": world.msg.id, "client_id": world.jo.id, "location_id": world.loc.id,
-           "service_id": world.service.id, "absence_id": world.absence.id}
+           "service_id": world.service.id, "absence_id": world.absence.id, "user_id": admin_id}
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {}
     for arg in rule.arguments:
@@ -83,9 +83,10 @@ def test_s1_url_map_is_covered():
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", GETS)
 def test_s1_a1_get(app, world, admin_user, role, endpoint):
+    add_one_of_everything(world)
     access = _access(endpoint)
     client = _client_as(app, role, world, admin_user)
-    resp = client.get(_url(app, endpoint, world))
+    resp = client.get(_url(app, endpoint, world, admin_user.id))
     if role == "anonymous" and access in {"login", "admin"}:
         assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     elif role == "staff" and access == "admin":
@@ -99,18 +100,19 @@ def test_s1_a1_get(app, world, admin_user, role, endpoint):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", POSTS)
 def test_s1_post_without_csrf_token_refused(csrf_app, staff_user, admin_user, role, endpoint):
-    world = build_world(staff_user)
+    world = add_one_of_everything(build_world(staff_user))
     client = _client_as(csrf_app, role, world, admin_user, csrf=True)
-    resp = client.post(_url(csrf_app, endpoint, world), data={})
+    resp = client.post(_url(csrf_app, endpoint, world, admin_user.id), data={})
     assert resp.status_code == 400
 
 
 @pytest.mark.parametrize("role", ("anonymous", "staff"))
 @pytest.mark.parametrize("endpoint", POSTS)
 def test_a1_post_needs_the_right_role(app, world, admin_user, role, endpoint):
+    add_one_of_everything(world)
     access = _access(endpoint)
     client = _client_as(app, role, world, admin_user)
-    resp = client.post(_url(app, endpoint, world), data={})
+    resp = client.post(_url(app, endpoint, world, admin_user.id), data={})
     if role == "anonymous" and access in {"login", "admin"}:
         assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     elif role == "staff" and access == "admin":

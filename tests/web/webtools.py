@@ -60,6 +60,20 @@ def build_world(staff_user):
                            noemail=noemail, appt=appt, absence=absence, msg=msg, staff_user=staff_user)
 
 
+def add_one_of_everything(world):
+    """A row in the remaining tables too, so routes added later with other <int:…_id> arguments find id 1."""
+    from portal.extensions import db
+    from portal.models import AppointmentChange, AuditEvent, ExchangeLink, MailboxState, SyncActivity
+
+    db.session.add_all([
+        AppointmentChange(appointment=world.appt, kind="booked"), MailboxState(staff_id=world.sam.id),
+        SyncActivity(staff_id=world.sam.id, action="imported", reason="test"), AuditEvent(action="test"),
+        ExchangeLink(staff_id=world.sam.id, item_key="item-1", appointment_id=world.appt.id),
+    ])
+    db.session.commit()
+    return world
+
+
 def make_staff_user():
     """The same Sam Staff as the shared `staff_user` fixture, for tests on `any_app`/`pg_app`."""
     from portal.extensions import db
