@@ -140,6 +140,14 @@ class SyncMachine(RuleBasedStateMachine):
         except Crash:
             pass
 
+    @rule(i=st.integers(0, 1))
+    def server_forgets_sync_state(self, i):
+        """ErrorInvalidSyncStateData on the next sync: a full re-scan must still see every change."""
+        ms = db.session.get(MailboxState, self._who(i).id)
+        if ms is not None and ms.sync_state:
+            ms.sync_state = "Zm9yZ290dGVu"
+            db.session.commit()
+
     @invariant()
     def never_duplicated_in_exchange(self):
         for who in self.w.staff:
