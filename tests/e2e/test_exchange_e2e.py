@@ -80,6 +80,47 @@ def _counts(page) -> dict[str, int]:
         .map(a => [a.dataset.count, parseInt(a.querySelector('b').textContent, 10)]))""")
 
 
+def _wait_all_synced(page, worker, n: int) -> None:
+    for _ in range(300):  # bounded wait (≤ 5 min on a busy machine), not a timing assertion
+        if _counts(page).get("synced") == n or not worker.is_alive():
+            break
+        page.wait_for_timeout(1000)
+    assert worker.error is None, worker.error
+    assert _counts(page)["synced"] == n, _counts(page)
+
+
+def _pause_and_resume(page, base, sim, worker, staff, screenshot) -> None:
+    """G4: Active Directory locks the service account; the next sync is refused, the whole integration
+    pauses with the banner on every admin page; after the unlock one Authorize resumes everyone."""
+    sim.faults.lockout(threshold=1, window_s=60, duration_s=600)
+    page.goto(base + "/settings/integrations/exchange/")
+    page.fill("#password", "Typo-Password-2")  # one bad logon locks it (threshold 1)
+    page.click("#authorize")
+    page.wait_for_selector("#authorize-failure")
+    assert page.locator("#connected-summary").is_visible()  # the working configuration stays in force (S6)
+
+    page.goto(base + "/settings/integrations/exchange/accounts")
+    page.click(f'tr[data-staff-id="{staff[0][0]}"] button:has-text("Re-sync")')
+    for _ in range(120):  # bounded wait for the worker to meet the 401
+        page.goto(base + "/settings/integrations/exchange/")
+        if page.locator(".banner-danger").count() or not worker.is_alive():
+            break
+        page.wait_for_timeout(1000)
+    assert "Exchange rejected the service account's password" in page.inner_text(".banner-danger")
+    assert page.locator("#paused-explainer").is_visible()
+    assert page.locator("[data-integration-state=paused]").is_visible()
+    screenshot(page, "exchange-07-paused")
+
+    sim.unlock(sim.service_account.upn)  # the Exchange administrator unlocks the account
+    sim.faults.clear()
+    page.click("#authorize")  # blank password: the stored one (S5)
+    page.wait_for_url(base + "/settings/integrations/exchange/accounts")
+    assert page.locator(".banner-danger").count() == 0
+    assert f"syncing resumed for {len(staff)} staff calendars" in page.inner_text(".flashes")
+    _wait_all_synced(page, worker, len(staff))
+    screenshot(page, "exchange-08-resumed", full_page=False)
+
+
 def test_s2_s8_admin_connects_the_demo_organisation_in_the_browser(live_app, live_server, browser_page,
                                                                       screenshot, redis_url):
     page, base, app = browser_page, live_server.url, live_server.app
@@ -138,45 +179,43 @@ def test_s2_s8_admin_connects_the_demo_organisation_in_the_browser(live_app, liv
         try:
             # The tab polls its JSON states and updates rows in place: no reload happens here.
             page.evaluate("window.__sameDocument = true")
-            for _ in range(300):  # bounded wait (≤ 5 min on a busy machine), not a timing assertion
-                if _counts(page).get("synced") == len(staff) or not worker.is_alive():
-                    break
-                page.wait_for_timeout(1000)
-            assert worker.error is None, worker.error
-            assert _counts(page)["synced"] == len(staff), _counts(page)
+            _wait_all_synced(page, worker, len(staff))
             assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
+            for staff_id, name in staff:
+                row = page.locator(f'tr[data-staff-id="{staff_id}"]')
+                assert row.locator('[data-state="synced"]').count() == 1, name
+                assert "Last sync" in row.inner_text()
+            page.wait_for_selector("#live-indicator", state="hidden")
+            screenshot(page, "exchange-05-accounts-synced")
+
+            page.click(f'tr[data-staff-id="{staff[0][0]}"] a:has-text("Activity")')
+            page.wait_for_selector("#activity")
+            assert page.locator("#activity tbody tr").count() > 1
+            screenshot(page, "exchange-06-activity", full_page=False)
+            page.select_option("select[name=action]", "skipped")  # "why isn't my meeting in Sundial?"
+            page.wait_for_url(re.compile(r"action=skipped"))
+            reasons = page.inner_text("#activity tbody")
+            assert "skipped" in reasons and "imported" not in reasons
+            screenshot(page, "exchange-06b-activity-skipped", full_page=False)
+
+            _pause_and_resume(page, base, sim, worker, staff, screenshot)
         finally:
             worker.stop.set()
             worker.join(60)
         assert worker.error is None, worker.error
-        for staff_id, name in staff:
-            row = page.locator(f'tr[data-staff-id="{staff_id}"]')
-            assert row.locator('[data-state="synced"]').count() == 1, name
-            assert "Last sync" in row.inner_text()
-        page.wait_for_selector("#live-indicator", state="hidden")
-        screenshot(page, "exchange-05-accounts-synced")
-
-        page.click(f'tr[data-staff-id="{staff[0][0]}"] a:has-text("Activity")')
-        page.wait_for_selector("#activity")
-        assert page.locator("#activity tbody tr").count() > 1
-        screenshot(page, "exchange-06-activity", full_page=False)
-        page.select_option("select[name=action]", "skipped")  # "why isn't my meeting in Sundial?"
-        page.wait_for_url(re.compile(r"action=skipped"))
-        reasons = page.inner_text("#activity tbody")
-        assert "skipped" in reasons and "imported" not in reasons
-        screenshot(page, "exchange-06b-activity-skipped", full_page=False)
 
         page.goto(base + "/settings/integrations/exchange/audit")
         audit = page.inner_text("#audit")
         assert "Authorized" in audit and "Authorize failed" in audit and "password changed" in audit
+        assert "Resumed with" in audit
         assert SERVICE_PASSWORD not in page.content() and "Wrong-Password-1" not in page.content()
-        screenshot(page, "exchange-07-audit")
+        screenshot(page, "exchange-09-audit")
 
         page.goto(base + "/settings/integrations/exchange/")
         assert page.locator("#connected-summary").is_visible()
-        screenshot(page, "exchange-08-configuration-connected")
+        screenshot(page, "exchange-10-configuration-connected")
         page.click("text=Disconnect…")
-        screenshot(page, "exchange-09-disconnect-confirm")
+        screenshot(page, "exchange-11-disconnect-confirm")
         page.click("#confirm-disconnect")
         page.wait_for_url(base + "/settings/integrations/exchange/")
         assert "nothing was removed from Sundial or from Exchange" in page.inner_text(".flashes")

@@ -54,7 +54,9 @@ def team(app):
 def test_s8_every_state_is_shown_with_its_details(admin, team, connected):
     now = utcnow()
     set_state(team[0], "not_connected")
-    set_state(team[1], "mailbox_not_found", tried_address="ben.brook@example.com")
+    set_state(team[1], "mailbox_not_found", tried_address="ben.brook@example.com",
+              last_error="This email address is an alias; the staff member's email must be the mailbox's primary "
+                         "address. (tried ben.brook@example.com)")
     set_state(team[2], "initializing", progress_imported=40, progress_exported=10, progress_total=200)
     set_state(team[3], "synced", last_sync_at=now - timedelta(minutes=3), last_delay_seconds=2.4)
     set_state(team[4], "throttled", throttled_until=now + timedelta(minutes=4))
@@ -67,7 +69,8 @@ def test_s8_every_state_is_shown_with_its_details(admin, team, connected):
     for label in ("Not connected", "Mailbox not found", "Initializing", "Synced", "Throttled", "Error", "Paused",
                   "Excluded", "Needs confirmation"):
         assert f">{label}</span>" in html, label
-    assert "ben.brook@example.com" in html
+    assert "Tried <b>ben.brook@example.com</b>: This email address is an alias;" in html
+    assert "primary address. (tried" not in html.replace("&#39;", "'")
     assert "40 imported · 10 exported · 25%" in html and 'aria-valuenow="25"' in html
     assert "Last sync 3 min ago" in html and "Last change arrived 2.4 s after it was made in Exchange" in html
     assert "until " in html and "min more" in html

@@ -283,9 +283,11 @@ def test_g4_paused_integration_is_explained_and_reauthorize_resumes_everyone(adm
     db.session.commit()
     html = admin.get(BASE + "/").get_data(as_text=True)
     assert "Exchange rejected the service account's password" in html  # the G4 banner (base.html)
-    assert "Syncing is paused for everyone." in html and "will not retry it" in html
+    assert "Syncing is paused for everyone." in html and "not retry it" in html and "HTTP 401 at 10:02" in html
     resp = authorize(admin, password="New-" + PASSWORD)
     assert resp.status_code == 302
+    assert "Authorized again: syncing resumed for 1 staff calendar." in admin.get(resp.headers["Location"]).get_data(
+        as_text=True)
     assert ExchangeIntegration.get().state == "connected"
     assert MailboxState.query.get(a.id).state == "initializing"
     assert "Resumed" in AuditEvent.query.filter_by(action="authorized").order_by(AuditEvent.id.desc()).first().detail

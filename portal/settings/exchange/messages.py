@@ -65,6 +65,8 @@ MISSING_PASSWORD = "Enter the service account's password; Sundial has none store
 RETYPE_PASSWORD = "Type the password again: Sundial never keeps a password it has not authorized."
 
 AUTHORIZED = "Connected to {server}. The first sync of {count} staff calendar{s} has started."
+RESUMED = "Authorized again: syncing resumed for {count} staff calendar{s}."
+REAUTHORIZED = "Authorized again with the new settings: {count} staff calendar{s} are being re-checked."
 AUTHORIZED_NONE = "Connected to {server}. No staff member takes appointments yet, so there is nothing to sync."
 QUEUE_DOWN = ("The settings are saved and the integration is connected, but the background job queue (Redis) "
               "is not reachable, so no sync has started. Once it is back, use Re-sync on the User Accounts tab.")

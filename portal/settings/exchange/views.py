@@ -59,13 +59,15 @@ def authorize_view():
         result = authorize.probe(values, password)
     except EwsError as exc:
         return _failed(form, values, exc)
+    was = integ.state
     staff_ids = authorize.save_authorized(integ, values, new_password, result)
     db.session.commit()
     log.info("Exchange integration authorized by user %s for %s", audit_user_id(), values["server_url"])
     server = VERSION_NAMES.get(result.suggested_version or values["version"], "Exchange")
     if staff_ids:
-        flash(messages.AUTHORIZED.format(server=values["server_url"], count=len(staff_ids),
-                                         s="" if len(staff_ids) == 1 else "s"), "success")
+        template = {"paused": messages.RESUMED, "connected": messages.REAUTHORIZED}.get(was, messages.AUTHORIZED)
+        flash(template.format(server=values["server_url"], count=len(staff_ids),
+                              s="" if len(staff_ids) == 1 else "s"), "success")
     else:
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
     if result.suggested_version and result.suggested_version in VERSION_NAMES:
