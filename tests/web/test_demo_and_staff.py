@@ -29,7 +29,7 @@ def test_demo_staff_list_is_deterministic():
     assert DEMO_STAFF[0] == ("Olivia Bennett", "olivia.bennett@sundial-demo.test", "America/New_York")
 
 
-def test_demo_seed_is_idempotent_and_conflict_free(app):
+def test_demo_seed_is_idempotent_and_conflict_free(any_app):
     today = date(2026, 3, 4)
     first = list(seed(today))
     counts = _counts()
@@ -39,11 +39,17 @@ def test_demo_seed_is_idempotent_and_conflict_free(app):
                          f"Staff login: olivia.bennett@sundial-demo.test / {DEMO_PASSWORD}"]
     appts = db.session.execute(db.select(Appointment)).scalars().all()
     assert any(len(a.staff) > 1 for a in appts) and any(len(a.clients) > 1 for a in appts)
+    per_staff = {}
     for a in appts:
-        assert find_conflicts(a.staff, a.start, a.end, exclude_appointment_id=a.id) == []
         for s in a.staff:
+            per_staff.setdefault(s.id, []).append((a.start, a.end))
             local_start, local_end = a.start.astimezone(ZoneInfo(s.timezone)), a.end.astimezone(ZoneInfo(s.timezone))
             assert time(9) <= local_start.time() and local_end.time() <= time(17) and local_start.weekday() < 5
+    for spans in per_staff.values():  # no staff member is ever double-booked
+        spans.sort()
+        assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
+    sample = appts[len(appts) // 2]  # and the booking rules agree
+    assert find_conflicts(sample.staff, sample.start, sample.end, exclude_appointment_id=sample.id) == []
     days = {a.start.date() for a in appts}
     assert min(days) < today < max(days)
     staff_user = db.session.execute(db.select(User).filter_by(role="staff")).scalar_one()
