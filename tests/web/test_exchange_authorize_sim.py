@@ -202,3 +202,18 @@ def test_s4_autodiscover_endpoint_detects_the_simulator(app, admin, sim):
     assert guessed["source"] == "guessed" and guessed["url"] == "https://mail.bank.example/EWS/Exchange.asmx"
     assert "Guessed from your domain" in guessed["note"]
     assert admin.post(BASE + "/autodiscover", data={"username": "nodomain"}).status_code == 400
+
+
+def test_s5_password_never_logged_by_the_real_client(admin, sim, caplog):
+    """With every logger at DEBUG (zeep, urllib3, requests-ntlm, the portal), neither a wrong nor the right
+    password appears in any log line of an Authorize round trip."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    admin.post(BASE + "/authorize", data=data_for(sim, password="Wrong-Secret-77"))
+    admin.post(BASE + "/authorize", data=data_for(sim))
+    assert ExchangeIntegration.get().state == "connected"
+    assert len(caplog.records) > 5
+    for record in caplog.records:
+        text = record.getMessage()
+        assert "Wrong-Secret-77" not in text and sim.service_account.password not in text
