@@ -43,6 +43,7 @@ class Day:
     all_day: list[Block] = field(default_factory=list)
     clock_change: str | None = None  # e.g. "Clocks go forward (EST → EDT)"
     now_minute: int | None = None
+    dst_band: tuple[int, int, str] | None = None  # wall minutes skipped or repeated: (top, height, kind)
 
 
 @dataclass
@@ -104,15 +105,33 @@ def empty_week(tz_name: str, any_day: date, now: datetime) -> Week:
         begin, finish = _midnight(d, tz), _midnight(d + timedelta(days=1), tz)
         hours = (finish.astimezone(UTC) - begin.astimezone(UTC)).total_seconds() / 3600
         day = Day(date=d, hours=hours, is_today=(d == today))
-        if begin.tzname() != finish.tzname():
+        if begin.utcoffset() != finish.utcoffset():
             verb = "forward" if hours < 24 else "back"
             day.clock_change = f"Clocks go {verb} ({begin.tzname()} → {finish.tzname()})"
+            day.dst_band = _dst_band(begin, finish, tz)
         if day.is_today:
             day.now_minute = wall_minutes(now, d, tz)
         days.append(day)
     return Week(tz=tz_name, start=start, days=days,
                 utc_start=_midnight(start, tz).astimezone(UTC),
                 utc_end=_midnight(start + timedelta(days=7), tz).astimezone(UTC))
+
+
+def _dst_band(begin: datetime, finish: datetime, tz: ZoneInfo) -> tuple[int, int, str] | None:
+    """The wall-clock hour a DST change skips (clocks forward) or repeats (clocks back) that day."""
+    step, t = timedelta(minutes=15), begin.astimezone(UTC)
+    while t < finish.astimezone(UTC):
+        nxt = t + step
+        if t.astimezone(tz).utcoffset() != nxt.astimezone(tz).utcoffset():
+            before = (nxt - timedelta(seconds=1)).astimezone(tz)
+            after = nxt.astimezone(tz)
+            before_min = before.hour * 60 + before.minute + 1  # 01:59:59 → 120
+            after_min = after.hour * 60 + after.minute
+            if after_min > before_min:
+                return before_min, after_min - before_min, "skipped"
+            return after_min, before_min - after_min, "repeated"
+        t = nxt
+    return None
 
 
 def place(week: Week, kind: str, title: str, subtitle: str, start: datetime, end: datetime,

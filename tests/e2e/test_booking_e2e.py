@@ -165,6 +165,10 @@ def test_s1_g6_settings_pages_and_a_dst_week(live_server, browser_page, screensh
     assert "Clocks go back (EDT → EST)" in sunday.inner_text()
     assert "EDT / EST" in page.locator(".tz-chip").inner_text()
     screenshot(page, "13-week-dst-fall-back", full_page=False)
+    band = page.locator(".cal-day[data-date='2026-11-01'] .dst-band")
+    assert (band.get_attribute("data-dst"), band.get_attribute("data-top-min")) == ("repeated", "60")
+    page.evaluate("document.getElementById('cal-scroll').scrollTop = 0")  # the night of the change
+    screenshot(page, "14-week-dst-repeated-hour", full_page=False)
 
     hour_px = page.locator(".hour-label[data-hour='7']").bounding_box()["height"]
     page.locator(".cal-day[data-date='2026-11-01']").click(position={"x": 30, "y": 14.5 * hour_px + 2})

@@ -42,6 +42,9 @@ def test_c3_spring_forward_day_has_23_hours_and_blocks_stay_on_the_wall_clock(tz
     assert _blocks(week, dst_day) == [("Busy", "00:30–04:30", 30, 240), ("Consultation", "10:00–11:00", 600, 60)]
     assert _blocks(week, dst_day - timedelta(days=1)) == [("Consultation", "10:00–11:00", 600, 60)]
     assert before in week.zone_abbrevs and after in week.zone_abbrevs
+    skipped = {"America/New_York": (120, 60), "America/Chicago": (120, 60), "Europe/London": (60, 60)}[tz]
+    assert next(d for d in week.days if d.date == dst_day).dst_band == (*skipped, "skipped")
+    assert all(d.dst_band is None for d in week.days if d.date != dst_day)
 
 
 def test_c3_fall_back_day_has_25_hours_and_a_block_inside_the_repeated_hour_keeps_its_length():
@@ -49,6 +52,7 @@ def test_c3_fall_back_day_has_25_hours_and_a_block_inside_the_repeated_hour_keep
     week = empty_week("America/New_York", date(2026, 11, 1), NOW)
     sunday = week.days[-1]
     assert (sunday.date, sunday.hours, sunday.clock_change) == (date(2026, 11, 1), 25, "Clocks go back (EDT → EST)")
+    assert sunday.dst_band == (60, 60, "repeated")  # 01:00–02:00 happens twice
     first_0130 = datetime(2026, 11, 1, 1, 30, tzinfo=tz)  # fold=0: the EDT one
     assert first_0130.utcoffset() == timedelta(hours=-4)
     ends = first_0130.astimezone(UTC) + timedelta(minutes=45)  # 01:15 EST (aware local + timedelta is wall time)
@@ -103,6 +107,7 @@ def test_a2_c3_week_page_in_two_zones_across_the_dst_change(client, world, admin
     assert "America/New_York · EST / EDT" in sam_page and "America/Chicago · CST / CDT" in kim_page
     assert "Clocks go forward (EST → EDT)" in sam_page and "Clocks go forward (CST → CDT)" in kim_page
     assert 'data-date="2026-03-08" data-hours="23"' in sam_page
+    assert 'data-dst="skipped" data-top-min="120" data-len-min="60"' in sam_page
     # the same appointment: 11:00 for Sam, 10:00 for Kim; each on their own wall clock
     assert ("660", "11:00–12:30") in _rendered_blocks(sam_page)
     assert ("600", "10:00–11:30") in _rendered_blocks(kim_page)
@@ -140,3 +145,13 @@ def test_s8_admin_sees_the_mailbox_state_on_the_week(client, world, admin_user):
     login(client, admin_user)
     page = client.get(f"/schedule?staff={world.sam.id}").get_data(as_text=True)
     assert "Exchange · mailbox not found" in page and "badge-danger head-badge" in page
+
+
+@pytest.mark.parametrize("tz, day, hours, band", [
+    ("Australia/Sydney", date(2026, 4, 5), 25, (120, 60, "repeated")),      # southern hemisphere, clocks back
+    ("Australia/Lord_Howe", date(2026, 4, 5), 24.5, (90, 30, "repeated")),  # a half-hour DST shift
+    ("Asia/Kolkata", date(2026, 3, 8), 24, None),                           # no DST at all
+])
+def test_c3_other_zones_dst_bands(tz, day, hours, band):
+    d = next(x for x in empty_week(tz, day, NOW).days if x.date == day)
+    assert (d.hours, d.dst_band) == (hours, band)
