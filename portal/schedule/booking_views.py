@@ -150,7 +150,8 @@ def edit_appointment(appointment_id: int):
         start = appt.start.astimezone(ZoneInfo(appt.location.timezone))
         form.service.data, form.location.data = appt.service_id, appt.location_id
         form.date.data, form.time.data = start.date(), start.time().replace(second=0, microsecond=0)
-        form.duration.data = int((appt.end - appt.start).total_seconds() // 60)
+        length = int((appt.end - appt.start).total_seconds() // 60)
+        form.duration.data = length if length != appt.service.duration_minutes else None  # empty: the service's
         form.staff.data = [s.id for s in appt.staff]
         form.clients.data = [c.id for c in appt.clients]
         form.notes.data = appt.notes
