@@ -217,3 +217,15 @@ def test_s5_password_never_logged_by_the_real_client(admin, sim, caplog):
     for record in caplog.records:
         text = record.getMessage()
         assert "Wrong-Secret-77" not in text and sim.service_account.password not in text
+
+
+def test_s4_autodiscover_through_a_staff_mailbox_when_the_service_account_has_none(app, admin):
+    """Impersonation-only service accounts often have no mailbox, and Autodiscover answers only for mailboxes:
+    the lookup then asks for the first staff member's mailbox with the same credentials."""
+    with running_simulator(version="2016", auth="ntlm") as bare:
+        bare.add_mailbox("alice@example.com", name="Alice Able")  # no mailbox for the service account
+        app.config["EXCHANGE_AUTODISCOVER_CANDIDATES"] = [bare.autodiscover_url]
+        app.config["EXCHANGE_AUTODISCOVER_STANDARD"] = False
+        acc = bare.service_account
+        data = admin.post(BASE + "/autodiscover", data={"username": acc.upn, "password": acc.password}).get_json()
+        assert data["source"] == "autodiscover" and data["url"] == bare.url
