@@ -43,6 +43,10 @@ def html_to_text(html: str) -> str:
         doc = lxml.html.fromstring(html)
     except (etree.ParserError, ValueError):
         return html
+    # Script, style and head content is never text a person wrote (Outlook bodies carry <style> blocks).
+    for junk in doc.xpath("//script|//style|//head|//title"):
+        if junk.getparent() is not None:
+            junk.drop_tree()
     for br in doc.iter("br"):
         br.tail = "\n" + (br.tail or "")
     for block in doc.iter("p", "div", "li", "tr", "h1", "h2", "h3"):

@@ -32,8 +32,10 @@ def raise_if_fatal(error: EwsError | None) -> None:
 
 
 class Applier:
-    def __init__(self, ctx: MailboxContext, links: dict[str, ExchangeLink]):
-        self.ctx, self.links = ctx, links
+    def __init__(self, ctx: MailboxContext, links: dict[str, ExchangeLink], measure_delay: bool = True):
+        # The initial import applies events made long ago: their age is not a sync delay (G2), so it is not
+        # recorded; incremental syncs record change time → applied time.
+        self.ctx, self.links, self.measure_delay = ctx, links, measure_delay
         self._new_absences: list[tuple[ExchangeLink, ExternalAbsence]] = []
 
     def flush(self) -> None:
@@ -47,7 +49,7 @@ class Applier:
     # ----- bookkeeping ------------------------------------------------------------------------------
     def log(self, action: str, rule: str | None, reason: str, subject: str | None = None,
             modified: datetime | None = None) -> None:
-        delay = (utcnow() - modified).total_seconds() if modified else None
+        delay = (utcnow() - modified).total_seconds() if modified and self.measure_delay else None
         db.session.add(SyncActivity(staff_id=self.ctx.staff.id, action=action, rule=rule, reason=reason,
                                     subject=(subject or "")[:255] or None, delay_seconds=delay))
         if delay is not None:

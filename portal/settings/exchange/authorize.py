@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from ...crypto import decrypt, encrypt
 from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
-from ...jobs.queues import enqueue_initial_sync
+from ...jobs.queues import enqueue_initial_sync, start_safety_net
 from ...models import AuditEvent, ExchangeIntegration, MailboxState, StaffMember, utcnow
 from . import audit, connection, messages
 
@@ -156,6 +156,7 @@ def enqueue_initial(staff_ids: list[int]) -> bool:
     try:
         for staff_id in staff_ids:
             enqueue_initial_sync(staff_id)
+        start_safety_net()  # the periodic sync (G2's safety net) runs from the first Authorize on
     except RedisError:
         log.warning("Redis unreachable while starting %d initial syncs", len(staff_ids))
         for staff_id in staff_ids:
