@@ -15,31 +15,36 @@ import spnego
 from spnego._ntlm_raw.messages import Authenticate
 
 _FILE_LOCK = threading.Lock()
-_DIRECTORIES: weakref.WeakSet = weakref.WeakSet()
-_USER_FILE: str | None = None
 
 
-def refresh_user_file(directory=None) -> None:
+def refresh_user_file(directory) -> str:
     """pyspnego reads NTLM credentials from the file named by NTLM_USER_FILE; one line per logon form
-    (``DOMAIN:user:pw`` and ``:user@domain:pw``). Shared by every simulator in this process."""
-    global _USER_FILE
+    (``DOMAIN:user:pw`` and ``:user@domain:pw``). Each simulator keeps its own file, so two simulators in one
+    process with the same account name never accept each other's passwords; see `_with_own_file`."""
     with _FILE_LOCK:
-        if directory is not None:
-            _DIRECTORIES.add(directory)
-        if _USER_FILE is None:
-            fd, _USER_FILE = tempfile.mkstemp(prefix="ews-sim-ntlm-", suffix=".txt")
+        path = getattr(directory, "_ntlm_user_file", None)
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix="ews-sim-ntlm-", suffix=".txt")
             os.close(fd)
-            atexit.register(lambda: os.path.exists(_USER_FILE) and os.unlink(_USER_FILE))
+            atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+            directory._ntlm_user_file = path
         lines = []
-        for d in list(_DIRECTORIES):
-            for acc in list(d.accounts.values()):
-                lines.append(f"{acc.domain}:{acc.username}:{acc.password}")
-                lines.append(f":{acc.upn}:{acc.password}")
-        tmp = _USER_FILE + ".tmp"
+        for acc in list(directory.accounts.values()):
+            lines.append(f"{acc.domain}:{acc.username}:{acc.password}")
+            lines.append(f":{acc.upn}:{acc.password}")
+        tmp = path + ".tmp"
         with open(tmp, "w") as fh:
             fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, _USER_FILE)
-        os.environ["NTLM_USER_FILE"] = _USER_FILE
+        os.replace(tmp, path)
+        return path
+
+
+def _with_own_file(directory, step):
+    """Run one pyspnego accept step with NTLM_USER_FILE naming this simulator's file. pyspnego reads the
+    variable during the step, and the variable is process-wide, so steps are serialised (handshakes only)."""
+    with _FILE_LOCK:
+        os.environ["NTLM_USER_FILE"] = directory._ntlm_user_file
+        return step()
 
 
 class Unauthorized(Exception):
@@ -144,8 +149,8 @@ class Authenticator:
         kind = int.from_bytes(token[8:12], "little")
         if kind == 1:
             state.clear()
-            ctx = spnego.server(protocol="ntlm")
-            out = ctx.step(token)
+            ctx = _with_own_file(self.directory, lambda: spnego.server(protocol="ntlm"))
+            out = _with_own_file(self.directory, lambda: ctx.step(token))
             state["ctx"] = ctx
             raise Unauthorized(base64.b64encode(out).decode(), scheme)
         ctx = state.pop("ctx", None)
@@ -157,7 +162,7 @@ class Authenticator:
         if account is not None and self.is_locked(account.upn.lower()):
             raise Unauthorized()
         try:
-            ctx.step(token)
+            _with_own_file(self.directory, lambda: ctx.step(token))
         except Exception:  # pyspnego raises on a wrong password or unknown user
             if account is not None:
                 self._bad_attempt(account.upn.lower())
