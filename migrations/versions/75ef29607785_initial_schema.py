@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: b81cc3ba1612
+Revision ID: 75ef29607785
 Revises: 
-Create Date: 2026-11-22 00:41:00.681652
+Create Date: 2026-11-22 01:28:39.007908
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models.base  # noqa: F401  (UTCDateTime columns)
 
 
 # revision identifiers, used by Alembic.
-revision = 'b81cc3ba1612'
+revision = '75ef29607785'
 down_revision = None
 branch_labels = None
 depends_on = None
