@@ -130,3 +130,23 @@ def test_g2_mailboxes_joining_are_picked_up_on_refresh(env):
     one.step()
     assert wait_for(lambda: "new@example.com" in one.session.subscribed())
     assert one.session.subscribed().count("u001@example.com") == 1
+
+
+def test_g2_a_connection_silent_beyond_timeout_plus_slack_is_reopened_with_catch_up(env):
+    from dataclasses import replace
+
+    world = Worldly()
+    world.world = World(True, "config-1", plan_groups(TARGETS[:3], "2016", True), None)
+    one = env("one", world)
+    one.settings = replace(SETTINGS, connection_timeout_minutes=1, heartbeat_slack_seconds=-59.8)  # 0.2 s
+    one.step()
+    assert wait_for(lambda: len(one.session.streams) == 1)
+
+    def reopened():
+        one.step()  # the watchdog runs in every pass
+        return len(one.session.streams) >= 2
+
+    assert wait_for(reopened)
+    runner = next(iter(one.runners.values()))
+    assert runner.stats["dropped"] >= 1
+    assert one.trigger.staff("connection dropped")[:3] == [0, 1, 2]
