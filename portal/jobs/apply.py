@@ -6,7 +6,7 @@ at the worst moments (after CreateItem, before the commit) to prove a retry neve
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, ChangeKeyConflict, EwsError, ItemNotFound, Throttled
 from ..ews_soap.types import EventUpdate, ItemRef, NewEvent
@@ -32,10 +32,11 @@ def raise_if_fatal(error: EwsError | None) -> None:
 
 
 class Applier:
-    def __init__(self, ctx: MailboxContext, links: dict[str, ExchangeLink], measure_delay: bool = True):
-        # The initial import applies events made long ago: their age is not a sync delay (G2), so it is not
-        # recorded; incremental syncs record change time → applied time.
-        self.ctx, self.links, self.measure_delay = ctx, links, measure_delay
+    def __init__(self, ctx: MailboxContext, links: dict[str, ExchangeLink]):
+        # G2's measured delay (change time → applied) only means something for a change made after the previous
+        # sync looked: an event imported by the first sync, a re-scan or the daily horizon extension is old, not late.
+        self.ctx, self.links = ctx, links
+        self.changes_since = ctx.ms.last_sync_at
         self._new_absences: list[tuple[ExchangeLink, ExternalAbsence]] = []
 
     def flush(self) -> None:
@@ -49,7 +50,10 @@ class Applier:
     # ----- bookkeeping ------------------------------------------------------------------------------
     def log(self, action: str, rule: str | None, reason: str, subject: str | None = None,
             modified: datetime | None = None) -> None:
-        delay = (utcnow() - modified).total_seconds() if modified and self.measure_delay else None
+        # Exchange reports LastModifiedTime to the second: allow for the truncation.
+        late = (modified is not None and self.changes_since is not None
+                and modified >= self.changes_since - timedelta(seconds=2))
+        delay = (utcnow() - modified).total_seconds() if late else None
         db.session.add(SyncActivity(staff_id=self.ctx.staff.id, action=action, rule=rule, reason=reason,
                                     subject=(subject or "")[:255] or None, delay_seconds=delay))
         if delay is not None:

@@ -74,7 +74,7 @@ def export_future(ctx: MailboxContext) -> None:
         .order_by(Appointment.start)).scalars().all()
     links = links_of(staff.id)
     by_appt = {r.appointment_id: r for r in links.values() if r.appointment_id is not None}
-    applier = Applier(ctx, links, measure_delay=False)
+    applier = Applier(ctx, links)
     for n, appt in enumerate(appts, 1):
         acts = plan_export(appointment_side(appt, staff), staff.id, link_state(by_appt.get(appt.id)), [])
         applier.apply(acts)

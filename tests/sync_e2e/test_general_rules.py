@@ -226,3 +226,21 @@ def test_g3_worker_killed_mid_pages_applies_nothing_twice(world):
     world.sync(world.alice)
     assert sorted(a.title for a in world.absences(world.alice)) == sorted(f"P{n}" for n in range(12))
     assert world.sim.counters.total("SyncFolderItems", "alice@example.com") >= 2 * 3 + 1
+
+
+def test_g2_delay_is_measured_for_new_changes_not_for_the_first_import(world):
+    from portal.models import MailboxState, SyncActivity
+
+    ol = world.outlook(world.alice)
+    ol.create("Old meeting", future(1, 9), future(1, 10))
+    world.initial(world.alice)
+    first = db.session.execute(db.select(SyncActivity).where(SyncActivity.staff_id == world.alice.id,
+                                                             SyncActivity.action == "imported")).scalars().all()
+    assert first and all(a.delay_seconds is None for a in first)
+    assert db.session.get(MailboxState, world.alice.id).last_delay_seconds is None
+    ol.create("New meeting", future(2, 9), future(2, 10))
+    world.sync(world.alice)
+    new = db.session.execute(db.select(SyncActivity).where(SyncActivity.staff_id == world.alice.id,
+                                                           SyncActivity.subject == "New meeting")).scalars().one()
+    assert new.delay_seconds is not None and 0 <= new.delay_seconds < 3600
+    assert db.session.get(MailboxState, world.alice.id).last_delay_seconds == new.delay_seconds
