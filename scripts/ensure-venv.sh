@@ -15,6 +15,7 @@ stamp=".venv/.installed-$(basename "$req")"
 want=$(cat requirements.txt "$req" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "→ installing $req into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req"
+  # (this machine's pip configuration warns about absent local indexes; those lines are noise)
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req" 2> >(grep -v "^WARNING: Location" >&2)
   echo "$want" > "$stamp"
 fi

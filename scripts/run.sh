@@ -20,7 +20,8 @@ cleanup() {
   [ -f .run/redis.pid ] && kill "$(cat .run/redis.pid)" 2>/dev/null || true
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo "→ migrating the database (${SUNDIAL_DATABASE_URL:-sqlite:///instance/sundial.db})"
 .venv/bin/flask db upgrade >/dev/null
@@ -46,6 +47,10 @@ cat <<MSG
     connect it            Settings → Integrations & API → Microsoft Exchange: enter the service account,
                           version 2016, tick "allow plain http (lab only)", Authorize.
   Worker + scheduler      .run/worker.log     Listener: .run/listener.log     Redis: $REDIS_URL
+  Web access log          .run/web.log        Stop everything with Ctrl-C.
 
 MSG
-.venv/bin/gunicorn --bind "127.0.0.1:$WEB_PORT" --workers 2 --threads 4 --access-logfile - "wsgi:app"
+.venv/bin/gunicorn --bind "127.0.0.1:$WEB_PORT" --workers 2 --threads 4 --access-logfile .run/web.log \
+  --error-logfile - "wsgi:app" & pids+=($!)
+# Run until any process stops (or Ctrl-C); the trap then stops the rest.
+wait -n "${pids[@]}" || true
