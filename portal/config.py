@@ -68,6 +68,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "RATELIMIT_STORAGE_URI": env.get("SUNDIAL_RATELIMIT_STORAGE", "memory://"),
         "RQ_ASYNC": env.get("SUNDIAL_RQ_ASYNC", "1") == "1",
+        # Sync tuning (README "Configuration").
+        "SYNC_HORIZON_DAYS": int(env.get("SUNDIAL_SYNC_HORIZON_DAYS", "180")),
+        "EWS_MAX_CONCURRENT_REQUESTS": int(env.get("SUNDIAL_EWS_MAX_CONCURRENT_REQUESTS", "8")),
         # Lab/demo only: Autodiscover URLs to try before the standard candidates (comma-separated).
         "EXCHANGE_AUTODISCOVER_CANDIDATES": [
             u.strip() for u in env.get("SUNDIAL_AUTODISCOVER_CANDIDATES", "").split(",") if u.strip()
