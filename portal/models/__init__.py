@@ -1,7 +1,12 @@
 """All tables. Import models from here."""
 from .base import UTCDateTime, utcnow
 from .exchange import (
-    MAILBOX_STATES, AuditEvent, ExchangeIntegration, ExchangeLink, MailboxState, SyncActivity,
+    MAILBOX_STATES,
+    AuditEvent,
+    ExchangeIntegration,
+    ExchangeLink,
+    MailboxState,
+    SyncActivity,
 )
 from .notifications import AUDIENCES, NotificationSetting, OutboxMessage
 from .people import Client, Location, Service, StaffMember, User, staff_locations

@@ -49,7 +49,7 @@ class ExchangeIntegration(db.Model):
         return f"<ExchangeIntegration {self.username} {self.server_url} {self.state} password=***>"
 
     @classmethod
-    def get(cls) -> "ExchangeIntegration | None":
+    def get(cls) -> ExchangeIntegration | None:
         return db.session.get(cls, 1)
 
     def blocking_statuses(self) -> frozenset[str]:
