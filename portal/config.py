@@ -39,8 +39,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
             raise ConfigError("SUNDIAL_SECRET_KEY is not set; production mode needs a long random secret key.")
         if not keys:
             raise ConfigError(
-                "SUNDIAL_ENCRYPTION_KEYS is not set; production mode needs a Fernet key "
-                "(generate one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+                "SUNDIAL_ENCRYPTION_KEYS is not set; production mode needs a Fernet key (generate one with: "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
             )
     else:
         secret_key = secret_key or _dev_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
