@@ -109,13 +109,18 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"\nEWS simulator throughput ({args.threads} client threads, {args.seconds:.0f} s per row, "
-          f"{os.cpu_count()} CPUs shared with the client)\n")
-    print(f"| {'scenario':<36} | request validation | requests | req/s | p50 ms | p95 ms | errors |")
-    print(f"|{'-' * 38}|--------------------|----------|-------|--------|--------|--------|")
+    lines = [f"# EWS simulator throughput ({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)", "",
+             f"{args.threads} client threads, {args.seconds:.0f} s per row, {os.cpu_count()} CPUs shared with the "
+             "client; small requests over keep-alive connections.", "",
+             f"| {'scenario':<36} | request validation | requests | req/s | p50 ms | p95 ms | errors |",
+             f"|{'-' * 38}|--------------------|----------|-------|--------|--------|--------|"]
     for name, validation, r in rows:
-        print(f"| {name:<36} | {validation:<18} | {r['requests']:>8} | {r['rps']:>5.0f} | {r['p50']:>6.1f} | "
-              f"{r['p95']:>6.1f} | {r['errors']:>6} |")
+        lines.append(f"| {name:<36} | {validation:<18} | {r['requests']:>8} | {r['rps']:>5.0f} | {r['p50']:>6.1f} | "
+                     f"{r['p95']:>6.1f} | {r['errors']:>6} |")
+    print("\n" + "\n".join(lines))
+    out = Path(__file__).with_name("results") / "simulator.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
     return 0
 
 
