@@ -53,7 +53,7 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-_sessions: dict[tuple, requests.Session] = {}
+_sessions: dict[tuple, requests.Session] = {}  # (origin, user, secret digest, thread id) → pool
 _auth_offers: dict[str, str] = {}
 _ca_files: dict[str, str] = {}
 _lock = threading.Lock()
@@ -84,9 +84,11 @@ def pool_key(config: ServerConfig) -> tuple:
 
 
 def pooled_session(config: ServerConfig) -> requests.Session:
-    """One keep-alive pool per (server, account, credentials, CA): NTLM authenticates connections, so reuse
-    matters — and a changed password must never ride on a connection authenticated with the old one."""
-    key = pool_key(config)
+    """One keep-alive pool per (server, account, credentials, CA) and thread: NTLM authenticates connections, so
+    reuse matters — and a changed password must never ride on a connection authenticated with the old one. Per
+    thread, because requests-ntlm sends each leg of its handshake on whichever pooled connection is free: two
+    threads authenticating at once through one pool swap connections and both get 401 (the listener's threads)."""
+    key = (*pool_key(config), threading.get_ident())
     with _lock:
         session = _sessions.get(key)
         if session is None:
@@ -108,8 +110,10 @@ def discard_session(config: ServerConfig) -> None:
     The Authorize probe (SPEC S6) must prove the password on a new connection: NTLM authenticates the
     connection, so a kept-alive one would accept any password typed in the settings form.
     """
-    with _lock:
-        _sessions.pop(pool_key(config), None)  # not closed: a request in flight on it may still finish
+    prefix = pool_key(config)
+    with _lock:  # every thread's pool; not closed: a request in flight on one may still finish
+        for key in [k for k in _sessions if k[:3] == prefix]:
+            _sessions.pop(key, None)
 
 
 def check_scheme(config: ServerConfig) -> None:
