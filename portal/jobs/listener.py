@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from .listener_coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
 from .listener_groups import Plan, Target, plan_groups
-from .listener_runners import PullRunner, StreamRunner
+from .listener_pull import PullRunner
+from .listener_runners import StreamRunner
 
 log = logging.getLogger("portal.listener")
 

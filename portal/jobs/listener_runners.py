@@ -20,12 +20,24 @@ import time
 from collections import Counter
 from contextlib import nullcontext
 
-from ..ews_soap import AuthenticationFailed, EwsError, SubscriptionLost, Throttled
+from ..ews_soap import (
+    AccessDenied,
+    AuthenticationFailed,
+    EwsError,
+    ImpersonationDenied,
+    MailboxNotFound,
+    RequestRejected,
+    SubscriptionLost,
+    Throttled,
+)
 from .listener_groups import Group, Target
 
 log = logging.getLogger("portal.listener")
 
 NOT_A_CHANGE = frozenset({"status"})
+# Errors about one mailbox only: it is skipped for a while; the rest of its group keeps listening.
+MAILBOX_ERRORS = (MailboxNotFound, AccessDenied, ImpersonationDenied, RequestRejected)
+MAILBOX_RETRY_SECONDS = 300.0
 
 
 def _changes(events) -> int:
@@ -49,6 +61,7 @@ class GroupRunner(threading.Thread):
         self._failures = 0
         self._group_lock = threading.Lock()
         self._pending_group: Group | None = None
+        self._skip_until: dict[Target, float] = {}  # mailboxes whose subscription failed, retried later
 
     # ---- control, called from the listener's main thread
     def stop(self) -> None:
@@ -91,6 +104,14 @@ class GroupRunner(threading.Thread):
             self.stats["events"] += events
             self.trigger.trigger(target.staff_id, "notification")
 
+    def _skipped(self, target: Target) -> bool:
+        return self._skip_until.get(target, 0.0) > time.monotonic()
+
+    def _mailbox_failed(self, target: Target, exc: EwsError) -> None:
+        log.warning("%s: cannot listen (%s); trying again in %.0f s", target.mailbox, exc, MAILBOX_RETRY_SECONDS)
+        self.stats["mailbox_errors"] += 1
+        self._skip_until[target] = time.monotonic() + MAILBOX_RETRY_SECONDS
+
     def _pause_after(self, exc: Exception) -> None:
         """Back off after a failure: the server's BackOffMilliseconds, else 1, 2, 4 … 30 s."""
         self._failures += 1
@@ -107,8 +128,8 @@ class GroupRunner(threading.Thread):
                 self.loop()
             except AuthenticationFailed as exc:
                 self.fatal = exc
-                log.error("group %s: credentials rejected, listening stops until re-authorized: %s",
-                          self.group.key, exc.sentence)
+                log.error("group %s: credentials rejected (%s), listening stops until re-authorized: %s",
+                          self.group.key, exc.detail, exc.sentence)
             except Exception:  # noqa: BLE001 - keep the traceback in the log; the listener restarts the runner
                 log.exception("group %s: listener thread failed", self.group.key)
 
@@ -159,19 +180,16 @@ class StreamRunner(GroupRunner):
         wanted = set(self.group.members)
         self.subs = {sid: t for sid, t in self.subs.items() if t in wanted}
         have = set(self.subs.values())
-        missing = [t for t in self.group.members if t not in have]
-        if not missing:
-            return
-        made = session.subscribe_streaming([t.mailbox for t in missing], self.group.anchor)
-        by_mailbox = {t.mailbox.lower(): t for t in missing}
-        for i, sub in enumerate(made):
+        for target in [t for t in self.group.members if t not in have and not self._skipped(t)]:
+            try:  # one Subscribe per mailbox either way (impersonation); one bad mailbox must not stop 199
+                (sub,) = session.subscribe_streaming([target.mailbox], self.group.anchor)
+            except MAILBOX_ERRORS as exc:
+                self._mailbox_failed(target, exc)
+                continue
             self.cookie = self.cookie or sub.affinity_cookie
-            target = by_mailbox.get((sub.mailbox or "").lower()) or (missing[i] if i < len(missing) else None)
-            if target is not None:
-                self.subs[sub.subscription_id] = target
-        self.stats["subscribed"] += len(made)
-        subscribed = set(self.subs.values())
-        self._owed.update({t: "new subscription" for t in missing if t in subscribed})
+            self.subs[sub.subscription_id] = target
+            self.stats["subscribed"] += 1
+            self._owed[target] = "new subscription"
 
     def loop(self) -> None:
         session = self.session_factory()
@@ -243,63 +261,3 @@ class StreamRunner(GroupRunner):
         log.warning("group %s: %d subscriptions lost (%s); subscribing again", self.group.key, len(lost),
                     getattr(item.error, "code", "error"))
         return True
-
-
-class PullRunner(GroupRunner):
-    """Pull subscriptions (GetEvents) polled on a short interval: Exchange 2010 RTM, or beyond the connection limit."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.subs: dict[Target, object] = {}  # mailbox → Subscription (with its current watermark)
-
-    def loop(self) -> None:
-        session = self.session_factory()
-        while not self.stopped:
-            started = time.monotonic()
-            self._take_update()
-            wanted = set(self.group.members)
-            self.subs = {t: s for t, s in self.subs.items() if t in wanted}
-            for target in self.group.members:
-                if self.stopped:
-                    return
-                self._poll_one(session, target)
-            self.last_data = time.monotonic()
-            self.stop_event.wait(max(0.0, self.settings.pull_interval_seconds - (time.monotonic() - started)))
-
-    def _poll_one(self, session, target: Target) -> None:
-        try:
-            sub = self.subs.get(target)
-            if sub is None:
-                sub = self.subs[target] = session.subscribe_pull(target.mailbox)
-                self.stats["subscribed"] += 1
-                self._catch_up([target], "new subscription")
-            changed = 0
-            while True:
-                batch = session.get_events(target.mailbox, sub.subscription_id, sub.watermark)
-                self.stats["polls"] += 1
-                changed += _changes(batch.events)
-                sub = self.subs[target] = _with_watermark(sub, batch.watermark)
-                if not batch.more_events:
-                    break
-            if changed:
-                self._notify(target, changed)
-            self._failures = 0
-        except AuthenticationFailed:
-            raise
-        except SubscriptionLost as exc:
-            log.warning("pull %s: subscription lost (%s); subscribing again", target.mailbox, exc.code)
-            self.stats["lost"] += 1
-            self.subs.pop(target, None)
-        except EwsError as exc:
-            log.warning("pull %s: %s", target.mailbox, exc)
-            self.stats["errors"] += 1
-            if isinstance(exc, Throttled):
-                self._pause_after(exc)
-
-
-def _with_watermark(sub, watermark):
-    if not watermark or watermark == getattr(sub, "watermark", None):
-        return sub
-    from dataclasses import replace
-
-    return replace(sub, watermark=watermark)

@@ -48,9 +48,11 @@ def test_g2_two_listeners_split_groups_and_one_takes_over_when_the_other_dies(ap
         orphaned = set(two.runners)
         two.crash_now()  # the process dies: no release, no goodbye; its lease expires
         assert wait_for(lambda: set(one.runners) >= orphaned, timeout=30)
-        assert wait_for(lambda: sim250.counters["GetStreamingEvents"] >= 3, timeout=30)
         moved = next(iter(orphaned))
+        runner = one.runners[moved]
+        # its subscriptions exist once it opens its connection; the dead listener's connection is gone
+        assert wait_for(lambda: runner.stats["connections"] >= 1 and open_streams(sim250) == 2, timeout=30)
         member = one.world.plan.by_key()[moved].members[5].mailbox
         sim250.outlook(member).create("Moved group still heard", "2026-12-02T10:00", "2026-12-02T11:00")
-        runner = one.runners[moved]
         assert wait_for(lambda: runner.stats["notifications"] >= 1)
+        assert one.runners[moved] is runner

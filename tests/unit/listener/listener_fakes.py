@@ -51,6 +51,7 @@ class FakeSession:
         self.calls: list[tuple] = []
         self.streams: list[FakeStream] = []
         self.subscribe_errors: list[BaseException] = []
+        self.mailbox_errors: dict[str, BaseException] = {}
         self.events: dict[str, list] = {}  # pull: mailbox → pending MailboxEvents
         self.lost_pull: set[str] = set()
         self.lock = threading.Lock()
@@ -59,6 +60,9 @@ class FakeSession:
         self.calls.append(("subscribe_streaming", tuple(mailboxes), anchor))
         if self.subscribe_errors:
             raise self.subscribe_errors.pop(0)
+        for m in mailboxes:
+            if m in self.mailbox_errors:
+                raise self.mailbox_errors[m]
         return [Subscription(f"sub-{next(self._ids)}", m) for m in mailboxes]
 
     def stream_events(self, ids, anchor, minutes, on_open=None, cookie=None):

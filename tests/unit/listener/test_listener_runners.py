@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 from listener_fakes import changed, wait_for
 
-from portal.ews_soap import AuthenticationFailed, StreamItem, SubscriptionLost
+from portal.ews_soap import AuthenticationFailed, MailboxNotFound, StreamItem, SubscriptionLost
 from portal.jobs.listener import ListenerSettings
 from portal.jobs.listener_groups import Group, Target
-from portal.jobs.listener_runners import PullRunner, StreamRunner
+from portal.jobs.listener_pull import PullRunner
+from portal.jobs.listener_runners import StreamRunner
 
 SETTINGS = ListenerSettings(min_backoff_seconds=0.01, max_backoff_seconds=0.05, pull_interval_seconds=0.05,
                             connection_timeout_minutes=5)
@@ -38,9 +39,9 @@ def sub_of(runner, mailbox):
 def test_g2_one_connection_for_the_group_anchored_on_its_first_mailbox(runner_for, fake_session, recorder):
     runner = runner_for()
     wait_for(lambda: fake_session.streams)
-    assert fake_session.calls[0] == ("subscribe_streaming", ("a@example.com", "b@example.com", "c@example.com"),
-                                     "a@example.com")
-    call = fake_session.calls[1]
+    assert fake_session.calls[:3] == [("subscribe_streaming", (m,), "a@example.com")
+                                      for m in ("a@example.com", "b@example.com", "c@example.com")]
+    call = fake_session.calls[3]
     assert call[0] == "stream_events" and len(call[1]) == 3 and call[2] == "a@example.com" and call[3] == 5
     assert recorder.staff("new subscription") == [1, 2, 3]  # catch-up for the time before listening
     fake_session.streams[0].items.put(changed(sub_of(runner, "b@example.com")))
@@ -65,7 +66,7 @@ def test_g2_server_timeout_reopens_with_the_same_subscriptions_and_no_catch_up(r
     first.items.put(StreamItem(connection_status="Closed"))
     assert wait_for(lambda: len(fake_session.streams) == 2)
     assert fake_session.streams[1].ids == first.ids
-    assert fake_session.count("subscribe_streaming") == 1
+    assert fake_session.count("subscribe_streaming") == 3  # one per mailbox, at the start only
     assert recorder.staff("catch-up: connection") == []
 
 
@@ -106,7 +107,7 @@ def test_g2_stream_refused_as_lost_resubscribes_the_whole_group(runner_for, fake
     wait_for(lambda: fake_session.streams)
     fake_session.streams[0].items.put(SubscriptionLost("x", code="ErrorInvalidSubscription"))
     assert wait_for(lambda: len(fake_session.streams) == 2)
-    assert fake_session.count("subscribe_streaming") == 2
+    assert fake_session.count("subscribe_streaming") == 6
     assert recorder.staff("new subscription") == [1, 1, 2, 2, 3, 3]
 
 
@@ -149,3 +150,13 @@ def test_g2_lost_pull_subscription_is_renewed_and_caught_up(runner_for, fake_ses
         fake_session.lost_pull.add("c@example.com")
     assert wait_for(lambda: recorder.staff("new subscription") == [1, 2, 3, 3])
     assert fake_session.count("subscribe_pull") == 4
+
+
+def test_g2_one_mailbox_that_cannot_subscribe_does_not_silence_its_group(runner_for, fake_session, recorder):
+    fake_session.mailbox_errors["b@example.com"] = MailboxNotFound("gone", address="b@example.com")
+    runner = runner_for()
+    assert wait_for(lambda: fake_session.streams)
+    assert sorted(t.mailbox for t in runner.subs.values()) == ["a@example.com", "c@example.com"]
+    assert runner.stats["mailbox_errors"] == 1
+    fake_session.streams[0].items.put(changed(sub_of(runner, "c@example.com")))
+    assert wait_for(lambda: recorder.staff("notification") == [3])
