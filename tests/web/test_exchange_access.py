@@ -85,9 +85,10 @@ def test_s1_post_without_csrf_token_is_refused(csrf_client, staff_user, path):
 
 
 def test_s1_post_with_csrf_token_is_accepted(csrf_client, staff_user):
+    from portal.extensions import db
     from portal.models import MailboxState
 
     page = csrf_client.get(BASE + "/accounts").get_data(as_text=True)
     resp = csrf_client.post(url(f"/accounts/{STAFF}/exclude", staff_user), data={"csrf_token": csrf_token(page)})
     assert resp.status_code == 302
-    assert MailboxState.query.get(staff_user.staff.id).excluded is True
+    assert db.session.get(MailboxState, staff_user.staff.id).excluded is True

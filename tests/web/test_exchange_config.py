@@ -279,7 +279,7 @@ def test_g4_paused_integration_is_explained_and_reauthorize_resumes_everyone(adm
     authorize(admin)
     integ = ExchangeIntegration.get()
     integ.state, integ.paused_reason = "paused", "HTTP 401 at 10:02"
-    MailboxState.query.get(a.id).state = "paused"
+    db.session.get(MailboxState, a.id).state = "paused"
     db.session.commit()
     html = admin.get(BASE + "/").get_data(as_text=True)
     assert "Exchange rejected the service account's password" in html  # the G4 banner (base.html)
@@ -289,7 +289,7 @@ def test_g4_paused_integration_is_explained_and_reauthorize_resumes_everyone(adm
     assert "Authorized again: syncing resumed for 1 staff calendar." in admin.get(resp.headers["Location"]).get_data(
         as_text=True)
     assert ExchangeIntegration.get().state == "connected"
-    assert MailboxState.query.get(a.id).state == "initializing"
+    assert db.session.get(MailboxState, a.id).state == "initializing"
     assert "Resumed" in AuditEvent.query.filter_by(action="authorized").order_by(AuditEvent.id.desc()).first().detail
 
 
