@@ -14,7 +14,6 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,13 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchutil import free_port, start_redis  # noqa: E402  (benchmarks/ is on sys.path as a script)
+
 CAP = 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ----- the simulator, in its own process ----------------------------------------------------------------
@@ -188,21 +183,6 @@ def exchangelib_run(url, upn, password, staff: int) -> dict:
 
 
 # ----- driver --------------------------------------------------------------------------------------------------
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    import redis
-
-    port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            redis.Redis(port=port).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--staff", type=int, default=200)

@@ -19,7 +19,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchutil import start_redis  # noqa: E402  (benchmarks/ is on sys.path as a script)
+
 RESULTS = ROOT / "benchmarks" / "results" / "latency.md"
 MODES = {"streaming": "2016", "pull": "2010", "polling": "2016"}
 LABELS = {"streaming": "streaming notifications (Exchange 2016)",
@@ -38,30 +39,9 @@ LABELS = {"streaming": "streaming notifications (Exchange 2016)",
           "polling": "polling only: the safety net every 1 min"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values) or [float("nan")]
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    import redis
-
-    port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            redis.Redis(port=port).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 def make_database(tmp: Path):

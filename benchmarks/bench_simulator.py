@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,9 @@ from pathlib import Path
 
 import requests
 from requests_ntlm import HttpNtlmAuth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MAILBOX = "olivia.bennett@sundial-demo.test"
@@ -34,12 +36,6 @@ GET_FOLDER = ('<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m
 CALENDAR_VIEW = ('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape>'
                  '<m:CalendarView StartDate="{start}" EndDate="{end}"/><m:ParentFolderIds>'
                  '<t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, validate: bool) -> subprocess.Popen:
