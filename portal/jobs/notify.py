@@ -4,10 +4,18 @@ Without SMTP_HOST the message stays in the outbox as `undelivered` with the reas
 failure marks it `failed` with the error and re-raises so RQ keeps the traceback (habit 5).
 A message is claimed atomically (status → sending) before the SMTP conversation and marked
 `sent` right after it, so two workers never send it twice.
+
+Nothing is lost (quality bar: a crashed worker, Redis down): `recover_outbox`, run by every safety-net tick,
+queues again what no job will deliver — `pending` messages whose enqueue never reached Redis, `failed` ones
+after an exponential back-off (up to MAX_AUTO_ATTEMPTS; then only the admin's Retry), and `sending` ones whose
+worker died mid-conversation (claimed longer ago than STALE_SENDING, far beyond the job's 60 s timeout). The
+last case is at-least-once: if the SMTP server had accepted the message before the worker died, the recipient
+gets it twice, with the same Message-ID so mail clients can fold the copies.
 """
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -18,13 +26,23 @@ from ..models import OutboxMessage, utcnow
 
 NO_SMTP = "No SMTP server is configured (set SUNDIAL_SMTP_HOST); the message was kept in the outbox."
 RETRYABLE = ("pending", "failed", "undelivered")
+STALE_SENDING = timedelta(minutes=10)  # a `sending` claim this old belongs to a dead worker (job timeout 60 s)
+PENDING_GRACE = timedelta(minutes=1)  # a `pending` message this old was never queued (Redis was down)
+MAX_AUTO_ATTEMPTS = 5  # failed deliveries retried automatically after 2, 4, 8, 16 minutes
+CRASHED = "The worker stopped while sending this message (crashed or killed); it was queued again."
+
+
+def _claimable(now):
+    return db.or_(OutboxMessage.status.in_(RETRYABLE),
+                  db.and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_SENDING))
 
 
 def _claim(outbox_id: int) -> bool:
+    now = utcnow()
     claimed = db.session.execute(
         db.update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status.in_(RETRYABLE))
-        .values(status="sending", attempts=OutboxMessage.attempts + 1)
+        .where(OutboxMessage.id == outbox_id, _claimable(now))
+        .values(status="sending", attempts=OutboxMessage.attempts + 1, claimed_at=now)
     ).rowcount
     db.session.commit()
     return claimed == 1
@@ -70,3 +88,28 @@ def deliver(outbox_id: int) -> str:
     msg.status, msg.sent_at, msg.last_error = "sent", utcnow(), None
     db.session.commit()
     return msg.status
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=2 ** max(attempts, 1))
+
+
+def recover_outbox() -> list[int]:
+    """Queue again every message no job will deliver (see the module docstring). Returns their ids."""
+    from .queues import enqueue_notify
+
+    now = utcnow()
+    stale = db.session.execute(db.select(OutboxMessage).where(
+        OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_SENDING)).scalars().all()
+    for msg in stale:
+        msg.last_error = CRASHED
+    db.session.commit()
+    lost = db.select(OutboxMessage.id).where(OutboxMessage.status == "pending",
+                                             OutboxMessage.created_at < now - PENDING_GRACE)
+    ids = [m.id for m in stale] + list(db.session.execute(lost).scalars())
+    failed = db.session.execute(db.select(OutboxMessage).where(
+        OutboxMessage.status == "failed", OutboxMessage.attempts < MAX_AUTO_ATTEMPTS)).scalars()
+    ids += [m.id for m in failed if m.claimed_at is None or m.claimed_at < now - _backoff(m.attempts)]
+    for outbox_id in ids:
+        enqueue_notify(outbox_id)
+    return ids

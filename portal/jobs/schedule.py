@@ -4,6 +4,10 @@
 A self-rescheduling tick job on RQ's scheduler (workers run with the scheduler on). A Redis key with expiry
 marks "a tick is scheduled", so starting many workers schedules one tick, and a lost tick is rescheduled by
 the next worker start or Authorize.
+
+The chain ticks whether or not Exchange is connected: each tick also recovers the notification outbox
+(portal.jobs.notify.recover_outbox — messages a crashed worker or a Redis outage left behind). Mailboxes and
+exports are handled only while the integration is connected.
 """
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ from flask import current_app
 from rq import get_current_job
 
 from ..extensions import db
-from ..models import AppointmentChange, MailboxState, StaffMember, utcnow
+from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
 from .context import integration_ready
+from .notify import recover_outbox
 from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
 
 TICK_KEY = "sundial:safety-net:scheduled"
-# "paused" is not skipped: a paused integration stops the tick itself, and after re-authorization (G4) the
-# mailboxes paused with it must be synced again.
+# "paused" is not skipped: a paused integration syncs no mailbox (integration_ready() is None), and after
+# re-authorization (G4) the mailboxes paused with it must be synced again.
 SKIP_STATES = frozenset({"excluded", "mailbox_not_found", "needs_confirmation"})
 
 
@@ -72,6 +77,14 @@ def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
         AppointmentChange.exported_at.is_(None), AppointmentChange.created_at <= cutoff).distinct()).scalars())
 
 
+def prune_activity() -> int:
+    """Delete sync decisions older than ACTIVITY_RETENTION_DAYS (the "why" log would otherwise grow forever)."""
+    days = int(current_app.config.get("ACTIVITY_RETENTION_DAYS", 90))
+    gone = db.session.execute(db.delete(SyncActivity).where(SyncActivity.at < utcnow() - timedelta(days=days)))
+    db.session.commit()
+    return gone.rowcount
+
+
 def tick() -> str:
     """Enqueue every due mailbox at an even offset within the interval, then schedule the next tick."""
     interval = interval_seconds()
@@ -79,9 +92,11 @@ def tick() -> str:
     live = redis_connection().get(TICK_KEY)
     if job is not None and live is not None and live.decode() != job.id:
         return "a newer tick chain is live; this one stops"
+    recovered = recover_outbox()
+    prune_activity()
     if integration_ready() is None:
-        redis_connection().delete(TICK_KEY)
-        return "integration not connected; safety net stopped"
+        _schedule_next(interval, only_if_none=False)
+        return f"integration not connected; {len(recovered)} outbox messages queued again"
     due = due_mailboxes()
     for i, (staff_id, initial) in enumerate(due):
         delay = interval * i / len(due)
@@ -92,4 +107,4 @@ def tick() -> str:
     for appointment_id in unexported_appointments():
         enqueue_export(appointment_id)
     _schedule_next(interval, only_if_none=False)
-    return f"{len(due)} mailboxes spread over {interval} s"
+    return f"{len(due)} mailboxes spread over {interval} s; {len(recovered)} outbox messages queued again"

@@ -27,9 +27,11 @@ class OutboxMessage(db.Model):
     subject = db.Column(db.String(255), nullable=False)
     body = db.Column(db.Text, nullable=False)
     appointment_id = db.Column(db.ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True)
-    # pending | sent | undelivered (no SMTP configured) | failed (SMTP refused; retried)
+    # pending | sending (claimed by a worker) | sent | undelivered (no SMTP configured) | failed (SMTP refused;
+    # retried with back-off by the safety-net tick, see portal.jobs.notify.recover_outbox)
     status = db.Column(db.String(12), nullable=False, default="pending", index=True)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     last_error = db.Column(db.Text, nullable=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = db.Column(UTCDateTime, nullable=True)  # when a worker last took it for sending
     sent_at = db.Column(UTCDateTime, nullable=True)

@@ -182,3 +182,71 @@ def test_g6_send_all_waiting_after_an_outage(app, admin_user, login_as, redis_ur
     assert "Delivery of 2 messages is queued." in page
     assert sorted(Queue("notify", connection=conn).job_ids) == [f"notify-{i}" for i in ids[1:]]
     conn.flushdb()
+
+
+def _age(msg_id, **fields):
+    msg = db.session.get(OutboxMessage, msg_id)
+    for name, value in fields.items():
+        setattr(msg, name, value)
+    db.session.commit()
+
+
+def test_g6_a_worker_killed_mid_send_leaves_a_message_the_next_tick_delivers(app, smtp_server, redis_url):
+    """A `sending` claim whose worker died is taken back after STALE_SENDING and queued again; a fresh claim
+    (a worker still talking to the SMTP server) is left alone, so two live workers never both send it."""
+    from rq import Queue
+
+    from portal.jobs.notify import CRASHED, STALE_SENDING, recover_outbox
+    from portal.jobs.queues import redis_connection
+    from portal.models import utcnow
+
+    redis_connection().flushdb()
+    fresh, dead = _message("fresh@client.test"), _message("dead@client.test")
+    now = utcnow()
+    _age(fresh, status="sending", attempts=1, claimed_at=now - timedelta(seconds=30))
+    _age(dead, status="sending", attempts=1, claimed_at=now - STALE_SENDING - timedelta(seconds=1))
+    assert deliver(fresh) == "skipped"  # a live claim is respected
+    assert recover_outbox() == [dead]
+    assert db.session.get(OutboxMessage, dead).last_error == CRASHED
+    assert [j.args for j in Queue("notify", connection=redis_connection()).jobs] == [(dead,)]
+    assert deliver(dead) == "sent"
+    assert [e.rcpt_tos for e in smtp_server.messages] == [["dead@client.test"]]
+    msg = db.session.get(OutboxMessage, dead)
+    assert (msg.status, msg.attempts, msg.last_error) == ("sent", 2, None)
+    redis_connection().flushdb()
+
+
+def test_g6_lost_enqueues_and_failed_deliveries_are_queued_again_with_back_off(app, redis_url):
+    """Redis down at booking time leaves `pending` rows; SMTP refusals leave `failed` rows. The tick queues
+    the first after a minute and the second after 2^attempts minutes, up to MAX_AUTO_ATTEMPTS."""
+    from portal.jobs.notify import MAX_AUTO_ATTEMPTS, recover_outbox
+    from portal.jobs.queues import redis_connection
+    from portal.models import utcnow
+
+    redis_connection().flushdb()
+    now = utcnow()
+    just_booked, lost = _message("a@client.test"), _message("b@client.test")
+    _age(lost, created_at=now - timedelta(minutes=2))
+    failed_recently, failed_long_ago, given_up = (_message(f"{n}@client.test") for n in "cde")
+    _age(failed_recently, status="failed", attempts=2, claimed_at=now - timedelta(minutes=3))  # back-off 4 min
+    _age(failed_long_ago, status="failed", attempts=2, claimed_at=now - timedelta(minutes=5))
+    _age(given_up, status="failed", attempts=MAX_AUTO_ATTEMPTS, claimed_at=now - timedelta(days=1))
+    undelivered = _message("f@client.test")  # no SMTP configured: waits for the admin's Retry
+    _age(undelivered, status="undelivered", attempts=1, created_at=now - timedelta(hours=1))
+    assert sorted(recover_outbox()) == sorted([lost, failed_long_ago])
+    assert just_booked not in recover_outbox()
+    redis_connection().flushdb()
+
+
+def test_g6_the_safety_net_tick_recovers_the_outbox_without_an_exchange_connection(app, redis_url):
+    from portal.jobs.queues import get_queue, redis_connection
+    from portal.jobs.schedule import TICK_KEY, tick
+    from portal.models import utcnow
+
+    redis_connection().flushdb()
+    lost = _message()
+    _age(lost, created_at=utcnow() - timedelta(minutes=5))
+    assert tick() == "integration not connected; 1 outbox messages queued again"
+    assert [j.args for j in get_queue("notify").jobs] == [(lost,)]
+    assert redis_connection().get(TICK_KEY)  # the chain goes on ticking
+    redis_connection().flushdb()

@@ -61,3 +61,19 @@ def test_g2_one_safety_net_chain_however_many_workers_start(app, redis_url):
     assert ensure_tick() is True
     assert ensure_tick() is False  # a second worker start, or Authorize, adds no second chain
     assert len(ScheduledJobRegistry(queue=get_queue("default")).get_job_ids()) == 1
+
+
+def test_the_tick_prunes_sync_decisions_older_than_the_retention(app, redis_url):
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.jobs.schedule import prune_activity
+    from portal.models import SyncActivity, utcnow
+
+    app.config["ACTIVITY_RETENTION_DAYS"] = 30
+    now = utcnow()
+    db.session.add_all([SyncActivity(action="imported", reason="old", at=now - timedelta(days=31)),
+                        SyncActivity(action="imported", reason="recent", at=now - timedelta(days=29))])
+    db.session.commit()
+    assert prune_activity() == 1
+    assert [a.reason for a in db.session.execute(db.select(SyncActivity)).scalars()] == ["recent"]
