@@ -10,7 +10,16 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ...auth.forms import EMAIL_SHAPE
@@ -53,13 +62,17 @@ def load_ca_pem(data: bytes) -> str:
     return data.decode("ascii", errors="strict")
 
 
+def _choices(pairs):
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class ConfigurationForm(FlaskForm):
-    auth_type = RadioField("Authentication", choices=AUTH_CHOICES, default="auto")
+    auth_type = RadioField("Authentication", choices=_choices(AUTH_CHOICES), default="auto")
     username = StringField("Service account user name", validators=[DataRequired(
         message="Enter the service account's user name as user@domain."), Length(max=254), UPN_SHAPE],
         description="The account's user principal name (UPN), e.g. svc-sundial@bank.example.")
     password = PasswordField("Password", validators=[Optional(), Length(max=256)])
-    version = SelectField("Exchange version", choices=VERSION_CHOICES, default="2016")
+    version = SelectField("Exchange version", choices=_choices(VERSION_CHOICES), default="2016")
     server_url = StringField("Exchange server address (EWS URL)", validators=[DataRequired(
         message="Enter the Exchange server address, e.g. https://mail.bank.example/EWS/Exchange.asmx."),
         Length(max=500)])
