@@ -156,32 +156,16 @@ class SyncTrigger:
         return sum(1 for s in staff_ids if self.trigger(s, reason))
 
 
-def promote_now(job, reason: str):
-    """A notification must not wait for a *scheduled* (delayed) safety-net run of the same mailbox: the job
-    queues' deduplication hands that job back, so move it from the scheduled registry to the queue now."""
-    from rq import Queue
-    from rq.job import JobStatus
-    from rq.registry import ScheduledJobRegistry
-
-    if job is None or job.get_status(refresh=True) != JobStatus.SCHEDULED:
-        return job
-    queue = Queue(job.origin, connection=job.connection)
-    if ScheduledJobRegistry(queue=queue).remove(job):  # 0 when the scheduler moved it meanwhile
-        job.args = (job.args[0], reason) if job.args else job.args
-        queue.enqueue_job(job, at_front=True)
-    return job
-
-
 def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
-    """The SyncTrigger wired to RQ: enqueue_incremental_sync (which deduplicates by job id and asks a running
-    sync to run again), a scheduled safety-net run promoted to now, and RQ's job status for coalescing."""
+    """The SyncTrigger wired to RQ: enqueue_incremental_sync (which deduplicates by job id, promotes a scheduled
+    safety-net run to now and asks a running sync to run again), and RQ's job status for coalescing."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     from .queues import enqueue_incremental_sync
 
     def enqueue(staff_id: int, reason: str):
-        return promote_now(enqueue_incremental_sync(staff_id, reason), reason)
+        return enqueue_incremental_sync(staff_id, reason)
 
     def status_of(job_id: str):
         try:

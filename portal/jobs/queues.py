@@ -50,6 +50,8 @@ def _enqueue_once(queue: str, func: str, args: tuple, job_id: str, timeout: int,
             status = job.get_status(refresh=True)
         except NoSuchJobError:
             job, status = None, None
+        if status == JobStatus.SCHEDULED and not delay:
+            return _run_now(q, job, args)
         if status in WAITING:
             return job
         if status == JobStatus.STARTED:
@@ -59,6 +61,20 @@ def _enqueue_once(queue: str, func: str, args: tuple, job_id: str, timeout: int,
     if delay and q.is_async:
         return q.enqueue_in(timedelta(seconds=delay), func, *args, **kw)
     return q.enqueue(func, *args, **kw)
+
+
+def _run_now(q: Queue, job: Job, args: tuple) -> Job:
+    """An undelayed request (a notification, the admin's re-sync, Authorize) must not wait behind the
+    safety net's *scheduled* run of the same job id: move that run from the scheduled registry to the front
+    of the queue, with this request's arguments (its reason). Losing the race to the scheduler, which moves
+    the job itself at its time, is harmless: it is queued either way."""
+    from rq.registry import ScheduledJobRegistry
+
+    if ScheduledJobRegistry(queue=q).remove(job):
+        if job.args != args:  # reading args first loads the stored job data; a bare assignment cannot be saved
+            job.args = args
+        q.enqueue_job(job, at_front=True)
+    return job
 
 
 def schedule_retry(queue: str, func: str, args: tuple, job_id: str, delay: float, timeout: int = 600):

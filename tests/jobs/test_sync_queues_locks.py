@@ -35,6 +35,26 @@ def test_a_running_sync_is_asked_to_run_again_not_overlapped(app, redis_url):
     assert rerun_key("sync-7").endswith("sync-7")
 
 
+def test_an_admin_resync_or_authorize_does_not_wait_behind_a_scheduled_safety_net_run(app, redis_url):
+    from rq.registry import ScheduledJobRegistry
+
+    from portal.jobs.queues import enqueue_initial_sync
+
+    _flush(redis_url)
+    scheduled = enqueue_incremental_sync(7, "periodic", delay=240)
+    assert scheduled.get_status() == "scheduled" and get_queue("sync").job_ids == []
+    assert enqueue_incremental_sync(7, "periodic", delay=120).id == "sync-7"  # another delayed request: no change
+    assert ScheduledJobRegistry(queue=get_queue("sync")).get_job_ids() == ["sync-7"]
+    now = enqueue_incremental_sync(7, "admin")
+    assert now.id == "sync-7" and get_queue("sync").job_ids == ["sync-7"]
+    assert ScheduledJobRegistry(queue=get_queue("sync")).get_job_ids() == []
+    job = Job.fetch("sync-7", connection=get_queue("sync").connection)
+    assert job.get_status() == "queued" and job.args == (7, "admin")  # the run says why it really ran
+    enqueue_initial_sync(8, delay=60)
+    enqueue_initial_sync(8)
+    assert get_queue("sync").job_ids == ["initial-8", "sync-7"]  # promoted to the front
+
+
 def test_one_sync_at_a_time_per_mailbox(app, redis_url):
     _flush(redis_url)
     with mailbox_lock(5) as first:
