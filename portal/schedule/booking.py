@@ -158,11 +158,17 @@ def _end(service: Service | None, start: datetime, end: datetime | None) -> date
 
 def _lock_staff(staff: list[StaffMember]) -> None:
     """Serialize bookings per staff member: two admins booking the same person at once cannot both pass the
-    conflict check. Row locks in id order (no deadlocks) on PostgreSQL; SQLite ignores FOR UPDATE."""
+    conflict check. PostgreSQL: row locks in id order (no deadlocks). SQLite ignores FOR UPDATE, so a no-op
+    write takes its database write lock instead; a second booking waits there (up to the driver's busy
+    timeout) and then reads the first one's committed appointment."""
     ids = sorted(s.id for s in staff if s.id is not None)
-    if ids:
-        db.session.execute(db.select(StaffMember.id).where(StaffMember.id.in_(ids))
-                           .order_by(StaffMember.id).with_for_update())
+    if not ids:
+        return
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(db.update(StaffMember).where(StaffMember.id.in_(ids)).values(id=StaffMember.id))
+        return
+    db.session.execute(db.select(StaffMember.id).where(StaffMember.id.in_(ids))
+                       .order_by(StaffMember.id).with_for_update())
 
 
 def _refuse_conflicts(staff, start, end, exclude=None) -> None:

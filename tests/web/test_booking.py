@@ -165,11 +165,30 @@ def test_c3_service_length_is_real_time_across_the_fall_back_hour(world):
     assert appt.end - appt.start == timedelta(hours=1)
 
 
-def test_c2_concurrent_bookings_are_serialized_per_staff_member(pg_app):
-    """Two admins book the same person for the same time at once: exactly one booking stands.
+def _wait_until_blocked(other) -> bool:
+    """PostgreSQL reports the second booking waiting on the row lock; SQLite gives no such view, so the
+    second booking must still be running (waiting for the write lock) half a second later."""
+    if db.engine.dialect.name == "sqlite":
+        other.join(0.5)
+        return other.is_alive()
+    with db.engine.connect() as watcher:
+        for _ in range(6000):
+            waiting = watcher.execute(db.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar_one()
+            if waiting:
+                return waiting == 1
+            watcher.rollback()
+            other.join(0.01)
+    return False
 
-    The first booking holds the staff row lock (uncommitted); the second waits for it in another
-    thread (we watch PostgreSQL report the wait), then sees the committed booking and is refused.
+
+def test_c2_concurrent_bookings_are_serialized_per_staff_member(any_app):
+    """Two admins book the same person for the same time at once: exactly one booking stands, on
+    PostgreSQL and on SQLite.
+
+    The first booking holds the staff lock (uncommitted); the second waits for it in another thread,
+    then sees the committed booking and is refused.
     """
     import threading
 
@@ -180,7 +199,7 @@ def test_c2_concurrent_bookings_are_serialized_per_staff_member(pg_app):
     outcome = {}
 
     def second_admin():
-        with pg_app.app_context():
+        with any_app.app_context():
             from portal.models import Client, Location, Service, StaffMember
 
             try:
@@ -195,16 +214,7 @@ def test_c2_concurrent_bookings_are_serialized_per_staff_member(pg_app):
 
     other = threading.Thread(target=second_admin)
     other.start()
-    with db.engine.connect() as watcher:  # wait until the second booking is blocked on the lock
-        for _ in range(6000):
-            waiting = watcher.execute(db.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar_one()
-            if waiting:
-                break
-            watcher.rollback()
-            threading.Event().wait(0.01)
-    assert waiting == 1
+    assert _wait_until_blocked(other)
     db.session.commit()  # the first booking lands; the second proceeds and must see it
     other.join(60)
     assert outcome["result"] == ["Sam Staff is busy Wed 11 Mar 10:00–11:00 EDT with Consultation (Max Client)."]
