@@ -165,7 +165,8 @@ def _lock_staff(staff: list[StaffMember]) -> None:
     if not ids:
         return
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(db.update(StaffMember).where(StaffMember.id.in_(ids)).values(id=StaffMember.id))
+        db.session.execute(db.update(StaffMember).where(StaffMember.id.in_(ids))
+                           .values(id=StaffMember.id, updated_at=StaffMember.updated_at))  # changes nothing
         return
     db.session.execute(db.select(StaffMember.id).where(StaffMember.id.in_(ids))
                        .order_by(StaffMember.id).with_for_update())
