@@ -56,12 +56,26 @@ def _rows(model, ids):
     return sorted(rows, key=lambda r: order[r.id])
 
 
+def _new_client(form: AppointmentForm) -> list[Client]:
+    """A walk-in typed into the form: added (and flushed) in the booking's transaction, so a refused booking's
+    rollback removes it too."""
+    name = (form.new_client_name.data or "").strip()
+    if not name:
+        return []
+    client = Client(name=name, email=(form.new_client_email.data or "").strip().lower() or None,
+                    phone=(form.new_client_phone.data or "").strip() or None)
+    db.session.add(client)
+    db.session.flush()
+    return [client]
+
+
 def _form_values(form: AppointmentForm) -> dict:
     service, location = db.session.get(Service, form.service.data), db.session.get(Location, form.location.data)
     start = local_start(form.date.data, form.time.data, location.timezone if location else "UTC").astimezone(UTC)
     end = start + timedelta(minutes=form.duration.data) if form.duration.data else None
     return {"service": service, "location": location, "start": start, "end": end,
-            "staff": _rows(StaffMember, form.staff.data), "clients": _rows(Client, form.clients.data),
+            "staff": _rows(StaffMember, form.staff.data),
+            "clients": _rows(Client, form.clients.data) + _new_client(form),
             "notes": (form.notes.data or "").strip()}
 
 

@@ -1,4 +1,4 @@
-"""Booking and staff forms. Choices are filled by the views from the database."""
+"""Booking, staff, client, service and location forms. Choices are filled by the views from the database."""
 from __future__ import annotations
 
 from zoneinfo import available_timezones
@@ -16,7 +16,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..auth.forms import EMAIL_SHAPE
@@ -44,8 +44,21 @@ class AppointmentForm(FlaskForm):
     time = TimeField("Start time", validators=[DataRequired()])
     duration = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(min=5, max=24 * 60)])
     staff = CheckboxListField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
-    clients = CheckboxListField("Clients", coerce=int, validators=[DataRequired("Choose at least one client.")])
+    clients = CheckboxListField("Clients", coerce=int)
+    # A walk-in: a new client created in the booking's own transaction (name given → created).
+    new_client_name = StringField("Name", validators=[Length(max=120)])  # no Optional(): it would skip the check below
+    new_client_email = EmailField("Email", validators=[Optional(), Length(max=254), EMAIL_SHAPE])
+    new_client_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
     notes = TextAreaField("Internal notes", validators=[Length(max=5000)])
+
+    def validate_clients(self, field):
+        if not field.data and not (self.new_client_name.data or "").strip():
+            raise ValidationError("Choose at least one client, or enter a new client's name.")
+
+    def validate_new_client_name(self, field):
+        if not (field.data or "").strip() and ((self.new_client_email.data or "").strip()
+                                               or (self.new_client_phone.data or "").strip()):
+            raise ValidationError("Enter the new client's name (or clear their email and phone).")
 
 
 class StaffForm(FlaskForm):
@@ -62,3 +75,22 @@ class StaffForm(FlaskForm):
     def validate_primary_location(self, field):
         if self.locations.data and field.data not in self.locations.data:
             self.locations.data = list(self.locations.data) + [field.data]
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[Optional(), Length(max=254), EMAIL_SHAPE])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+
+
+class ServiceForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    duration_minutes = IntegerField("Length (minutes)", validators=[
+        InputRequired("Enter the length in minutes."),
+        NumberRange(min=5, max=24 * 60, message="Enter a length from 5 to 1440 minutes.")])
+
+
+class LocationForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    address = StringField("Address", validators=[Optional(), Length(max=300)])
+    timezone = SelectField("Time zone", validators=[DataRequired()])

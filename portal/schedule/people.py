@@ -1,4 +1,4 @@
-"""Admin pages for the organisation: staff members (editable, G7 hook) and read-only lists."""
+"""Admin pages for staff members (G7 hook). Clients, services and locations: records.py."""
 from __future__ import annotations
 
 import importlib
@@ -9,7 +9,7 @@ from sqlalchemy import func
 
 from ..auth.access import admin_required
 from ..extensions import db
-from ..models import Appointment, Client, Location, Service, StaffMember, User
+from ..models import Location, StaffMember, User
 from . import bp
 from .forms import StaffForm, zone_choices
 
@@ -128,34 +128,3 @@ def staff_new():
 @admin_required
 def staff_edit(staff_id: int):
     return _save_staff(db.get_or_404(StaffMember, staff_id))
-
-
-@bp.route("/admin/clients")
-@admin_required
-def client_list():
-    q = (request.args.get("q") or "").strip()
-    stmt = db.select(Client).order_by(Client.name, Client.id)
-    if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(func.lower(Client.name).like(like) | func.lower(Client.email).like(like))
-    clients = db.session.execute(stmt).scalars().all()
-    return render_template("people/clients.html", clients=clients, q=q, settings_section="clients")
-
-
-@bp.route("/admin/services")
-@admin_required
-def service_list():
-    rows = db.session.execute(
-        db.select(Service, func.count(Appointment.id)).outerjoin(Appointment, Appointment.service_id == Service.id)
-        .group_by(Service.id).order_by(Service.name)).all()
-    return render_template("people/services.html", rows=rows, settings_section="services")
-
-
-@bp.route("/admin/locations")
-@admin_required
-def location_list():
-    locations = _locations()
-    staff_counts = dict(db.session.execute(
-        db.select(StaffMember.primary_location_id, func.count()).group_by(StaffMember.primary_location_id)).all())
-    return render_template("people/locations.html", locations=locations, staff_counts=staff_counts,
-                           settings_section="locations")
