@@ -6,7 +6,7 @@ connected, plans groups of ≤ 200 mailboxes (listener_groups), takes the groups
 mailbox's incremental sync; the sync job does the reading. The periodic safety-net sync stays on in
 every mode, so a listener that is down costs latency, never data.
 
-Modes: streaming (Exchange 2010 SP1 and later, impersonation on), pull subscriptions polled every 10 s
+Modes: streaming (Exchange 2010 SP1 and later, impersonation on), pull subscriptions polled every 7 s
 (Exchange 2010 RTM, and mailboxes beyond the server's streaming connection limit), none with delegate
 access (Exchange refuses subscriptions through delegate access: the safety net alone, logged once).
 """
@@ -38,7 +38,7 @@ class ListenerSettings:
     lease_ms: int = 30_000  # a crashed listener's groups are taken over after this
     connection_timeout_minutes: int = 30  # GetStreamingEvents ConnectionTimeout, 1..30 (EWS-FACTS §8)
     heartbeat_slack_seconds: float = 60.0  # no data within timeout + slack → the connection is dead
-    pull_interval_seconds: float = 10.0
+    pull_interval_seconds: float = 7.0
     min_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 30.0
     max_per_group: int = 200
