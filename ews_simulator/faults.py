@@ -41,6 +41,7 @@ class Faults:
         self._streams: Counter = Counter()
         self.lockout_policy = Lockout()
         self.stream_generation = 0
+        self.streams_stalled = False
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
     def throttle(self, budget: int | None, window_s: float = 60.0, backoff_ms: int | None = None):
@@ -83,6 +84,13 @@ class Faults:
     def force_streaming_timeout(self):
         """Every open GetStreamingEvents connection ends now with ConnectionStatus Closed."""
         self.stream_generation += 1
+        with self._sim.hub.cond:
+            self._sim.hub.cond.notify_all()
+
+    def stall_streams(self, stalled: bool = True):
+        """Open GetStreamingEvents connections go silent and stay open: no notification, no keep-alive, as when
+        a firewall or load balancer silently drops a long-lived connection. Events wait on their subscriptions."""
+        self.streams_stalled = stalled
         with self._sim.hub.cond:
             self._sim.hub.cond.notify_all()
 

@@ -81,6 +81,10 @@ def stream(sim, subs, timeout_minutes: int):
     last_beat = 0.0
     yield _message(sim, status="OK")
     while True:
+        if sim.faults.streams_stalled:  # a silently dead connection: nothing more is ever written to it
+            while sim.faults.streams_stalled and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return
         with hub.cond:
             lost = [s.id for s in subs if s.lost or s.id not in hub.subs]
             ready = [(s, s.events[:], s.counter - len(s.events)) for s in subs if s.events and s.id in hub.subs]

@@ -219,8 +219,12 @@ class ExchangeSession:
         return get_events.parse(self._call(get_events, body, mailbox), subscription_id)
 
     def stream_events(self, subscription_ids: list[str], anchor: str | None, connection_timeout_minutes: int = 30,
-                      cookie: str | None = None, on_open=None) -> Iterator[StreamItem]:
+                      cookie: str | None = None, on_open=None,
+                      idle_timeout: float | None = None) -> Iterator[StreamItem]:
         """Yield StreamItems until the server closes the connection (ConnectionStatus Closed).
+
+        `idle_timeout`: seconds without a byte (the server's keep-alives included) after which the connection
+        counts as dead and the read fails; default: the connection timeout plus a minute.
 
         `on_open(abort)`, when given, receives a function that closes this connection from another thread
         (the notification listener's watchdog and shutdown); the blocked read then ends with an error."""
@@ -231,7 +235,7 @@ class ExchangeSession:
             headers.update({"X-AnchorMailbox": anchor, "X-PreferServerAffinity": "true"})
         if cookie:
             headers["Cookie"] = f"X-BackEndOverrideCookie={cookie}"
-        read_timeout = connection_timeout_minutes * 60 + 60
+        read_timeout = idle_timeout or connection_timeout_minutes * 60 + 60
         resp = self.client.send(data, headers, stream=True, read_timeout=read_timeout)
         if not hasattr(resp, "iter_content"):  # a 500 with a SOAP fault
             self.client.read(resp, get_streaming_events.OPERATION)

@@ -37,7 +37,9 @@ class ListenerSettings:
     tick_seconds: float = 1.0  # lease renewal, fair share and watchdog cadence
     lease_ms: int = 30_000  # a crashed listener's groups are taken over after this
     connection_timeout_minutes: int = 30  # GetStreamingEvents ConnectionTimeout, 1..30 (EWS-FACTS §8)
-    heartbeat_slack_seconds: float = 60.0  # no data within timeout + slack → the connection is dead
+    # Exchange writes a keep-alive (ConnectionStatus OK) into an idle stream; the EWS Managed API expects one
+    # every 45 s (GetStreamingEventsRequest.HeartbeatFrequencyDefault). Two missed → the connection is dead.
+    heartbeat_timeout_seconds: float = 90.0
     pull_interval_seconds: float = 7.0
     min_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 30.0
@@ -172,7 +174,7 @@ class Listener:
                 self._stop_runner(key, release=False)
 
     def _check_runners(self) -> None:
-        limit = self.settings.connection_timeout_minutes * 60 + self.settings.heartbeat_slack_seconds
+        limit = self.settings.heartbeat_timeout_seconds
         for key, runner in list(self.runners.items()):
             if getattr(runner, "fatal", None) is not None:
                 self.blocked_fingerprint = self.world.fingerprint if self.world else "?"

@@ -4,9 +4,9 @@ A notification carries no data: the runner only asks the SyncTrigger to sync tha
 (EWS-FACTS §8, MSDOC handling-notification-related-errors-in-ews-in-exchange):
 - the server closes the stream at ConnectionTimeout (ConnectionStatus Closed) → reopen at once with the same
   subscriptions; events raised in between wait on the subscription, so nothing is lost and no sync is needed;
-- the connection drops or goes silent (no data within the timeout plus slack; the listener's watchdog calls
-  `abort()`) → reopen and enqueue a catch-up sync for every mailbox of the group, since events written to
-  the dead socket are gone;
+- the connection drops or goes silent (no keep-alive within `heartbeat_timeout_seconds`: the socket's read
+  timeout, and the listener's watchdog calls `abort()` as a second guard) → reopen and enqueue a catch-up
+  sync for every mailbox of the group, since events written to the dead socket are gone;
 - a subscription is lost (ErrorInvalidSubscription, ErrorSubscriptionNotFound, expired, missed events) →
   a **new** subscription without the old watermark, then a catch-up sync of that mailbox (SyncFolderItems
   finds whatever happened in between).
@@ -227,7 +227,8 @@ class StreamRunner(GroupRunner):
         self.stats["connections"] += 1
         extra = {"cookie": self.cookie} if self.cookie else {}
         stream = session.stream_events(list(self.subs), self.group.anchor, self.settings.connection_timeout_minutes,
-                                       on_open=self._on_open, **extra)
+                                       on_open=self._on_open, idle_timeout=self.settings.heartbeat_timeout_seconds,
+                                       **extra)
         try:
             for item in stream:
                 self.last_data = time.monotonic()

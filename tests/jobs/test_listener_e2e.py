@@ -155,3 +155,24 @@ def test_g2_a_scheduled_safety_net_run_does_not_delay_a_notification(sundial, si
         ran = sundial.run()
         assert ("sync_mailbox", (bob, "notification")) in ran
         assert visible(sundial, BOB, start)
+
+
+def test_g2_a_silently_dead_connection_is_found_by_missed_heartbeats_with_no_missed_change(sundial, sim, app,
+                                                                                           redis_url):
+    """A firewall drops the hanging connection without a FIN: nothing arrives, not even keep-alives. The
+    listener gives up on it after heartbeat_timeout_seconds (5 s here, 90 s in production), not at the
+    30-minute ConnectionTimeout, reconnects and catches up."""
+    with listener_thread(app, redis_url) as listener:
+        assert streaming(listener, sim)
+        settle(sundial, listener)
+        runner = next(iter(listener.runners.values()))
+        sim.faults.stall_streams()
+        start, end = slot(days=9)
+        sim.outlook(ALICE).create("Made while the connection was silently dead", start, end)
+        assert wait_for(lambda: runner.stats["dropped"] >= 1, timeout=30)
+        sim.faults.stall_streams(False)
+        assert wait_for(lambda: runner.stats["connections"] >= 2)
+        assert wait_for(lambda: sundial.queued() >= 1)
+        ran = sundial.run()
+        assert any(r[1][1].startswith("listener catch-up: connection dropped") for r in ran)
+        assert visible(sundial, ALICE, start)

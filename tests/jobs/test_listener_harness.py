@@ -70,7 +70,7 @@ class TestListener:
         from portal.jobs.listener import Listener, ListenerSettings
 
         base = dict(refresh_seconds=0.3, tick_seconds=0.05, lease_ms=1500, connection_timeout_minutes=1,
-                    heartbeat_slack_seconds=5, pull_interval_seconds=0.5, min_backoff_seconds=0.05,
+                    heartbeat_timeout_seconds=5, pull_interval_seconds=0.5, min_backoff_seconds=0.05,
                     max_backoff_seconds=0.5)
         base.update(settings)
         self.redis = Redis.from_url(redis_url)

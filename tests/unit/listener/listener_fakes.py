@@ -65,7 +65,7 @@ class FakeSession:
                 raise self.mailbox_errors[m]
         return [Subscription(f"sub-{next(self._ids)}", m) for m in mailboxes]
 
-    def stream_events(self, ids, anchor, minutes, on_open=None, cookie=None):
+    def stream_events(self, ids, anchor, minutes, on_open=None, cookie=None, idle_timeout=None):
         self.calls.append(("stream_events", tuple(ids), anchor, minutes))
         stream = FakeStream(ids)
         self.streams.append(stream)
