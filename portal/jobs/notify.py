@@ -10,14 +10,15 @@ queues again what no job will deliver — `pending` messages whose enqueue never
 after an exponential back-off (up to MAX_AUTO_ATTEMPTS; then only the admin's Retry), and `sending` ones whose
 worker died mid-conversation (claimed longer ago than STALE_SENDING, far beyond the job's 60 s timeout). The
 last case is at-least-once: if the SMTP server had accepted the message before the worker died, the recipient
-gets it twice, with the same Message-ID so mail clients can fold the copies.
+gets it twice, with the same Message-ID so mail clients can fold the copies: the Message-ID is made once, at the
+first delivery attempt, and stored on the outbox row (committed before the SMTP conversation) for every retry.
 """
 from __future__ import annotations
 
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 from flask import current_app
 
@@ -48,12 +49,18 @@ def _claim(outbox_id: int) -> bool:
     return claimed == 1
 
 
+def new_message_id(outbox_id: int, sender: str) -> str:
+    """A globally unique Message-ID (random part + the outbox id) in the sender's domain."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "sundial.local"
+    return make_msgid(idstring=f"outbox-{outbox_id}", domain=domain)
+
+
 def _email(msg: OutboxMessage, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = msg.recipient
     mail["Subject"] = msg.subject
-    mail["Message-ID"] = make_msgid(idstring=f"outbox-{msg.id}", domain="sundial")
+    mail["Message-ID"] = msg.message_id
     mail.set_content(msg.body)
     return mail
 
@@ -77,6 +84,9 @@ def deliver(outbox_id: int) -> str:
         msg.status, msg.last_error = "undelivered", NO_SMTP
         db.session.commit()
         return msg.status
+    if not msg.message_id:  # kept before the first SMTP conversation: every later attempt reuses it
+        msg.message_id = new_message_id(msg.id, cfg["SMTP_SENDER"])
+        db.session.commit()
     try:
         _send(_email(msg, cfg["SMTP_SENDER"]), cfg)
     except Exception as exc:

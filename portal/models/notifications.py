@@ -35,3 +35,6 @@ class OutboxMessage(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     claimed_at = db.Column(UTCDateTime, nullable=True)  # when a worker last took it for sending
     sent_at = db.Column(UTCDateTime, nullable=True)
+    # RFC 5322 Message-ID, fixed at the first delivery attempt and reused by every retry or re-send, so a
+    # recipient who gets a message twice (at-least-once delivery) sees one message (portal.jobs.notify).
+    message_id = db.Column(db.String(255), nullable=True)

@@ -138,6 +138,65 @@ def test_g6_smtp_failure_marks_failed_and_reraises_then_a_retry_sends(app, smtp_
     assert len(smtp_server.messages) == 1
 
 
+class FlakyInbox(Inbox):
+    """Receives every message's DATA (headers included) but refuses the first `refuse` of them with a 451."""
+
+    def __init__(self, refuse: int):
+        super().__init__()
+        self.refuse, self.seen = refuse, []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.seen.append(envelope.content)
+        if len(self.seen) <= self.refuse:
+            return "451 4.3.0 Mail server temporarily rejected message"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_g6_a_resent_outbox_message_keeps_its_message_id(app):
+    """Refused once (the server saw it), retried, then re-sent after a worker died mid-send: one Message-ID,
+    stored on the row; another message gets its own."""
+    import email
+    import smtplib
+
+    from aiosmtpd.controller import Controller
+
+    from portal.jobs.notify import STALE_SENDING, recover_outbox
+    from portal.jobs.queues import redis_connection
+    from portal.models import utcnow
+
+    inbox, port = FlakyInbox(refuse=1), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SENDER="Sundial <no-reply@sundial.test>")
+    redis_connection().flushdb()
+    try:
+        msg_id = _message()
+        with pytest.raises(smtplib.SMTPDataError):
+            deliver(msg_id)
+        assert db.session.get(OutboxMessage, msg_id).status == "failed"
+        assert deliver(msg_id) == "sent"  # the retry
+        _age(msg_id, status="sending", claimed_at=utcnow() - STALE_SENDING - timedelta(seconds=1))  # a dead worker
+        assert recover_outbox() == [msg_id]
+        assert deliver(msg_id) == "sent"  # at-least-once: sent again
+        other = _message("max@client.test")
+        assert deliver(other) == "sent"
+    finally:
+        controller.stop()
+        redis_connection().flushdb()
+    ids = [email.message_from_bytes(content)["Message-ID"] for content in inbox.seen]
+    assert len(ids) == 4 and ids[0] == ids[1] == ids[2] != ids[3]
+    assert ids[0] == db.session.get(OutboxMessage, msg_id).message_id
+    assert ids[0].startswith("<") and ids[0].endswith("@sundial.test>") and f"outbox-{msg_id}" in ids[0]
+    assert [e.rcpt_tos for e in inbox.messages] == [["jo@client.test"], ["jo@client.test"], ["max@client.test"]]
+
+
+def test_g6_no_smtp_attempt_leaves_the_message_id_for_the_first_real_send(app):
+    app.config["SMTP_HOST"] = ""
+    msg_id = _message()
+    deliver(msg_id)
+    assert db.session.get(OutboxMessage, msg_id).message_id is None
+
+
 def test_g6_smtp_refusal_of_the_recipient_is_a_failure(app, smtp_server):
     import smtplib
 
