@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test bench lint venv venv-dev migrate seed clean
 
-## make run: install, migrate, seed the demo, start web + worker + scheduler + listener + Exchange simulator
+## make run: install, migrate, seed the demo (empty database only), start web + worker + scheduler + listener + Exchange simulator
 run:
 	@bash scripts/run.sh
 

@@ -33,11 +33,14 @@ def listener():
 
 
 @sundial.command("seed-demo")
-def seed_demo():
+@click.option("--if-empty", is_flag=True,
+              help="Seed only when the database holds no logins, staff, locations, services, clients or "
+                   "appointments; otherwise change nothing (what `make run` uses).")
+def seed_demo(if_empty: bool):
     """Create the demo organisation (idempotent) and print its logins."""
-    from .demo import seed
+    from .demo import seed, seed_if_empty
 
-    for line in seed():
+    for line in (seed_if_empty() if if_empty else seed()):
         click.echo(line)
 
 

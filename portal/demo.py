@@ -2,6 +2,8 @@
 
 `seed()` is idempotent: every record is looked up by its natural key first, and appointments are
 only generated when there are none yet, so a second run changes nothing and prints the same logins.
+`seed_if_empty()` (what `make run` uses) seeds only a database without any organisation data, so pointing
+SUNDIAL_DATABASE_URL at a real database never adds demo staff or demo logins to it.
 The Exchange simulator seeds its mailboxes from `DEMO_STAFF` (same emails).
 """
 from __future__ import annotations
@@ -180,3 +182,31 @@ def seed(today: date | None = None) -> Iterator[str]:
            f"{len(clients)} clients, {total} appointments.")
     yield f"Admin login: {ADMIN_EMAIL} / {DEMO_PASSWORD}"
     yield f"Staff login: {staff[0].email} / {DEMO_PASSWORD}"
+
+
+# Tables whose rows mean "this database is in use": seed_if_empty() leaves it alone when any has one.
+_ORGANISATION_TABLES = ((User, "login"), (StaffMember, "staff member"), (Location, "location"),
+                        (Service, "service"), (Client, "client"), (Appointment, "appointment"))
+
+
+def organisation_counts() -> dict[str, int]:
+    return {label: db.session.execute(db.select(db.func.count()).select_from(model)).scalar_one()
+            for model, label in _ORGANISATION_TABLES}
+
+
+def seed_if_empty(today: date | None = None) -> Iterator[str]:
+    """Seed the demo only into an empty database; otherwise change nothing and say why."""
+    counts = organisation_counts()
+    if not any(counts.values()):
+        yield "The database is empty: adding the demo organisation."
+        yield from seed(today)
+        return
+    found = ", ".join(f"{n} {label}{'' if n == 1 else 's'}" for label, n in counts.items() if n)
+    if db.session.execute(db.select(User.id).filter_by(email=ADMIN_EMAIL)).first() is not None:
+        staff_login = DEMO_STAFF[0][1]
+        yield f"The database already holds the demo organisation ({found}); nothing was added."
+        yield f"Admin login: {ADMIN_EMAIL} / {DEMO_PASSWORD} (unless changed since)"
+        yield f"Staff login: {staff_login} / {DEMO_PASSWORD} (unless changed since)"
+        return
+    yield (f"The database is not empty ({found}); the demo organisation was not added. Sign in with an "
+           "existing login, or create an admin with: flask sundial create-admin EMAIL")

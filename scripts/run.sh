@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make run: install, migrate, seed the demo, then start the Exchange simulator, an RQ worker with
-# RQ's scheduler, the notification listener and the web server. Ctrl-C stops everything.
+# make run: install, migrate, seed the demo into an empty database (one already in use is left alone), then
+# start the Exchange simulator, an RQ worker with RQ's scheduler, the notification listener and the web
+# server. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3} bash scripts/ensure-venv.sh requirements.txt
@@ -25,8 +26,8 @@ trap 'exit 130' INT TERM
 
 echo "→ migrating the database (${SUNDIAL_DATABASE_URL:-sqlite:///instance/sundial.db})"
 .venv/bin/flask db upgrade >/dev/null
-echo "→ seeding the demo organisation (idempotent)"
-.venv/bin/flask sundial seed-demo | tee .run/demo-logins.txt
+echo "→ demo organisation (added only when the database is empty)"
+.venv/bin/flask sundial seed-demo --if-empty | tee .run/demo-logins.txt
 
 SIM_PORT=$(free_port "${SUNDIAL_SIM_PORT:-8800}")
 WEB_PORT=$(free_port "${SUNDIAL_PORT:-5000}")

@@ -56,6 +56,56 @@ def test_demo_seed_is_idempotent_and_conflict_free(any_app):
     assert staff_user.staff.email == DEMO_STAFF[0][1] and staff_user.check_password(DEMO_PASSWORD)
 
 
+def _seed_command(app, *flags):
+    result = app.test_cli_runner().invoke(args=["sundial", "seed-demo", *flags])
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_demo_seed_if_empty_seeds_only_an_empty_database_and_says_so(app):
+    lines = _seed_command(app, "--if-empty")
+    assert lines[0] == "The database is empty: adding the demo organisation."
+    assert lines[2:] == [f"Admin login: {ADMIN_EMAIL} / {DEMO_PASSWORD}",
+                         f"Staff login: {DEMO_STAFF[0][1]} / {DEMO_PASSWORD}"]
+    counts = _counts()
+    assert counts[:4] == (5, 25, 8, 200) and counts[5] == 2
+    again = _seed_command(app, "--if-empty")  # the next `make run` on the same database
+    assert again[0].startswith("The database already holds the demo organisation (2 logins, 25 staff members, "
+                               "5 locations, 8 services, 200 clients,") and again[0].endswith("nothing was added.")
+    assert again[1:] == [f"Admin login: {ADMIN_EMAIL} / {DEMO_PASSWORD} (unless changed since)",
+                         f"Staff login: {DEMO_STAFF[0][1]} / {DEMO_PASSWORD} (unless changed since)"]
+    assert _counts() == counts
+
+
+@pytest.mark.parametrize("existing", ["one admin login", "one location, no login"])
+def test_demo_seed_if_empty_never_touches_a_database_in_use(app, existing):
+    from tests.conftest import make_user
+
+    if existing == "one admin login":
+        make_user("boss@bank.example", role="admin")
+        expected = "1 login"
+    else:
+        db.session.add(Location(name="Head office", address="1 Bank St", timezone="Europe/London"))
+        db.session.commit()
+        expected = "1 location"
+    before = _counts()
+    lines = _seed_command(app, "--if-empty")
+    assert lines == [f"The database is not empty ({expected}); the demo organisation was not added. Sign in "
+                     "with an existing login, or create an admin with: flask sundial create-admin EMAIL"]
+    assert _counts() == before
+    assert db.session.execute(db.select(User).filter_by(email=ADMIN_EMAIL)).first() is None
+    assert not any(DEMO_PASSWORD in line for line in lines)
+
+
+def test_demo_make_run_seeds_only_an_empty_database():
+    """scripts/run.sh (make run) calls the seed command with --if-empty every time it seeds."""
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
+    calls = [line for line in script.splitlines() if "seed-demo" in line and not line.lstrip().startswith("#")]
+    assert calls and all("seed-demo --if-empty" in line for line in calls), calls
+
+
 @pytest.fixture
 def hook_calls(monkeypatch):
     calls = []
