@@ -5,7 +5,7 @@ import os
 import pickle
 import threading
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from .directory import Directory
@@ -14,9 +14,9 @@ from .notifications import Hub
 from .store import Store
 from .versions import get_version
 
-# Hooks run on every response body of every simulator in the process (tests validate them against
-# Microsoft's schema): callables(simulator, element).
-GLOBAL_BODY_HOOKS: list = []
+# Hooks run on every EWS response envelope of every simulator in the process, streamed messages included
+# (test harnesses install checking.ResponseChecker here): callables(simulator, envelope bytes).
+RESPONSE_HOOKS: list = []
 # Every simulator of this process (tests check their internal_errors).
 ALL_SIMULATORS: weakref.WeakSet = weakref.WeakSet()
 
@@ -35,6 +35,13 @@ class Config:
     schema_dir: str | None = None
     state_file: str | None = None
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    operation: str
+    mailbox: str
+    headers: dict  # HTTP request headers, lower-case names: {"x-anchormailbox": ...} (no Authorization)
 
 
 class Counters:
@@ -78,15 +85,23 @@ class Simulator:
         self.secret = os.urandom(16)
         self.internal_errors: list[str] = []  # tracebacks of unexpected exceptions while serving
         ALL_SIMULATORS.add(self)
-        self.body_hooks: list = []  # callables(simulator, element) run on every response body child (schema checks)
+        self.response_hooks: list = []  # like RESPONSE_HOOKS, for this simulator only
+        self.requests: deque = deque(maxlen=2000)  # RequestRecord of the latest EWS requests (tests read headers)
         self.request_validator = None
         if self.config.validate_requests:
             from .schema import load_schema
             self.request_validator = load_schema(self.config.schema_dir)
 
-    def record_body(self, element) -> None:
-        for hook in self.body_hooks + GLOBAL_BODY_HOOKS:
-            hook(self, element)
+    def record_response(self, envelope: bytes) -> None:
+        for hook in self.response_hooks + RESPONSE_HOOKS:
+            hook(self, envelope)
+
+    def record_request(self, operation: str, mailbox: str, environ) -> None:
+        """Count the request and keep its HTTP headers (X-AnchorMailbox, X-PreferServerAffinity, ...)."""
+        self.counters.add(operation, mailbox)
+        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
+                   if key.startswith("HTTP_") and key != "HTTP_AUTHORIZATION"}
+        self.requests.append(RequestRecord(operation, mailbox.lower(), headers))
 
     # -- persistence (--state FILE) -----------------------------------------------------------------------
     def save(self, path: str | None = None) -> None:

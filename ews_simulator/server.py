@@ -38,7 +38,9 @@ class App:
     # -- helpers -----------------------------------------------------------------------------------------
     def _send(self, start_response, status: str, body: bytes, headers=(), environ=None):
         if environ is not None and self.sim.faults.take("drop_remaining"):
+            self.sim.record_response(body)
             return self._drop(environ, start_response, status, body)
+        self.sim.record_response(body)
         start_response(status, [("Content-Type", XML), ("Content-Length", str(len(body))), *headers])
         return [body]
 
@@ -115,10 +117,10 @@ class App:
                 faults.leave(account.upn.lower())
             mailbox = mailbox or min(ctx.mailboxes_touched, default="") or _own(ctx)
         except SoapFault as fault:
-            sim.counters.add(op_name, mailbox)
+            sim.record_request(op_name, mailbox, environ)
             return self._fault(start_response, fault, environ)
         except EwsError as err:  # raised outside a per-item loop: answer as Exchange does, with a fault
-            sim.counters.add(op_name, mailbox)
+            sim.record_request(op_name, mailbox, environ)
             return self._fault(start_response, SoapFault(err.code, err.message, err.message_xml), environ)
         except Exception:  # a simulator bug: keep serving, record it for the tests, answer like a broken CAS
             log.exception("ews_simulator internal error in %s", op_name)
@@ -126,8 +128,7 @@ class App:
             return self._fault(start_response, SoapFault("ErrorInternalServerError",
                                                          "An internal server error occurred. The operation failed."),
                                environ)
-        sim.counters.add(op_name, mailbox)
-        sim.record_body(body)
+        sim.record_request(op_name, mailbox, environ)
         headers = []
         if environ.get("HTTP_X_PREFERSERVERAFFINITY", "").lower() == "true":
             # Subscription affinity: the first Subscribe of a group gets a backend cookie to replay
@@ -155,18 +156,16 @@ class App:
         try:
             subs, timeout = streaming.validate(ctx, op)
         except EwsError as err:
-            self.sim.counters.add("GetStreamingEvents", "")
+            self.sim.record_request("GetStreamingEvents", "", environ)
             body = streaming.error_body(err)
-            self.sim.record_body(body)
             return self._send(start_response, "200 OK", envelope(body, self.sim.version))
-        self.sim.counters.add("GetStreamingEvents", min(ctx.mailboxes_touched, default=""))
+        self.sim.record_request("GetStreamingEvents", min(ctx.mailboxes_touched, default=""), environ)
         # With impersonation the connection is charged to the impersonated mailbox's budget.
         key = ctx.impersonated.primary if ctx.impersonated is not None else ctx.account.upn
         if not self.sim.faults.open_stream(key.lower(), streaming.hanging_limit(self.sim)):
             # HangingConnectionLimit reached (MSDOC handling-notification-related-errors-in-ews-in-exchange)
             body = streaming.error_body(EwsError(
                 "ErrorExceededConnectionCount", "You have exceeded the maximum number of open streaming connections."))
-            self.sim.record_body(body)
             return self._send(start_response, "200 OK", envelope(body, self.sim.version))
         start_response("200 OK", [("Content-Type", XML)])  # no Content-Length: chunked, stays open
         return streaming.closing(streaming.stream(self.sim, subs, timeout),

@@ -68,8 +68,9 @@ def _message(sim, status=None, notes=(), error=None, error_ids=()):
             tsub(box, "SubscriptionId", sub_id)
     if status:
         msub(msg, "ConnectionStatus", status)
-    sim.record_body(root)
-    return envelope(root, sim.version)
+    data = envelope(root, sim.version)
+    sim.record_response(data)
+    return data
 
 
 def stream(sim, subs, timeout_minutes: int):

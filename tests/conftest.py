@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ews_simulator.checking import ResponseChecker
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 if not SHARED.exists():
     SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -201,3 +203,36 @@ def login(client, user, password="correct horse battery"):
 @pytest.fixture
 def login_as():
     return login
+
+
+# -- every EWS simulator response in the suite is checked (ARCHITECTURE.md "EWS schema") -------------------------
+# Each envelope any simulator of this process sends (replies, faults, streamed messages) is validated against
+# Microsoft's messages.xsd and must carry a ServerVersionInfo header (ews_simulator/checking.py); the schema loads
+# once, on the first response. An invalid response, or an unexpected exception inside a simulator, fails the test
+# during which it happened. Without ../shared/ews-schema nothing is validated (internal errors still fail).
+RESPONSES = ResponseChecker()
+
+
+def pytest_configure(config):
+    RESPONSES.install()
+
+
+@pytest.fixture(autouse=True)
+def ews_simulator_responses_are_valid():
+    yield
+    invalid, crashes = RESPONSES.take_new(), RESPONSES.take_internal_errors()
+    assert not crashes, "ews_simulator internal errors:\n" + "\n".join(crashes)
+    assert not invalid, "ews_simulator responses failed Microsoft's schema:\n" + "\n".join(invalid)
+
+
+def pytest_sessionfinish(session):
+    late = RESPONSES.take_new() + RESPONSES.take_internal_errors()  # sent after the last test's check
+    if late:
+        print("\news_simulator: invalid responses or internal errors after the last test:\n" + "\n".join(late))
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if RESPONSES.checked:
+        terminalreporter.write_line(f"ews_simulator: {RESPONSES.checked} response envelopes validated against "
+                                    f"messages.xsd, {len(RESPONSES.failures)} invalid")
