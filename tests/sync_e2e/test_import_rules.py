@@ -1,7 +1,7 @@
 """Which Exchange events reach Sundial (SPEC I1-I5, C1-C5), end to end through the simulator and RQ."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -103,10 +103,12 @@ def test_c1_c2_exchange_event_becomes_busy_absence_at_primary_location(world):
 
 
 def test_c3_absence_shown_in_staff_time_zone(world, client, admin_user, login_as):
-    world.outlook(world.alice).create("Doctor", "2030-07-01T14:00:00+00:00", "2030-07-01T15:00:00+00:00")
+    july = date(datetime.now(UTC).year + 1, 7, 1)  # always ahead, always summer time in New York
+    start = datetime(july.year, 7, 1, 14, 0, tzinfo=UTC)
+    world.outlook(world.alice).create("Doctor", start, start + timedelta(hours=1))
     world.initial(world.alice)
     login_as(client, admin_user)
-    page = client.get(f"/schedule?staff={world.alice.id}&week=2030-07-01").get_data(as_text=True)
+    page = client.get(f"/schedule?staff={world.alice.id}&week={july.isoformat()}").get_data(as_text=True)
     assert "10:00" in page  # 14:00 UTC is 10:00 in New York (EDT)
 
 

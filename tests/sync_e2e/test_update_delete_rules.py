@@ -1,8 +1,6 @@
 """Exchange-side updates and removals (SPEC U1-U3, U5, D1-D3), end to end."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from portal.extensions import db
 from portal.models import Appointment, OutboxMessage
 from portal.sync.notes import MARKER
@@ -124,7 +122,6 @@ def test_d3_sundial_item_deleted_in_exchange_cancels_for_that_staff_and_notifies
                  if m.subject.startswith("Cancelled")}
     assert cancelled == {"cleo@example.net", "bob@example.com"}
     assert world.activity(world.bob, "D3")
-    _ = timedelta
 
 
 def test_u5_no_client_message_when_client_notifications_are_off(world):
