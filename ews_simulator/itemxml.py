@@ -157,7 +157,7 @@ def _categories(parent, item, _shape):
 
 def _recurrence(parent, item, _shape):
     if item.recurrence:
-        recurrence.write(parent, item.recurrence)
+        recurrence.write(parent, item.recurrence, windows_tz=item.start_tz)
 
 
 def _display(attendees):

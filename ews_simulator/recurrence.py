@@ -41,13 +41,27 @@ def parse(el) -> dict:
     return out
 
 
-def write(parent, rec: dict, name: str = "Recurrence"):
+def write(parent, rec: dict, name: str = "Recurrence", windows_tz: str | None = None):
+    """Range dates go out with the series' UTC offset, as Exchange writes them
+    (ews-samples/GetItem-RecurringMaster-response.xml: ``<t:StartDate>2014-03-08-08:00</t:StartDate>``)."""
     el = tsub(parent, name)
     for kind, fields in ((rec["pattern"], rec["fields"]), (rec["range"], rec["range_fields"])):
         box = tsub(el, kind)
         for key, value in fields:
+            if key in ("StartDate", "EndDate") and windows_tz is not None:
+                value = _with_offset(value, windows_tz)
             tsub(box, key, value)
     return el
+
+
+def _with_offset(value: str, windows_tz: str) -> str:
+    day = _date(value)
+    offset = datetime.combine(day, time(12)).replace(tzinfo=timezones.zone(windows_tz)).utcoffset()
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return f"{day.isoformat()}Z"
+    sign = "-" if minutes < 0 else "+"
+    return f"{day.isoformat()}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def build(pattern: str, range_: str, start: date, interval: int = 1, days=(), day_of_month=None,
