@@ -102,35 +102,45 @@ def test_daily_series_without_end_and_all_day(sim):
     series.delete(send_meeting_cancellations="SendToNone")
 
 
-def test_i2_move_to_another_calendar_gives_new_id(sim):
-    acc = account(sim, ALICE)
-    sim.outlook(ALICE).add_calendar("Personal")  # CreateFolder is not implemented; Outlook adds it
-    other = acc.calendar / "Personal"
+@pytest.mark.parametrize(("access", "auth"), [("impersonation", "ntlm"), ("impersonation", "basic"),
+                                             ("delegate", "ntlm"), ("delegate", "basic")])
+def test_i2_update_then_move_to_another_calendar_gives_new_id(sim, access, auth):
+    acc = account(sim, ALICE, access, auth, (15, 1, 2176, 12) if access == "delegate" else None)
+    name = f"Personal {access} {auth}"
+    sim.outlook(ALICE).add_calendar(name)  # CreateFolder is not implemented; Outlook adds it
+    other = acc.calendar / name
     assert isinstance(other, Calendar)
     item = CalendarItem(account=acc, folder=acc.calendar, subject="Movable", start=MONDAY,
                         end=MONDAY + timedelta(hours=1))
     item.save(send_meeting_invitations="SendToNone")
+    item.subject = f"Movable ({access})"
+    item.save(update_fields=["subject"], send_meeting_invitations="SendToNone")  # author: may edit its own item
     old_id = item.id
-    new_id = item.move(other)
+    item.move(other)
     assert item.id != old_id and item.folder == other
-    assert [i.subject for i in other.all()] == ["Movable"]
-    del new_id
+    assert [i.subject for i in other.all()] == [f"Movable ({access})"]
+    assert not [i for i in acc.calendar.filter(subject=f"Movable ({access})")]
+    from exchangelib.errors import ErrorItemNotFound
+    with pytest.raises(ErrorItemNotFound):
+        acc.calendar.get(id=old_id)
 
 
-def test_sync_items_to_completion(sim):
-    acc = account(sim, ALICE)
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
+def test_sync_items_to_completion(sim, auth):
+    acc = account(sim, ALICE, auth=auth)
     cal = acc.calendar
     for n in range(7):
-        CalendarItem(account=acc, folder=cal, subject=f"Sync {n}", start=MONDAY + timedelta(days=n),
+        CalendarItem(account=acc, folder=cal, subject=f"Sync {auth} {n}", start=MONDAY + timedelta(days=n),
                      end=MONDAY + timedelta(days=n, hours=1)).save(send_meeting_invitations="SendToNone")
     changes = list(cal.sync_items(max_changes_returned=3))
     creates = [c for c in changes if c[0] == "create"]
     assert len(creates) >= 7 and cal.item_sync_state
     state = cal.item_sync_state
     assert list(cal.sync_items(sync_state=state)) == []
-    first = next(i for i in cal.filter(subject="Sync 0"))
-    first.subject = "Sync 0 updated"
+    first = next(i for i in cal.filter(subject=f"Sync {auth} 0"))
+    first.subject = f"Sync {auth} 0 updated"
     first.save(update_fields=["subject"], send_meeting_invitations="SendToNone")
+    assert [c[0] for c in cal.sync_items(sync_state=state)] == ["update"]
     first.delete(send_meeting_cancellations="SendToNone")
     later = list(cal.sync_items(sync_state=state))
     assert [c[0] for c in later] == ["delete"]

@@ -18,12 +18,13 @@ START = EWSDateTime(2026, 11, 24, 10, 0, tzinfo=EWSTimeZone("UTC"))
 @pytest.fixture(scope="module")
 def fast_sim():
     # one streaming "minute" lasts 2 s here; heartbeat every second
-    with running_simulator(version="2019", auth="ntlm", minute_s=2.0, heartbeat_s=1.0) as handle:
+    with running_simulator(version="2019", auth="both", minute_s=2.0, heartbeat_s=1.0) as handle:
         yield populate(handle)
 
 
-def test_g2_pull_subscription_reports_outlook_changes(fast_sim):
-    acc = account(fast_sim, ALICE)
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
+def test_g2_pull_subscription_reports_outlook_changes(fast_sim, auth):
+    acc = account(fast_sim, ALICE, auth=auth)
     cal = acc.calendar
     sub_id, watermark = cal.subscribe_to_pull(event_types=["CreatedEvent", "ModifiedEvent", "DeletedEvent"])
     person = fast_sim.outlook(ALICE)
@@ -36,8 +37,9 @@ def test_g2_pull_subscription_reports_outlook_changes(fast_sim):
     cal.unsubscribe(sub_id)
 
 
-def test_g2_streaming_subscription_delivers_and_closes(fast_sim):
-    acc = account(fast_sim, ALICE)
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
+def test_g2_streaming_subscription_delivers_and_closes(fast_sim, auth):
+    acc = account(fast_sim, ALICE, auth=auth)
     cal = acc.calendar
     sub_id = cal.subscribe_to_streaming(event_types=["CreatedEvent", "ModifiedEvent"])
     person = fast_sim.outlook(ALICE)
