@@ -126,6 +126,15 @@ class Faults:
                 raise busy(self.budget_backoff_ms or wait_ms)
             self._tokens[account_upn] = (tokens - 1, now)
 
+    def wait_latency(self):
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+
+    def active(self, account_upn: str) -> int:
+        """Requests of this account in progress right now (what concurrency_cap limits)."""
+        with self.lock:
+            return self._active[account_upn.lower()]
+
     def enter(self, account_upn: str):
         with self.lock:
             if self.concurrency_cap is not None and self._active[account_upn] >= self.concurrency_cap:

@@ -76,9 +76,8 @@ class App:
         sim, faults = self.sim, self.sim.faults
         length = int(environ.get("CONTENT_LENGTH") or 0)
         data = environ["wsgi.input"].read(length) if length else b""
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
         if faults.take("http_503_remaining"):  # IIS queue full: plain 503 before authentication
+            faults.wait_latency()
             sim.counters.add("(503)", "")
             headers = [("Retry-After", str(faults.retry_after_s))] if faults.retry_after_s else []
             start_response("503 Service Unavailable", [("Content-Type", "text/html"), *headers])
@@ -86,35 +85,38 @@ class App:
         try:
             account = self.auth.authenticate(environ)
         except Unauthorized as exc:
+            faults.wait_latency()
             sim.counters.add("(401)", "")
             return self._unauthorized(start_response, exc)
         if environ.get("REQUEST_METHOD") != "POST":
             start_response("405 Method Not Allowed", [("Content-Type", "text/plain"), ("Allow", "POST")])
             return [b"Method Not Allowed"]
-        op_name, mailbox = "(invalid)", ""
+        op_name, mailbox, upn, entered = "(invalid)", "", account.upn.lower(), False
         try:
             header, op = parse_request(data)
             op_name = local(op.tag)
             mailbox = _header_mailbox(header)
+            # EWSMaxConcurrency counts the account's requests in progress, slow ones included (EWS-FACTS section 7)
+            faults.enter(upn)
+            entered = True
+            faults.wait_latency()
             requested = _requested_version(header)
             if not sim.version.accepts(requested):
                 raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
             self._validate_request(op, header)
             _check_server_schema(sim.version, op)
-            faults.check_budget(account.upn.lower())
+            faults.check_budget(upn)
             if op_name not in HANDLERS and op_name != "GetStreamingEvents":
                 raise SoapFault("ErrorInvalidOperation", f"The operation {op_name} is not supported by this "
                                                          "server.")
             impersonated = sim.directory.impersonate(account, mailbox) if mailbox else None
             ctx = Ctx(sim, account, requested, impersonated, _tz_context(header))
-            if op_name == "GetStreamingEvents":
+            if op_name == "GetStreamingEvents":  # a hanging connection has its own budget (HangingConnectionLimit)
+                faults.leave(upn)
+                entered = False
                 return self._streaming(ctx, op, start_response, environ)
-            faults.enter(account.upn.lower())
-            try:
-                with sim.store.lock:  # one mailbox operation at a time: reads never see half a change
-                    body = HANDLERS[op_name](ctx, op)
-            finally:
-                faults.leave(account.upn.lower())
+            with sim.store.lock:  # one mailbox operation at a time: reads never see half a change
+                body = HANDLERS[op_name](ctx, op)
             mailbox = mailbox or min(ctx.mailboxes_touched, default="") or _own(ctx)
         except SoapFault as fault:
             sim.record_request(op_name, mailbox, environ)
@@ -128,6 +130,9 @@ class App:
             return self._fault(start_response, SoapFault("ErrorInternalServerError",
                                                          "An internal server error occurred. The operation failed."),
                                environ)
+        finally:
+            if entered:
+                faults.leave(upn)
         sim.record_request(op_name, mailbox, environ)
         headers = []
         if environ.get("HTTP_X_PREFERSERVERAFFINITY", "").lower() == "true":

@@ -113,17 +113,6 @@ def test_indexed_paging_and_find_folder(raw):
     assert "<t:DisplayName>Holidays</t:DisplayName>" in folders and "<t:CalendarFolder>" in folders
 
 
-def test_concurrency_cap_answers_exceeded_connection_count(raw):
-    raw.sim.faults.concurrency_cap = 0
-    try:
-        r = requests.post(raw.sim.url, data=envelope(f"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
-                                                     f"</m:FolderShape><m:FolderIds>{CAL}</m:FolderIds></m:GetFolder>"),
-                          auth=(ALICE, "Password1!"), timeout=10)
-        assert r.status_code == 500 and "ErrorExceededConnectionCount" in r.text
-    finally:
-        raw.sim.faults.concurrency_cap = None
-
-
 @pytest.mark.parametrize(("body", "code"), [
     (f'<m:CreateItem><m:SavedItemFolderId>{CAL}</m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>x'
      '</t:Subject></t:CalendarItem></m:Items></m:CreateItem>', "ErrorSendMeetingInvitationsRequired"),

@@ -96,9 +96,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(port, state):
+def _start(port, state, *extra):
     proc = subprocess.Popen([sys.executable, "-m", "ews_simulator", "--port", str(port), "--seed", "demo",
-                             "--state", str(state), "--auth", "basic", "--no-validate"], cwd=ROOT,
+                             "--state", str(state), "--auth", "basic", "--no-validate", *extra], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     lines = []
@@ -114,13 +114,22 @@ def _cli(*args):
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=30)
 
 
+def _elapsed(url) -> float:
+    began = time.monotonic()
+    assert requests.post(url, data=GET_FOLDER, timeout=5).status_code == 401
+    return time.monotonic() - began
+
+
 def test_cli_demo_seed_outlook_and_state_file(tmp_path):
     port, state = _free_port(), tmp_path / "state.pickle"
-    proc, banner = _start(port, state)
+    proc, banner = _start(port, state, "--latency-ms", "400")
     try:
         assert "svc-sundial@sundial-demo.test" in banner and "Demo-Exchange-2026!" in banner
         assert f"http://127.0.0.1:{port}/EWS/Exchange.asmx" in banner and "mailboxes: 26" in banner
         url = f"http://127.0.0.1:{port}"
+        assert _elapsed(f"{url}/EWS/Exchange.asmx") >= 0.4  # --latency-ms 400 (a 401 waits too)
+        assert _cli("fault", "--url", url, "latency_ms", "value=0").returncode == 0
+        assert _elapsed(f"{url}/EWS/Exchange.asmx") < 0.4
         out = _cli("outlook", "--url", url, "zoe.chen@sundial-demo.test", "create", "subject=CLI event",
                    "start=2027-05-03T10:00:00+00:00", "end=2027-05-03T11:00:00+00:00")
         assert out.returncode == 0 and '"ok": true' in out.stdout
