@@ -22,6 +22,7 @@ class MailboxContext:
     ms: MailboxState
     integration: ExchangeIntegration
     session: object = None
+    lock: object = None  # the MailboxLock this job holds (checked before every commit)
     now: datetime = field(default_factory=utcnow)
     pending_exports: set[int] = field(default_factory=set)  # appointments to re-export after commit
     pending_notify: list[tuple[int, str, tuple[int, ...] | None]] = field(default_factory=list)

@@ -41,7 +41,7 @@ def export_appointment(appointment_id: int) -> str:
                 continue
             ok = False
             with mailbox_failures(sid, lambda wait: _retry(appointment_id, wait)):
-                _export_to(MailboxContext(staff, ms, integ, session=session), appointment_id)
+                _export_to(MailboxContext(staff, ms, integ, session=session, lock=got), appointment_id)
                 ok = True
             postponed |= not ok
             done.append(sid) if ok else None

@@ -1,37 +1,99 @@
-"""One sync at a time per mailbox across all workers: a Redis lock with expiry (a killed worker's lock lapses),
-plus a "run again" flag so a change that arrives while a sync runs is not lost."""
+"""One sync at a time per mailbox across all workers: a Redis lock with a short expiry that a keeper thread
+renews while the job runs.
+
+Why renewal rather than a long expiry: an initial sync may run for RQ's full job timeout (1800 s), longer
+than any fixed lock expiry one would want a crashed worker's lock to outlive. The keeper lives in the job's
+own process, so when that process dies (killed, out of memory, or killed by RQ at the job timeout) the
+renewals stop and the lock lapses within `MAILBOX_LOCK_SECONDS` (default 60). Renewal checks the lock's
+token, so a job that lost its lock (its process was frozen past the expiry and another worker took the
+mailbox) learns so and refuses to commit (`LockLost`) instead of overlapping the new holder.
+"""
 from __future__ import annotations
 
+import logging
+import threading
 from contextlib import contextmanager
+
+from flask import current_app
+from redis.exceptions import LockError
 
 from .queues import redis_connection
 
-LOCK_SECONDS = 900
+log = logging.getLogger("portal.jobs")
+LOCK_SECONDS = 60
+
+
+class LockLost(RuntimeError):
+    """The mailbox lock expired or passed to another worker while this job worked: nothing is committed."""
 
 
 def lock_name(staff_id: int) -> str:
     return f"sundial:lock:mailbox:{staff_id}"
 
 
-@contextmanager
-def mailbox_lock(staff_id: int, wait: float = 0.0, timeout: int = LOCK_SECONDS):
-    """Yields True when this job holds the mailbox, False when another job does (and `wait` ran out)."""
-    lock = redis_connection().lock(lock_name(staff_id), timeout=timeout, blocking=wait > 0,
-                                   blocking_timeout=wait or None)
-    got = lock.acquire()
-    try:
-        yield got
-    finally:
-        if got:
+def lock_seconds() -> float:
+    return float(current_app.config.get("MAILBOX_LOCK_SECONDS", LOCK_SECONDS))
+
+
+class MailboxLock:
+    """Truthy when held. `check()` raises LockLost once the lock is no longer this job's."""
+
+    def __init__(self, staff_id: int, timeout: float):
+        self.staff_id, self.timeout = staff_id, timeout
+        self.lock = redis_connection().lock(lock_name(staff_id), timeout=timeout, thread_local=False)
+        self.held = False
+        self.lost = False
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def acquire(self, wait: float) -> bool:
+        self.held = bool(self.lock.acquire(blocking=wait > 0, blocking_timeout=wait or None))
+        if self.held:
+            self._keeper = threading.Thread(target=self._keep, name=f"mailbox-lock-{self.staff_id}", daemon=True)
+            self._keeper.start()
+        return self.held
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.timeout / 3):
             try:
-                lock.release()
-            except Exception:  # noqa: BLE001 - expired meanwhile: nothing to release
+                self.lock.reacquire()  # back to the full expiry, only if the token is still ours
+                self.renewals += 1
+            except LockError:
+                self.lost = True
+                log.warning("mailbox lock of staff %s was lost while its job ran", self.staff_id)
+                return
+            except Exception as exc:  # noqa: BLE001 - Redis unreachable for a moment: try again next round
+                log.warning("could not renew the mailbox lock of staff %s: %s", self.staff_id, exc)
+
+    def check(self) -> None:
+        """Before a commit: is the mailbox still ours? (Asks Redis, not only the keeper's last answer.)"""
+        if self.held and (self.lost or not self.lock.owned()):
+            self.lost = True
+            raise LockLost(f"the lock of mailbox {self.staff_id} passed to another job; nothing was committed")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=5)
+        if self.held and not self.lost:
+            try:
+                self.lock.release()
+            except LockError:  # expired meanwhile: nothing to release
                 pass
+        self.held = False
 
 
-def request_rerun(staff_id: int) -> None:
-    redis_connection().set(f"sundial:rerun:mailbox:{staff_id}", "1", ex=LOCK_SECONDS)
-
-
-def take_rerun(staff_id: int) -> bool:
-    return bool(redis_connection().getdel(f"sundial:rerun:mailbox:{staff_id}"))
+@contextmanager
+def mailbox_lock(staff_id: int, wait: float = 0.0, timeout: float | None = None):
+    """Yields a MailboxLock: truthy when this job holds the mailbox, falsy when another job does (and `wait`
+    ran out). The lock is renewed in the background until the block ends."""
+    held = MailboxLock(staff_id, timeout or lock_seconds())
+    held.acquire(wait)
+    try:
+        yield held
+    finally:
+        held.release()

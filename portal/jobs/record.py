@@ -16,6 +16,7 @@ from datetime import timedelta
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
+from .locks import LockLost
 from .queues import redis_connection
 
 log = logging.getLogger("portal.jobs")
@@ -80,6 +81,9 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
     except EwsError as exc:
         db.session.rollback()
         _record_error(staff_id, exc.sentence)
+    except LockLost as exc:  # another job holds the mailbox now and does this work: leave its state alone
+        db.session.rollback()
+        log.warning("%s", exc)
     except Exception:
         db.session.rollback()
         _record_error(staff_id, "An unexpected error stopped the sync; it is logged for the Sundial team.")
@@ -122,6 +126,8 @@ def commit(ctx) -> None:
         if appt is not None:
             messages += notify_appointment(appt, kind, staff=staff)
     fault_point("before_commit")
+    if ctx.lock is not None:
+        ctx.lock.check()  # never commit a sync whose mailbox lock passed to another job meanwhile
     db.session.commit()
     if messages:
         queue_delivery(messages)

@@ -37,7 +37,7 @@ def run_for_mailbox(staff_id: int, job_id: str, work: Callable[[MailboxContext],
                 return "mailbox busy; retried shortly"
             outcome = "failed"
             with mailbox_failures(staff_id, requeue):
-                ctx = MailboxContext(staff, ms, integ, session=build_session(integ))
+                ctx = MailboxContext(staff, ms, integ, session=build_session(integ), lock=got)
                 outcome = work(ctx)
         if not take_rerun(job_id):
             break

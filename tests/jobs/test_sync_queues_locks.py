@@ -1,10 +1,13 @@
 """Deterministic job ids per mailbox, re-run requests, and the per-mailbox Redis lock (habit 4)."""
 from __future__ import annotations
 
+import time
+
+import pytest
 import redis as redis_lib
 from rq.job import Job
 
-from portal.jobs.locks import mailbox_lock
+from portal.jobs.locks import LockLost, lock_name, mailbox_lock
 from portal.jobs.queues import enqueue_export, enqueue_incremental_sync, get_queue, rerun_key, take_rerun
 
 
@@ -59,7 +62,7 @@ def test_one_sync_at_a_time_per_mailbox(app, redis_url):
     _flush(redis_url)
     with mailbox_lock(5) as first:
         with mailbox_lock(5) as second, mailbox_lock(6) as other:
-            assert (first, second, other) == (True, False, True)
+            assert (bool(first), bool(second), bool(other)) == (True, False, True)
     with mailbox_lock(5) as again:
         assert again
 
@@ -70,6 +73,37 @@ def test_a_killed_holders_lock_expires(app, redis_url):
     conn.lock("sundial:lock:mailbox:9", timeout=1).acquire()  # a worker that died holding it
     with mailbox_lock(9, wait=3) as got:
         assert got
+
+
+def test_g3_a_held_lock_outlives_its_expiry_while_the_job_runs(app, redis_url):
+    """The lock's expiry is short (a crashed worker's lock lapses soon) but a job that runs for longer keeps it:
+    a keeper thread renews it. Here 3 x the expiry passes; nobody else gets the mailbox meanwhile."""
+    _flush(redis_url)
+    conn = redis_lib.Redis.from_url(redis_url)
+    with mailbox_lock(4, timeout=0.6) as held:
+        assert 0 < conn.pttl(lock_name(4)) <= 600
+        time.sleep(1.8)
+        with mailbox_lock(4) as other:
+            assert held and not other
+        held.check()  # still ours
+        assert held.renewals >= 3
+    assert conn.exists(lock_name(4)) == 0  # released at the end
+    with mailbox_lock(4) as again:
+        assert again
+
+
+def test_g3_a_job_whose_lock_passed_to_another_refuses_to_commit(app, redis_url):
+    _flush(redis_url)
+    conn = redis_lib.Redis.from_url(redis_url)
+    with mailbox_lock(4, timeout=0.6) as held:
+        conn.delete(lock_name(4))  # as if this process had been frozen past the expiry …
+        with mailbox_lock(4) as newcomer:  # … and another worker took the mailbox
+            assert newcomer
+            with pytest.raises(LockLost):
+                held.check()
+            time.sleep(0.5)
+            assert conn.exists(lock_name(4))  # the loser neither renews nor releases the newcomer's lock
+    assert conn.exists(lock_name(4)) == 0
 
 
 def test_g2_one_safety_net_chain_however_many_workers_start(app, redis_url):
