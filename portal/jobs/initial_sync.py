@@ -7,16 +7,18 @@ copies of appointments are found before anything is created: a crash after Creat
 """
 from __future__ import annotations
 
+from flask import current_app
+
 from ..ews_soap.errors import NotPrimaryAddress
 from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
-from ..sync.plan import plan_export
+from ..sync.plan import linked_units, plan_export
 from .apply import Applier
-from .context import MailboxContext, appointment_side, link_state, links_of
+from .context import MailboxContext, appointment_side, content_links, link_state, links_of
 from .queues import redis_connection, schedule_retry
 from .record import commit, mark_synced
 from .runner import run_for_mailbox
-from .scan import Planner, read_changes
+from .scan import Planner
 from .sync_mailbox import finish, horizon_key
 
 
@@ -28,7 +30,7 @@ def initial_sync(staff_id: int) -> str:
     return run_for_mailbox(staff_id, f"initial-{staff_id}", initialize, requeue)
 
 
-def initialize(ctx: MailboxContext) -> str:
+def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     staff, ms = ctx.staff, ctx.ms
     ms.state, ms.tried_address, ms.last_error = "initializing", staff.email, None
     ms.progress_imported = ms.progress_exported = 0
@@ -43,16 +45,13 @@ def initialize(ctx: MailboxContext) -> str:
     ms.primary_smtp, ms.calendar_folder_id = resolved.primary_smtp, folder.folder_id
     ms.initialized_on = ms.initialized_on or ctx.now.date()
     ms.initialized_email = staff.email
+    ms.progress_total = folder.total_count  # items in the calendar: the tab's percentage while importing
     db.session.commit()
 
     links = links_of(staff.id)
-    changes, state = read_changes(ctx, None)
-    events = [c.event for c in changes.values() if c.event is not None]
-    ms.progress_total = len(events)
-    planner = Planner(ctx, links)
-    planner.items(events)
-    planner.unseen_gone()
-    outcome = finish(ctx, planner, links, state, "initial")
+    linked = linked_units([r.item_key for r in content_links(links)])
+    planner, state = import_pages(ctx, links)
+    outcome = finish(ctx, planner, links, state, "confirmed" if reason == "confirmed" else "initial", linked)
     redis_connection().set(horizon_key(staff.id), "1", ex=86400)  # just expanded: the daily extension waits
     if outcome == "needs confirmation":
         return outcome
@@ -63,6 +62,38 @@ def initialize(ctx: MailboxContext) -> str:
     mark_synced(ms)
     commit(ctx)
     return f"initialized: {ms.progress_imported} imported, {ms.progress_exported} exported"
+
+
+def import_pages(ctx: MailboxContext, links) -> tuple[Planner, str]:
+    """G1's import, page by page: each SyncFolderItems page's single events are applied and committed as the
+    page arrives, with the count imported so far (S8: the User Accounts tab shows progress during a long
+    import). Recurring masters (expanded in one CalendarView over the horizon) and the re-scan's removals
+    wait for the last page: finish() guards them and applies them together with the sync state. An
+    interrupted import starts again without a sync state and finds what it committed by its links."""
+    planner, applier = Planner(ctx, links), Applier(ctx, links)
+    masters, state, found = [], None, 0
+    while True:
+        page = ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state,
+                                             int(current_app.config.get("SYNC_MAX_CHANGES", 512)))
+        events = [ch.event for ch in page.changes if ch.kind in ("create", "update") and ch.event is not None]
+        found += len(events)
+        masters += [ev for ev in events if ev.item_type == "RecurringMaster"]
+        planner.out = []
+        for ev in events:
+            if ev.item_type != "RecurringMaster":
+                planner.event(ev)
+        applier.apply_all(planner.out)
+        ctx.ms.progress_imported = ctx.counts.get("imported", 0)
+        ctx.ms.progress_total = max(ctx.ms.progress_total or 0, found)
+        commit(ctx)
+        state = page.sync_state
+        if page.includes_last:
+            break
+    planner.out = []
+    planner.masters(masters)
+    planner.unseen_gone()
+    ctx.ms.progress_total = found
+    return planner, state
 
 
 def export_future(ctx: MailboxContext) -> None:

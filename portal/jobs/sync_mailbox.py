@@ -34,7 +34,7 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
             (ms.initialized_email or "").lower() != ctx.staff.email.lower():
         from .initial_sync import initialize
 
-        return initialize(ctx)
+        return initialize(ctx, reason)
     links = links_of(ctx.staff.id)
     planner = Planner(ctx, links)
     try:
@@ -81,10 +81,12 @@ def extend_horizon(ctx: MailboxContext, planner: Planner, links, changes) -> Non
     planner.masters([m for m in masters if isinstance(m, CalendarEvent)])
 
 
-def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str) -> str:
-    """Guard, apply, store the new sync state and commit — all or nothing."""
+def finish(ctx: MailboxContext, planner: Planner, links, state: str, reason: str, linked: int | None = None) -> str:
+    """Guard, apply, store the new sync state and commit — all or nothing. `linked`: the linked items counted
+    before the caller applied anything itself (the initial import applies its pages as they arrive)."""
     acts = planner.actions()
-    linked = linked_units([r.item_key for r in content_links(links)])
+    if linked is None:
+        linked = linked_units([r.item_key for r in content_links(links)])
     if reason != "confirmed" and needs_confirmation(linked, removals(acts)):
         ctx.ms.state = "needs_confirmation"
         ctx.ms.last_error = (f"Exchange now shows {removals(acts)} of {linked} synced events as removed; nothing "
