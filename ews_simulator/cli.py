@@ -34,6 +34,8 @@ def _serve_parser(sub=None):
     p.add_argument("--minute-seconds", type=float, default=60.0, help="scale streaming ConnectionTimeout")
     p.add_argument("--heartbeat-seconds", type=float, default=30.0)
     p.add_argument("--no-validate", action="store_true", help="skip schema validation of requests")
+    p.add_argument("--wsdl-dir", help="folder served at /EWS/Services.wsdl (+ messages.xsd, types.xsd); default "
+                                      "../shared/ews-schema when present, else Sundial's wsdl/")
     return p
 
 
@@ -41,7 +43,8 @@ def serve(args) -> int:
     from .serve import ServerThread
     from .testing import make_simulator
     options = dict(version=args.version, auth=args.auth, state_file=args.state, minute_s=args.minute_seconds,
-                   heartbeat_s=args.heartbeat_seconds, validate_requests=not args.no_validate)
+                   heartbeat_s=args.heartbeat_seconds, validate_requests=not args.no_validate,
+                   wsdl_dir=args.wsdl_dir)
     sim, _account = make_simulator(seed=None, **options)
     if not (args.state and sim.load(args.state)):
         sim, _account = make_simulator(seed=args.seed, **options)

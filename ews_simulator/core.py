@@ -33,6 +33,7 @@ class Config:
     hanging_connection_limit: int | None = None  # open streaming connections per account; None = by version
     validate_requests: bool = True
     schema_dir: str | None = None
+    wsdl_dir: str | None = None  # served at /EWS/Services.wsdl; None = ../shared/ews-schema if present, else wsdl/
     state_file: str | None = None
     extra: dict = field(default_factory=dict)
 

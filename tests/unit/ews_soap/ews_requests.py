@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ews_testkit import config
+from lxml import etree
 
 from portal.ews_soap.client import EwsClient
 from portal.ews_soap.operations import (
@@ -75,3 +76,13 @@ def build_all(wsdl: str, impersonation: bool) -> dict[str, bytes]:
         data, _headers = client.build(operation, body, impersonate=ALICE if impersonation else None, time_zone=tz)
         out[name] = data
     return out
+
+
+def without_xsi_type(data: bytes) -> bytes:
+    """Canonical XML without zeep's redundant xsi:type="t:CalendarItemType" on CreateItem items (see xml.Typed),
+    the one difference Microsoft's WSDL makes."""
+    root = etree.fromstring(data)
+    for el in root.iter():
+        el.attrib.pop("{http://www.w3.org/2001/XMLSchema-instance}type", None)
+    etree.cleanup_namespaces(root)
+    return etree.tostring(root, method="c14n")

@@ -3,19 +3,17 @@ server-served WSDL option (issue #4 (1): an admin may load /EWS/Services.wsdl fr
 
 from __future__ import annotations
 
-import base64
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
-from ews_requests import build_all
-from lxml import etree
+import requests
+from ews_requests import ALICE, bodies, build_all, without_xsi_type
+from ews_testkit import need_shared
 
 from portal.ews_soap import errors as E
 from portal.ews_soap.client import EwsClient
+from portal.ews_soap.session import ExchangeSession
 from portal.ews_soap.types import Credentials, ServerConfig, ServerVersion
 from portal.ews_soap.versions import VERSIONS, header_for, label_for_server, suggested_label
-from portal.ews_soap.wsdl_loader import REPO_WSDL, _clients
+from portal.ews_soap.wsdl_loader import REPO_WSDL, _clients, get_client
 
 
 @pytest.mark.parametrize("label,header", [("2010", "Exchange2010"), ("2010_SP1", "Exchange2010_SP1"),
@@ -64,46 +62,51 @@ def test_credentials_never_show_the_password():
     assert "Secret-Pa55" not in repr(creds) and "Secret-Pa55" not in repr(ServerConfig("https://x/EWS", creds))
 
 
-class WsdlHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    files = {"/EWS/Services.wsdl": "services.wsdl", "/EWS/messages.xsd": "messages.xsd",
-             "/EWS/types.xsd": "types.xsd"}
-    auth = "Basic " + base64.b64encode(b"svc@example.com:pw").decode()
-    seen: list[str] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):  # noqa: N802
-        WsdlHandler.seen.append(self.path)
-        if self.headers.get("Authorization") != self.auth:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="EWS"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        name = self.files.get(self.path)
-        body = (REPO_WSDL.parent / name).read_bytes() if name else b""
-        self.send_response(200 if name else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+SERVED = {"microsoft": "../shared/ews-schema (what a real Exchange serves)", "sundial": "Sundial's own wsdl/"}
 
 
-def test_wsdl_served_by_the_server_is_loaded_with_auth_and_builds_the_same_requests():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), WsdlHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+@pytest.fixture(scope="module")
+def wsdl_sim():
+    running_simulator = pytest.importorskip("ews_simulator.testing").running_simulator
+    with running_simulator(version="2016", auth="ntlm") as sim:
+        sim.add_mailbox(ALICE, name="Alice")
+        yield sim
+
+
+@pytest.mark.parametrize("served", sorted(SERVED))
+def test_wsdl_served_by_the_server_builds_the_same_envelopes_and_a_call_succeeds(wsdl_sim, served):
+    """Issue #4 (1): with the wsdl_source setting "server", the client loads /EWS/Services.wsdl and the
+    messages.xsd/types.xsd it imports from the Exchange server, authenticated (NTLM here), and sends the very
+    envelopes Sundial's own WSDL builds."""
+    folder = need_shared("ews-schema") if served == "microsoft" else REPO_WSDL.parent
+    wsdl_sim.sim.config.wsdl_dir = str(folder)
+    acc = wsdl_sim.service_account
+    config = ServerConfig(wsdl_sim.url, Credentials(acc.upn, acc.password, "ntlm"), version="2016", wsdl="server",
+                          impersonation=True, allow_http=True)
+    wsdl_sim.counters.reset()
     try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/EWS/Exchange.asmx"
-        config = ServerConfig(url, Credentials("svc@example.com", "pw", "basic"), wsdl="server", allow_http=True)
         client = EwsClient(config)
-        data, _ = client.build("GetItem", {"ItemShape": {"BaseShape": "IdOnly"},
-                                           "ItemIds": {"_value_1": [{"ItemId": {"Id": "x"}}]}})
-        body = etree.fromstring(data).find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
-        assert body[0].tag == "{http://schemas.microsoft.com/exchange/services/2006/messages}GetItem"
-        assert set(WsdlHandler.seen) >= {"/EWS/Services.wsdl", "/EWS/messages.xsd", "/EWS/types.xsd"}
-        ours = build_all("sundial", True)["GetItem-batch"]
-        assert ours  # same zeep path; a server WSDL is just another source
+        ours = build_all("sundial", True)
+        for name, (operation, body, tz) in bodies(False).items():
+            data, _headers = client.build(operation, body, impersonate=ALICE, time_zone=tz)
+            assert without_xsi_type(data) == without_xsi_type(ours[name]), name
+        assert {op: n for (op, _), n in wsdl_sim.counters.snapshot().items() if op.startswith("GET ")} == {
+            "GET services.wsdl": 1, "GET messages.xsd": 1, "GET types.xsd": 1}
+        assert get_client("server", server_url=wsdl_sim.url) is client.zeep  # loaded once per process
+        calendar = ExchangeSession(config).primary_calendar(ALICE)
+        assert calendar.folder_id and wsdl_sim.counters[("GetFolder", ALICE)] == 1
     finally:
-        httpd.shutdown()
-        _clients.pop(("server", url), None)
+        _clients.pop(("server", wsdl_sim.url), None)
+
+
+def test_wsdl_is_served_as_is_and_only_to_authenticated_callers(wsdl_sim):
+    from requests_ntlm import HttpNtlmAuth
+    wsdl_sim.sim.config.wsdl_dir = str(REPO_WSDL.parent)
+    base = wsdl_sim.base_url
+    acc = wsdl_sim.service_account
+    assert requests.get(f"{base}/EWS/Services.wsdl", timeout=10).status_code == 401
+    auth = HttpNtlmAuth(acc.down_level, acc.password)
+    for name in ("Services.wsdl", "messages.xsd", "types.xsd"):
+        r = requests.get(f"{base}/EWS/{name}", auth=auth, timeout=10)
+        assert r.status_code == 200 and r.content == (REPO_WSDL.parent / name.lower()).read_bytes()
+    assert requests.get(f"{base}/EWS/xml.xsd", auth=auth, timeout=10).status_code == 404
