@@ -27,6 +27,7 @@ class Faults:
         self.lock = threading.Lock()
         self.latency_ms = 0
         self.http_503_remaining = 0
+        self.http_status = 503  # what those refusals answer: 503 (IIS queue full) or 429 (rate limited)
         self.retry_after_s: int | None = None
         self.drop_remaining = 0
         self.busy_remaining = 0
@@ -38,6 +39,7 @@ class Faults:
         self._tokens: dict[str, tuple[float, float]] = {}
         self.concurrency_cap: int | None = None
         self._active: Counter = Counter()
+        self._peak: Counter = Counter()
         self._streams: Counter = Counter()
         self.lockout_policy = Lockout()
         self.stream_generation = 0
@@ -69,7 +71,11 @@ class Faults:
                             "InnerErrorResponseCode": "ErrorServerBusy", "InnerErrorDescriptiveLinkKey": 0})
 
     def http_503(self, n: int = 1, retry_after_s: int | None = None):
-        self.http_503_remaining, self.retry_after_s = n, retry_after_s
+        self.http_503_remaining, self.retry_after_s, self.http_status = n, retry_after_s, 503
+
+    def http_429(self, n: int = 1, retry_after_s: int | None = None):
+        """The next n requests answer HTTP 429 Too Many Requests (a rate-limiting proxy in front of Exchange)."""
+        self.http_503_remaining, self.retry_after_s, self.http_status = n, retry_after_s, 429
 
     def drop_connection(self, n: int = 1):
         """The next n EWS responses are cut off mid-body and the TCP connection is closed."""
@@ -143,6 +149,12 @@ class Faults:
                                 "You have exceeded the available concurrent connections for your account.  "
                                 "Try again once your other requests have completed.")
             self._active[account_upn] += 1
+            self._peak[account_upn] = max(self._peak[account_upn], self._active[account_upn])
+
+    def peak_active(self, account_upn: str) -> int:
+        """The most requests of this account in progress at once since the last clear()."""
+        with self.lock:
+            return self._peak[account_upn.lower()]
 
     def open_stream(self, key: str, limit: int) -> bool:
         with self.lock:

@@ -78,11 +78,13 @@ class App:
         sim, faults = self.sim, self.sim.faults
         length = int(environ.get("CONTENT_LENGTH") or 0)
         data = environ["wsgi.input"].read(length) if length else b""
-        if faults.take("http_503_remaining"):  # IIS queue full: plain 503 before authentication
+        if faults.take("http_503_remaining"):  # IIS queue full (503) or a rate limiter (429): before authentication
             faults.wait_latency()
-            sim.counters.add("(503)", "")
+            status = faults.http_status
+            sim.counters.add(f"({status})", "")
             headers = [("Retry-After", str(faults.retry_after_s))] if faults.retry_after_s else []
-            start_response("503 Service Unavailable", [("Content-Type", "text/html"), *headers])
+            reason = "Too Many Requests" if status == 429 else "Service Unavailable"
+            start_response(f"{status} {reason}", [("Content-Type", "text/html"), *headers])
             return [b"<html><body>Service Unavailable</body></html>"]
         try:
             account = self.auth.authenticate(environ)
