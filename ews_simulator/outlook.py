@@ -34,6 +34,9 @@ class Outlook:
     def add_calendar(self, name: str):
         return self.store.add_calendar(self.email, name)
 
+    def delete_calendar(self, name: str):
+        self.store.delete_calendar(self.email, name)
+
     def _item(self, item_id: str) -> CalendarItem:
         item = self.store.get(item_id)
         if item is None:

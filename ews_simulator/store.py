@@ -170,6 +170,16 @@ class Store:
             return self._add_folder(Folder(new_id(b"F", mailbox), mailbox, name, "CalendarFolder",
                                            "IPF.Appointment", parent))
 
+    def delete_calendar(self, mailbox: str, name: str) -> None:
+        """A person deletes a secondary calendar (hard delete): its items and its folder id are gone."""
+        with self.lock:
+            folder = next(f for f in self.calendars(mailbox) if f.name.lower() == name.lower() and not f.distinguished)
+            for item in list(self.by_folder[folder.id].values()):
+                self.remove(item)
+            for table in (self.folders, self.by_folder, self.log):
+                table.pop(folder.id, None)
+            self.dirty = True
+
     def folder(self, mailbox: str, distinguished: str) -> Folder:
         self.ensure_mailbox(mailbox)
         return self.folders[self.distinguished[(mailbox.lower(), distinguished)]]

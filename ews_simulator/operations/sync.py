@@ -78,7 +78,12 @@ def sync_folder_items(ctx, op):
         max_changes = int(op.findtext("{*}MaxChangesReturned") or 0)
         if not 1 <= max_changes <= MAX_CHANGES:
             raise EwsError("ErrorInvalidRequest", "MaxChangesReturned must be between 1 and 512.")
-        folder = ctx.first_folder(op.find("{*}SyncFolderId"))
+        try:
+            folder = ctx.first_folder(op.find("{*}SyncFolderId"))
+        except EwsError as err:  # MSDOC responsecode: "the folder ID that was specified for the SyncFolderItems
+            if err.code != "ErrorFolderNotFound":  # operation could not be found" (EWS-FACTS section 1)
+                raise
+            raise EwsError("ErrorSyncFolderNotFound", "The specified folder could not be found in the store.") from None
         ignore_el = op.find("{*}Ignore")
         ignore = {el.get("Id") for el in ignore_el} if ignore_el is not None else set()
         with ctx.store.lock:

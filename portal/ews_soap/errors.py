@@ -207,6 +207,8 @@ CODE_SENTENCES: dict[str, str] = {
         "Exchange does not send change notifications through delegate access; turn impersonation on.",
     "ErrorImpersonationDenied":
         "This Exchange server does not allow impersonation through it (ms-Exch-EPI-Impersonation).",
+    "ErrorFolderNotFound": ("Exchange did not find the calendar folder, or does not show it to the service account; "
+                            "check that the mailbox exists and its calendar permissions, then try again."),
     "ErrorExceededFindCountLimit": "Exchange refused to return that many items at once; Sundial will ask for fewer.",
     "ErrorMailboxStoreUnavailable": "The mailbox database is temporarily unavailable; the request will be retried.",
 }

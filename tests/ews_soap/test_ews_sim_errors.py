@@ -14,6 +14,7 @@ from portal.ews_soap import (
     ChangeKeyConflict,
     EventUpdate,
     EwsError,
+    FolderNotFound,
     ImpersonationDenied,
     MailboxNotFound,
     NewEvent,
@@ -184,6 +185,21 @@ def test_g1_invalid_sync_state(sim):
     ews = session(sim, impersonation=True)
     with pytest.raises(SyncStateInvalid) as info:
         ews.sync_folder_items(ALICE, None, "bm90LWEtc3luYy1zdGF0ZQ==")
+    assert_sentence(info.value)
+
+
+def test_g1_sync_of_a_deleted_calendar_is_folder_not_found(sim):
+    """SyncFolderItems on a folder that is gone answers ErrorSyncFolderNotFound (EWS-FACTS section 1); the job
+    looks the calendar up again - it is neither an access problem nor a corrupt sync state."""
+    sim.outlook(ALICE).add_calendar("Short-lived")
+    folder_id = sim.store.find_calendar(ALICE, "Short-lived").id
+    ews = session(sim, impersonation=True)
+    state = ews.sync_folder_items(ALICE, folder_id, None).sync_state
+    sim.outlook(ALICE).delete_calendar("Short-lived")
+    with pytest.raises(FolderNotFound) as info:
+        ews.sync_folder_items(ALICE, folder_id, state)
+    assert info.value.code == "ErrorSyncFolderNotFound" and not isinstance(info.value, AccessDenied)
+    assert "no longer exists" in info.value.sentence
     assert_sentence(info.value)
 
 
