@@ -64,7 +64,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        # Flask-Login's "remember me" cookie gets the same protection as the session cookie.
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "RATELIMIT_STORAGE_URI": env.get("SUNDIAL_RATELIMIT_STORAGE", "memory://"),
         "RQ_ASYNC": env.get("SUNDIAL_RQ_ASYNC", "1") == "1",

@@ -35,6 +35,46 @@ def test_production_cookies_are_secure_httponly_lax(tmp_path):
                                       "SUNDIAL_ENCRYPTION_KEYS": Fernet.generate_key().decode()})
     assert cfg["SESSION_COOKIE_SECURE"] and cfg["SESSION_COOKIE_HTTPONLY"]
     assert cfg["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert cfg["REMEMBER_COOKIE_SECURE"] and cfg["REMEMBER_COOKIE_HTTPONLY"]
+    assert cfg["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_a1_production_session_and_remember_cookies_are_secure_httponly_lax(tmp_path, monkeypatch, redis_url):
+    """A real production-mode app (SUNDIAL_ENV=production, its secrets from the environment, nothing overridden):
+    signing in with "Keep me signed in" sets both cookies with Secure, HttpOnly and SameSite=Lax."""
+    import re
+
+    from cryptography.fernet import Fernet
+
+    from portal import create_app
+    from portal.extensions import db
+    from tests.conftest import make_user
+
+    for name, value in {"SUNDIAL_ENV": "production", "SUNDIAL_SECRET_KEY": "p" * 48,
+                        "SUNDIAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                        "SUNDIAL_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "SUNDIAL_REDIS_URL": redis_url,
+                        "SUNDIAL_INSTANCE_PATH": str(tmp_path / "instance")}.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    assert app.config["ENV_MODE"] == "production" and not app.testing
+    with app.app_context():
+        db.create_all()
+        make_user("ada@bank.example", role="admin")
+        client = app.test_client()
+        https = "https://sundial.bank.example"
+        page = client.get("/login", base_url=https).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        resp = client.post("/login", base_url=https, headers={"Referer": https + "/login"}, data={
+            "email": "ada@bank.example", "password": "correct horse battery", "remember": "y", "csrf_token": token})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:300]  # (over https Flask-WTF wants a Referer)
+        cookies = {c.split("=", 1)[0]: c for c in resp.headers.getlist("Set-Cookie")}
+        assert set(cookies) >= {"session", "remember_token"}, cookies
+        for name in ("session", "remember_token"):
+            attributes = {a.strip().split("=")[0].lower(): a.strip() for a in cookies[name].split(";")[1:]}
+            assert "secure" in attributes and "httponly" in attributes, cookies[name]
+            assert attributes.get("samesite") == "SameSite=Lax", cookies[name]
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_s5_key_rotation_new_key_encrypts_old_key_still_decrypts(app):
