@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from portal.extensions import db
-from portal.models import Appointment, OutboxMessage
+from portal.models import Appointment, AppointmentChange, Client, OutboxMessage
 from portal.sync.notes import MARKER
 
 from .conftest import future
+from .owner_ews import owner_edits
 
 
 def _item_of(world, who, appt):
@@ -65,6 +66,54 @@ def test_u2_service_and_location_edits_in_exchange_are_not_applied(world):
     appt = db.session.get(Appointment, appt.id)
     assert appt.service.name == "Mortgage advice" and appt.start == future()
     assert db.session.execute(db.select(OutboxMessage)).first() is None
+
+
+def _reload(appt):
+    db.session.expire_all()
+    return db.session.get(Appointment, appt.id)
+
+
+def test_m4_attendee_added_in_exchange_is_not_imported_and_clients_stay_sundials(world):
+    world.initial()
+    appt = world.book(staff=[world.alice, world.bob])
+    world.run()
+    item = _item_of(world, world.alice, appt)
+    changes_before = db.session.execute(db.select(db.func.count(AppointmentChange.id))).scalar_one()
+    owner_edits(world.sim, "alice@example.com", item.id, add_attendee=("Walk In", "walkin@example.org"))
+    assert [a.email for a in world.outlook(world.alice).get(item.id).required] == [
+        "cleo@example.net", "walkin@example.org"]  # the edit really is in Exchange
+    world.sim.counters.reset()
+    world.sync(world.alice)
+    appt = _reload(appt)
+    assert [(c.name, c.email) for c in appt.clients] == [("Cleo Client", "cleo@example.net")]
+    assert db.session.execute(db.select(Client).where(Client.email == "walkin@example.org")).first() is None
+    assert (appt.start, appt.status) == (future(), "booked")
+    assert db.session.execute(db.select(db.func.count(AppointmentChange.id))).scalar_one() == changes_before
+    assert db.session.execute(db.select(OutboxMessage)).first() is None  # nothing changed: nobody is told
+    assert [a.email for a in _item_of(world, world.bob, appt).required] == ["cleo@example.net"]  # not spread
+    assert world.sim.counters.total("UpdateItem") == 0 and world.sim.counters.total("CreateItem") == 0
+    assert not [r for r in world.activity(world.alice) if r.action in ("appointment_moved", "notes_updated")]
+
+
+def test_u2_time_change_in_exchange_applies_location_and_attendee_edits_do_not(world):
+    world.initial()
+    appt = world.book(staff=[world.alice, world.bob])
+    world.run()
+    item = _item_of(world, world.alice, appt)
+    owner_edits(world.sim, "alice@example.com", item.id, location="Corner coffee shop",
+                add_attendee=("A Friend", "friend@example.org"), start=future(5, 10), end=future(5, 11))
+    world.sync(world.alice)  # also runs the export it enqueues for Bob's copy
+    appt = _reload(appt)
+    assert (appt.start, appt.end) == (future(5, 10), future(5, 11))  # the time change is applied …
+    assert appt.location.address == "1 Main Street, Springfield"  # … the location and clients are Sundial's
+    assert [c.email for c in appt.clients] == ["cleo@example.net"] and appt.service.name == "Mortgage advice"
+    bobs = _item_of(world, world.bob, appt)
+    assert (bobs.start, bobs.end) == (future(5, 10), future(5, 11))
+    assert bobs.location == "1 Main Street, Springfield" and [a.email for a in bobs.required] == ["cleo@example.net"]
+    told = {m.recipient for m in db.session.execute(db.select(OutboxMessage)).scalars()
+            if m.subject.startswith("Rescheduled")}
+    assert "cleo@example.net" in told and "friend@example.org" not in told
+    assert [r.rule for r in world.activity(world.alice) if r.action == "appointment_moved"] == ["U2"]
 
 
 def test_u3_text_above_marker_updates_appointment_notes(world):
