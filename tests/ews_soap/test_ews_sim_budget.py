@@ -6,7 +6,8 @@ Designed budget (portal/ews_soap/session.py docstring):
   pages (512 + 488);
 - an idle SyncFolderItems poll = exactly 1 request;
 - a CalendarView window holding more than 1,000 items continues from its last item (1,500 items → 2 FindItem);
-- NTLM costs 2 extra round trips (two 401s) once per new keep-alive connection, never per call.
+- NTLM costs 2 extra round trips (two 401s) once per new keep-alive connection, never per call;
+- create/update/delete of n items = ⌈n/50⌉ requests each; an update with nothing to set costs none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import pytest
 from ews_simkit import ALICE, HOUR, T0, counting, populate, session
 
-from portal.ews_soap import CalendarEvent
+from portal.ews_soap import CalendarEvent, EventUpdate, ItemRef, NewEvent
 from portal.ews_soap.transport import close_pools
 
 running_simulator = pytest.importorskip("ews_simulator.testing").running_simulator
@@ -86,3 +87,31 @@ def test_calendar_view_over_find_limit_continues_from_last_item(sim):
     finally:
         for item_id in extra:
             outlook.delete(item_id)
+
+
+@pytest.mark.parametrize(("n", "batches", "update_batches"), [(1, 1, 0), (50, 1, 1), (51, 2, 1), (120, 3, 3)])
+def test_e1_e2_batched_writes_cost_one_request_per_50_items(sim, n, batches, update_batches):
+    """create_events / update_events / delete_items: ⌈n/50⌉ requests; an update with nothing to set costs none."""
+    ews = session(sim, impersonation=True)
+    ews.probe()
+    start = T0.replace(year=2028, month=3, day=1)
+    events = [NewEvent(f"Batch {n}-{i}", start + HOUR * i, start + HOUR * i + HOUR / 2) for i in range(n)]
+    with counting(sim) as by_op:
+        made = ews.create_events(ALICE, events)
+    assert by_op() == {"CreateItem": batches}
+    assert len(made) == n and all(r.error is None and r.item_id for r in made)
+    # the last update sets nothing: it is left out of the requests
+    updates = [EventUpdate(r.item_id, r.change_key, subject=f"Batch {n} renamed") for r in made[:-1]]
+    updates.append(EventUpdate(made[-1].item_id, made[-1].change_key))
+    with counting(sim) as by_op:
+        updated = ews.update_events(ALICE, updates)
+    assert by_op() == ({"UpdateItem": update_batches} if update_batches else {})
+    assert all(r.error is None for r in updated) and updated[-1].change_key == made[-1].change_key
+    folder = sim.store.folder(ALICE, "calendar")
+    subjects = [i.subject for i in sim.store.folder_items(folder.id) if i.subject.startswith(f"Batch {n}")]
+    assert sorted(subjects) == sorted([f"Batch {n} renamed"] * (n - 1) + [f"Batch {n}-{n - 1}"])
+    with counting(sim) as by_op:
+        deleted = ews.delete_items(ALICE, [ItemRef(r.item_id, r.change_key) for r in updated])
+    assert by_op() == {"DeleteItem": batches}
+    assert all(r.error is None for r in deleted)
+    assert not [i for i in sim.store.folder_items(folder.id) if i.subject.startswith(f"Batch {n}")]
