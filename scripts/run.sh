@@ -32,7 +32,11 @@ echo "→ demo organisation (added only when the database is empty)"
 SIM_PORT=$(free_port "${SUNDIAL_SIM_PORT:-8800}")
 WEB_PORT=$(free_port "${SUNDIAL_PORT:-5000}")
 export SUNDIAL_AUTODISCOVER_CANDIDATES="http://127.0.0.1:$SIM_PORT/autodiscover/autodiscover.xml"
-.venv/bin/python -m ews_simulator --host 127.0.0.1 --port "$SIM_PORT" --seed demo --state instance/simulator.json \
+# The simulator's state file is a Python pickle (earlier runs named it simulator.json): keep an existing one.
+if [ -f instance/simulator.json ] && [ ! -f instance/simulator.pickle ]; then
+  mv instance/simulator.json instance/simulator.pickle
+fi
+.venv/bin/python -m ews_simulator --host 127.0.0.1 --port "$SIM_PORT" --seed demo --state instance/simulator.pickle \
   > .run/simulator.log 2>&1 & pids+=($!)
 .venv/bin/flask sundial worker --with-scheduler > .run/worker.log 2>&1 & pids+=($!)
 if .venv/bin/flask sundial --help 2>/dev/null | grep -q listener; then
