@@ -30,6 +30,7 @@ class RunningSimulator:
         self.base_url = f"{scheme}://127.0.0.1:{self.port}"
         self.url = f"{self.base_url}/EWS/Exchange.asmx"
         self.autodiscover_url = f"{self.base_url}/autodiscover/autodiscover.xml"
+        self.wsdl_url = f"{self.base_url}/EWS/Services.wsdl"
         self.service_account = service_account
         self.ca_pem = ca_pem
         self.tls = None
@@ -39,6 +40,7 @@ class RunningSimulator:
     store = property(lambda self: self.sim.store)
     faults = property(lambda self: self.sim.faults)
     counters = property(lambda self: self.sim.counters)
+    requests = property(lambda self: self.sim.requests)  # RequestRecord(operation, mailbox, headers) per EWS request
     version = property(lambda self: self.sim.version)
 
     def add_mailbox(self, email: str, name: str = "", aliases=(), password: str = "Password1!"):

@@ -22,8 +22,8 @@ def sim():
 
 @pytest.fixture
 def requests_seen(sim):
-    sim.sim.requests.clear()
-    return lambda: list(sim.sim.requests)
+    sim.requests.clear()
+    return lambda: list(sim.requests)
 
 
 def test_g5_every_impersonated_call_sends_x_anchor_mailbox(sim, requests_seen):
