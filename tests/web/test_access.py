@@ -10,14 +10,19 @@ everyone; with CSRF off, anonymous → login page and staff → 403 on admin-onl
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from urllib.parse import urlsplit
 
 import pytest
 from flask import url_for
-from webtools import add_one_of_everything, build_world, login, login_with_csrf, make_staff_user
+from webtools import (
+    add_one_of_everything,
+    build_world,
+    endpoint_url,
+    login,
+    login_with_csrf,
+    make_staff_user,
+    url_map_pairs,
+)
 
 from tests.conftest import make_user
 
@@ -34,32 +39,7 @@ REDIRECTS = {"auth.login": "schedule.week", "schedule.home": "schedule.week",
 # GETs that are not HTML pages: endpoint → content type.
 NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json"}
 
-STRING_ARGS = {"audience": "clients", "filename": "sundial.css"}
-
-
-def _rules():
-    """(method, endpoint) pairs from a throwaway app, collected at import."""
-    from portal import create_app
-
-    old = os.environ.get("SUNDIAL_INSTANCE_PATH")
-    instance = tempfile.mkdtemp(prefix="sundial-access-")
-    os.environ["SUNDIAL_INSTANCE_PATH"] = instance
-    try:
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    finally:
-        shutil.rmtree(instance, ignore_errors=True)
-        if old is None:
-            os.environ.pop("SUNDIAL_INSTANCE_PATH", None)
-        else:
-            os.environ["SUNDIAL_INSTANCE_PATH"] = old
-    pairs = set()
-    for rule in app.url_map.iter_rules():
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            pairs.add((method, rule.endpoint))
-    return app, sorted(pairs)
-
-
-APP, PAIRS = _rules()
+APP, PAIRS = url_map_pairs()
 GETS = [e for m, e in PAIRS if m == "GET"]
 POSTS = [e for m, e in PAIRS if m == "POST"]
 
@@ -70,18 +50,6 @@ def expected_access(method: str, endpoint: str) -> str:
     if (method, endpoint) in SIGNED_IN:
         return "signed-in"
     return "admin"
-
-
-def _url(app, endpoint: str, world, admin_id: int) -> str:
-    ids = {"appointment_id": world.appt.id, "staff_id": world.sam.id, "message_id": world.msg.id,
-           "outbox_id": world.msg.id, "client_id": world.jo.id, "location_id": world.loc.id,
-           "service_id": world.service.id, "absence_id": world.absence.id, "user_id": admin_id}
-    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    values = {}
-    for arg in rule.arguments:
-        converter = type(rule._converters[arg]).__name__
-        values[arg] = ids.get(arg, 1) if converter == "IntegerConverter" else STRING_ARGS.get(arg, "x")
-    return url_for(endpoint, **values)
 
 
 def _people():
@@ -127,7 +95,7 @@ def test_s1_views_declare_the_same_access_as_the_policy():
 
 def _check_get(app, world, admin, endpoint, role):
     access = expected_access("GET", endpoint)
-    resp = _request(app, role, world, admin, "GET", _url(app, endpoint, world, admin.id))
+    resp = _request(app, role, world, admin, "GET", endpoint_url(app, endpoint, world, admin.id))
     where = f"{role} GET {endpoint}: {resp.status_code}"
     if role == "anonymous" and access != "public":
         assert _sent_to_login(resp), where
@@ -155,7 +123,8 @@ def test_s1_a1_get(any_app, endpoint):
 def test_s1_post_without_csrf_token_refused(csrf_app, endpoint):
     world, admin = _people()
     for role in ROLES:
-        resp = _request(csrf_app, role, world, admin, "POST", _url(csrf_app, endpoint, world, admin.id), csrf=True)
+        url = endpoint_url(csrf_app, endpoint, world, admin.id)
+        resp = _request(csrf_app, role, world, admin, "POST", url, csrf=True)
         assert resp.status_code == 400, f"{role} POST {endpoint}: {resp.status_code}"
 
 
@@ -164,7 +133,7 @@ def test_a1_post_needs_the_right_role(app, queue_redis, endpoint):
     world, admin = _people()
     access = expected_access("POST", endpoint)
     for role in ROLES:
-        resp = _request(app, role, world, admin, "POST", _url(app, endpoint, world, admin.id))
+        resp = _request(app, role, world, admin, "POST", endpoint_url(app, endpoint, world, admin.id))
         where = f"{role} POST {endpoint}: {resp.status_code}"
         if role == "anonymous" and access != "public":
             assert _sent_to_login(resp), where

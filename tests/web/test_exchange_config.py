@@ -282,7 +282,7 @@ def test_g4_paused_integration_is_explained_and_reauthorize_resumes_everyone(adm
     db.session.get(MailboxState, a.id).state = "paused"
     db.session.commit()
     html = admin.get(BASE + "/").get_data(as_text=True)
-    assert "Exchange rejected the service account's password" in html  # the G4 banner (base.html)
+    assert 'id="exchange-paused-banner"' in html  # base.html's banner (every page: test_exchange_paused_banner.py)
     assert "Syncing is paused for everyone." in html and "not retry it" in html and "HTTP 401 at 10:02" in html
     resp = authorize(admin, password="New-" + PASSWORD)
     assert resp.status_code == 302

@@ -1,7 +1,10 @@
 """Helpers for web tests (a plain module: conftest files cannot be imported by name)."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -87,3 +90,43 @@ def make_staff_user():
     db.session.add_all([loc, sam, user])
     db.session.commit()
     return user
+
+
+STRING_ARGS = {"audience": "clients", "filename": "sundial.css"}
+
+
+def url_map_pairs():
+    """(app, sorted (method, endpoint) pairs) of a throwaway app — for parametrizing over every route at import."""
+    from portal import create_app
+
+    old = os.environ.get("SUNDIAL_INSTANCE_PATH")
+    instance = tempfile.mkdtemp(prefix="sundial-urlmap-")
+    os.environ["SUNDIAL_INSTANCE_PATH"] = instance
+    try:
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
+        if old is None:
+            os.environ.pop("SUNDIAL_INSTANCE_PATH", None)
+        else:
+            os.environ["SUNDIAL_INSTANCE_PATH"] = old
+    pairs = set()
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            pairs.add((method, rule.endpoint))
+    return app, sorted(pairs)
+
+
+def endpoint_url(app, endpoint: str, world, admin_id: int) -> str:
+    """A URL for any endpoint: its <int:…_id> arguments get the ids of `world`'s rows (add_one_of_everything)."""
+    from flask import url_for
+
+    ids = {"appointment_id": world.appt.id, "staff_id": world.sam.id, "message_id": world.msg.id,
+           "outbox_id": world.msg.id, "client_id": world.jo.id, "location_id": world.loc.id,
+           "service_id": world.service.id, "absence_id": world.absence.id, "user_id": admin_id}
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    values = {}
+    for arg in rule.arguments:
+        converter = type(rule._converters[arg]).__name__
+        values[arg] = ids.get(arg, 1) if converter == "IntegerConverter" else STRING_ARGS.get(arg, "x")
+    return url_for(endpoint, **values)
