@@ -167,6 +167,23 @@ def test_s6_version_not_accepted_offers_the_server_version(admin):
         assert ExchangeIntegration.get().version == label
 
 
+def test_s6_connected_with_an_older_version_offers_the_server_version(admin):
+    """Exchange 2019 accepts the 2016 header, so Authorize with 2016 succeeds — and offers 2019 with the same
+    one-click button as a failure; pressing it re-authorizes against the server with the stored password."""
+    with running_simulator(version="2019", auth="ntlm") as new:
+        populate(new)
+        resp = admin.post(BASE + "/authorize", data=data_for(new, version="2016"))
+        assert resp.status_code == 302
+        html = admin.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "The server reports Exchange 2019, but Exchange 2016 is selected; choose Exchange 2019" in html
+        label = re.search(r'name="use_version" value="([^"]+)"', html).group(1)
+        assert label == "2019" and ExchangeIntegration.get().server_version_reported.startswith("15.2.")
+        resp = admin.post(BASE + "/authorize", data=data_for(new, version="2016", password="", use_version=label))
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/accounts")
+        assert ExchangeIntegration.get().version == "2019"
+        assert 'name="use_version"' not in admin.get(BASE + "/").get_data(as_text=True)
+
+
 def test_s6_impersonation_denied(admin, sim):
     sim.set_impersonation(sim.service_account.upn, False)
     resp = admin.post(BASE + "/authorize", data=data_for(sim))
@@ -183,13 +200,42 @@ def test_s4_plain_http_refused(admin, sim):
     assert_nothing_saved()
 
 
-def test_s6_failures_are_audited_without_the_password(admin, sim):
+def test_s6_failures_are_audited_with_the_settings_tried_never_the_password(admin, sim):
+    """Each failed Authorize is audited with its sentence and the names of the settings it tried: all of them
+    before anything was saved, then only those that differ from the saved configuration."""
     admin.post(BASE + "/authorize", data=data_for(sim, password="Typo-Secret-99"))
     event = AuditEvent.query.filter_by(action="authorize_rejected").one()
-    assert event.detail == f"{sim.url}: Exchange rejected the user name or password of the service account; check " \
-                           "both and authorize again."
+    assert event.detail == (
+        f"{sim.url}: Exchange rejected the user name or password of the service account; check both and authorize "
+        "again. Settings tried (none saved yet): authentication type, user name, password, server address, allow "
+        "plain http and display name.")
+    assert admin.post(BASE + "/authorize", data=data_for(sim)).status_code == 302  # saved and connected
+
+    elsewhere = "http://127.0.0.1:9/EWS/Exchange.asmx"  # nothing listens on the discard port
+    admin.post(BASE + "/authorize", data=data_for(sim, server_url=elsewhere, password="Other-Secret-77",
+                                                 version="2013"))
+    admin.post(BASE + "/authorize", data=data_for(sim, password="Typo-Secret-99"))
+    admin.post(BASE + "/authorize", data=data_for(sim, password="", display_name="Exchange", server_url=elsewhere))
+    failed = AuditEvent.query.filter(AuditEvent.action.in_(["authorize_failed", "authorize_rejected"])).order_by(
+        AuditEvent.id).all()
+    tried = [e.detail.rpartition(". Settings tried")[2] for e in failed[1:]]
+    assert tried == [": password, Exchange version and server address changed from the saved configuration.",
+                     ": password changed from the saved configuration.",
+                     ": server address changed from the saved configuration."]
+    assert failed[1].detail.startswith(f"{elsewhere}: Sundial could not reach the Exchange server")
+    change_password(sim, "Rotated-in-AD-1!")  # the saved settings, retried as they are, now fail
+    try:
+        admin.post(BASE + "/authorize", data=data_for(sim, password=""))
+    finally:
+        change_password(sim, sim.service_account.password)
+    last = AuditEvent.query.order_by(AuditEvent.id.desc()).first()
+    assert last.action == "authorize_rejected" and last.detail.endswith(
+        "Settings tried: the saved configuration, unchanged.")
     html = admin.get(BASE + "/audit").get_data(as_text=True)
-    assert "Authorize failed (sign-in rejected)" in html and "Typo-Secret-99" not in html
+    assert "Authorize failed (sign-in rejected)" in html and "Settings tried" in html
+    for secret in ("Typo-Secret-99", "Other-Secret-77", "Rotated-in-AD-1!", sim.service_account.password):
+        assert secret not in html
+        assert not any(secret in e.detail for e in AuditEvent.query.all())
 
 
 def test_s4_autodiscover_endpoint_detects_the_simulator(app, admin, sim):

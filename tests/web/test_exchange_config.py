@@ -135,11 +135,41 @@ def test_s6_version_not_accepted_names_the_server_version_and_offers_it(admin, m
     assert ExchangeIntegration.get().version == "2013_SP1"
 
 
-def test_s6_success_with_a_different_server_version_says_so(admin, monkeypatch):
-    install_probe(monkeypatch, FakeProbe(server_version="15.2.1118.7", suggested="2019"))
+def test_s6_success_with_a_different_server_version_offers_the_one_click_switch(admin, monkeypatch):
+    """Authorize succeeds with 2016 on a 2019 server: the Configuration tab says so and offers the same
+    "Use Exchange 2019 and authorize again" button as a version failure; pressing it (password left blank)
+    re-authorizes with 2019, after which the offer is gone."""
+    import re
+
+    add_staff("Alice Able", "alice@example.com")
+    probe = install_probe(monkeypatch, FakeProbe(server_version="15.2.1118.7", suggested="2019"))
     resp = authorize(admin, version="2016")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(BASE + "/")
     html = admin.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "The server reports Exchange 2019, but Exchange 2016 is selected; choose Exchange 2019" in html
+    assert "Connected to https://mail.example.com/EWS/Exchange.asmx. The first sync of 1 staff calendar" in html
+    offer = re.search(r'<div class="ex-callout ex-callout-info" id="version-differs">(.*?)</div>', html, re.S).group(1)
+    assert ("The server reports Exchange 2019, but Exchange 2016 is selected; choose Exchange 2019 so Sundial uses "
+            "everything your server supports.") in offer
+    button = re.search(r'<button type="submit" form="exchange-config" name="use_version" value="([^"]+)"[^>]*'
+                       r'id="use-suggested-version">\s*Use Exchange 2019 and authorize again</button>', offer)
+    assert button and button.group(1) == "2019"
+    assert ExchangeIntegration.get().version == "2016" and ExchangeIntegration.get().state == "connected"
+
+    resp = authorize(admin, version="2016", password="", use_version=button.group(1))  # the form, as the page has it
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(BASE + "/accounts")
+    assert probe.calls[-1][0].version == "2019" and probe.calls[-1][0].credentials.password == PASSWORD
+    assert ExchangeIntegration.get().version == "2019"
+    html = admin.get(BASE + "/").get_data(as_text=True)
+    assert 'id="version-differs"' not in html and 'name="use_version" value=' not in html
+    assert "Exchange version changed" in AuditEvent.query.filter_by(action="settings_changed").order_by(
+        AuditEvent.id.desc()).first().detail
+
+
+def test_s6_matching_version_is_not_offered_a_switch(admin, monkeypatch):
+    install_probe(monkeypatch, FakeProbe(server_version="15.1.2176.12"))
+    resp = authorize(admin, version="2016")
+    assert resp.headers["Location"].endswith(BASE + "/accounts")
+    assert 'id="version-differs"' not in admin.get(BASE + "/").get_data(as_text=True)
 
 
 def test_s5_blank_password_keeps_the_stored_one(admin, monkeypatch):

@@ -41,6 +41,14 @@ def stored_password(integ: ExchangeIntegration | None) -> str | None:
     return decrypt(integ.password_encrypted)
 
 
+def _stored_or_none(integ: ExchangeIntegration | None) -> str | None:
+    """The stored password for comparison only; one no key can decrypt any more counts as none."""
+    try:
+        return stored_password(integ)
+    except ValueError:
+        return None
+
+
 def candidate_values(form, integ: ExchangeIntegration) -> dict:
     values = {name: getattr(form, name).data for name in SETTING_FIELDS if hasattr(form, name)}
     if form.use_version.data:
@@ -105,7 +113,7 @@ def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str |
     for name in SETTING_FIELDS:
         if name != "server_url_source" and getattr(integ, name) != values.get(name):
             changed.append(name)
-        if name == "username" and new_password is not None and new_password != stored_password(integ):
+        if name == "username" and new_password is not None and new_password != _stored_or_none(integ):
             changed.append("password")
     return changed
 

@@ -57,8 +57,8 @@ NO_STAFF_MAILBOX = ("Sundial could not open any staff calendar to check imperson
                     "address {addresses}. Make each staff member's email their mailbox's primary address.")
 
 # Authorize succeeded but the chosen version is not the server's own (S3's "newest version of its year").
-VERSION_DIFFERS = ("Connected. The server reports {server}, but {chosen} is selected; choose {server} so Sundial "
-                   "uses everything your server supports.")
+VERSION_DIFFERS = ("The server reports {server}, but {chosen} is selected; choose {server} so Sundial uses "
+                   "everything your server supports.")
 VERSION_REJECTED = "The server reports {server} — choose {server}."
 
 MISSING_PASSWORD = "Enter the service account's password; Sundial has none stored yet."

@@ -26,10 +26,22 @@ def _form_for(integ: ExchangeIntegration | None) -> ConfigurationForm:
     return form
 
 
+def version_hint(integ: ExchangeIntegration | None) -> str | None:
+    """Connected, but the server reports another version than the one chosen (S3: a server on cumulative
+    updates should use the newest version of its year): the label to offer, else None."""
+    if integ is None or integ.state != "connected":
+        return None
+    label = connection.label_for_server(integ.server_version_reported)
+    return label if label in VERSION_NAMES and label != integ.version else None
+
+
 def _render(form, integ, failure=None, suggestion=None, status=200):
+    hint = None if failure else version_hint(integ)
     return render_template(
         "settings/exchange/configuration.html", form=form, integ=integ, failure=failure, suggestion=suggestion,
         version_names=VERSION_NAMES, has_password=bool(integ and integ.password_encrypted),
+        version_hint=hint, version_differs=hint and messages.VERSION_DIFFERS.format(
+            server=VERSION_NAMES[hint], chosen=VERSION_NAMES.get(integ.version, integ.version)),
         action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES), status
 
 
@@ -55,25 +67,26 @@ def authorize_view():
         form.password.errors.append(messages.RETYPE_PASSWORD if form.use_version.data else messages.MISSING_PASSWORD)
         db.session.rollback()
         return _render(form, ExchangeIntegration.get(), status=422)
+    attempted = audit.describe_attempt(authorize.changed_fields(integ, values, new_password),
+                                       first=integ.authorized_at is None)
     try:
         result = authorize.probe(values, password)
     except EwsError as exc:
-        return _failed(form, values, exc)
+        return _failed(form, values, exc, attempted)
     was = integ.state
     staff_ids = authorize.save_authorized(integ, values, new_password, result)
     db.session.commit()
     log.info("Exchange integration authorized by user %s for %s", audit_user_id(), values["server_url"])
-    server = VERSION_NAMES.get(result.suggested_version or values["version"], "Exchange")
     if staff_ids:
         template = {"paused": messages.RESUMED, "connected": messages.REAUTHORIZED}.get(was, messages.AUTHORIZED)
         flash(template.format(server=values["server_url"], count=len(staff_ids),
                               s="" if len(staff_ids) == 1 else "s"), "success")
     else:
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
-    if result.suggested_version and result.suggested_version in VERSION_NAMES:
-        flash(messages.VERSION_DIFFERS.format(server=server, chosen=VERSION_NAMES[values["version"]]), "info")
     if staff_ids and not authorize.enqueue_initial(staff_ids):
         flash(messages.QUEUE_DOWN, "warning")
+    if version_hint(integ):  # the Configuration tab offers the one-click switch to the server's own version
+        return redirect(url_for(".configuration"))
     return redirect(url_for(".accounts"))
 
 
@@ -83,8 +96,9 @@ def audit_user_id():
     return getattr(current_user, "id", None)
 
 
-def _failed(form, values, exc: EwsError):
-    """The probe failed: one sentence, nothing saved except the audit line (S6)."""
+def _failed(form, values, exc: EwsError, attempted: str):
+    """The probe failed: one sentence, nothing saved except the audit line (S6) — which also names the
+    settings that were tried (`attempted`, names only)."""
     db.session.rollback()
     sentence = messages.authorize_sentence(exc)
     if isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
@@ -102,7 +116,8 @@ def _failed(form, values, exc: EwsError):
             sentence = messages.VERSION_REJECTED.format(server=VERSION_NAMES[label])
     log.info("Exchange Authorize failed (%s) for %s at %s", exc.code, values["username"], values["server_url"])
     rejected = isinstance(exc, AuthenticationFailed)
-    audit.record("authorize_rejected" if rejected else "authorize_failed", f"{values['server_url']}: {sentence}")
+    audit.record("authorize_rejected" if rejected else "authorize_failed",
+                 f"{values['server_url']}: {sentence} {attempted}")
     db.session.commit()
     integ = ExchangeIntegration.get()
     form.password.data = ""
