@@ -122,6 +122,7 @@ class Applier:
     def _RemoveAbsence(self, a: A.RemoveAbsence, modified, subject):
         absence = db.session.get(ExternalAbsence, a.absence_id) if a.absence_id else None
         if absence is not None:
+            subject = subject or absence.title or None  # a Delete change carries no subject: name what went
             db.session.delete(absence)
         if a.rule in ("U1", "I4", "I3") and a.item_key in self.links:  # the item still exists: keep its link
             self.links[a.item_key].absence_id = None

@@ -18,6 +18,9 @@ from ..sync.plan import plan_exchange_item, plan_gone, plan_series
 from ..sync.shapes import item_key, series_key
 from .context import MailboxContext, appointment_side, link_state
 
+# SyncFolderItems reports an item moved to another calendar as a Delete, like a deletion (I2/D2): say both.
+GONE = "the event left the primary calendar in Exchange (deleted, or moved to another calendar)"
+
 
 @dataclass
 class Planned:
@@ -60,7 +63,7 @@ class Planner:
                                   self.ctx.ms.calendar_folder_id)
         self.out.append(Planned(acts, ev.last_modified, ev.subject))
 
-    def gone(self, row: ExchangeLink, rule: str = "D1", why: str = "the event was removed in Exchange") -> None:
+    def gone(self, row: ExchangeLink, rule: str = "D1", why: str = GONE) -> None:
         if is_series(row):
             self.series_gone(row)
             return

@@ -147,6 +147,8 @@ def test_d2_moving_event_to_another_calendar_counts_as_removal(world):
     ol.move_to_calendar(item, "Family")
     world.sync(world.alice)
     assert world.absences(world.alice) == []
+    [why] = [r for r in world.activity(world.alice) if r.action == "removed"]  # the "why" log names the event
+    assert why.subject == "Gym" and "moved to another calendar" in why.reason
     # moving it back into the primary calendar is a creation (I2)
     ol.move_to_calendar(ol.items("Family")[0].id, "calendar")
     world.sync(world.alice)

@@ -52,6 +52,7 @@ def test_c5_private_event_imports_time_without_title_or_body():
     [act] = plan_exchange_item(ev, None, None, 1, S, "CAL")
     assert isinstance(act, CreateAbsence)
     assert (act.fields.title, act.fields.notes, act.fields.is_private) == ("", "", True)
+    assert act.reason.endswith("private, so shown as Busy without its title or notes")  # the "why" log
 
 
 def test_i3_free_event_is_skipped_with_reason():
