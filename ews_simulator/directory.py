@@ -34,6 +34,7 @@ class Mailbox:
     aliases: list[str] = field(default_factory=list)
     owner_upn: str = ""
     unavailable: bool = False
+    grouping: str = "EXSIM-DAG1"  # Autodiscover GroupingInformation: the DAG/site whose server holds it
     # calendar folder id -> account upn -> right; "*" folder key = all calendars of the mailbox
     grants: dict[str, str] = field(default_factory=dict)
 
@@ -60,10 +61,12 @@ class Directory:
         return acc
 
     def add_mailbox(self, primary: str, name: str = "", aliases=(), password: str = "Password1!",
-                    owner_upn: str | None = None) -> Mailbox:
+                    owner_upn: str | None = None, grouping: str | None = None) -> Mailbox:
         with self.lock:
             mbx = Mailbox(primary=primary, name=name or primary.split("@")[0], aliases=list(aliases),
                           owner_upn=(owner_upn or primary).lower())
+            if grouping:
+                mbx.grouping = grouping
             self.mailboxes[primary.lower()] = mbx
             for alias in aliases:
                 self.aliases[alias.lower()] = primary.lower()

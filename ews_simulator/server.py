@@ -6,7 +6,7 @@ import socket
 import time
 import traceback
 
-from . import admin, autodiscover, streaming, wsdl
+from . import admin, autodiscover, autodiscover_soap, streaming, wsdl
 from .auth import Authenticator, Unauthorized
 from .context import Ctx
 from .operations import HANDLERS
@@ -30,6 +30,8 @@ class App:
             return self.ews(environ, start_response)
         if path == "/autodiscover/autodiscover.xml":
             return autodiscover.handle(self, environ, start_response)
+        if path == "/autodiscover/autodiscover.svc":
+            return autodiscover_soap.handle(self, environ, start_response)
         if path in wsdl.FILES:
             return wsdl.handle(self, environ, start_response, path)
         if path == "/_simulator/control":

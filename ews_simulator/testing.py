@@ -43,8 +43,9 @@ class RunningSimulator:
     requests = property(lambda self: self.sim.requests)  # RequestRecord(operation, mailbox, headers) per EWS request
     version = property(lambda self: self.sim.version)
 
-    def add_mailbox(self, email: str, name: str = "", aliases=(), password: str = "Password1!"):
-        mbx = self.sim.directory.add_mailbox(email, name, aliases, password)
+    def add_mailbox(self, email: str, name: str = "", aliases=(), password: str = "Password1!",
+                    grouping: str | None = None):
+        mbx = self.sim.directory.add_mailbox(email, name, aliases, password, grouping=grouping)
         self.sim.store.ensure_mailbox(email)
         return mbx
 

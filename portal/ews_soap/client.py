@@ -92,8 +92,10 @@ class EwsClient:
             self._auth = tp.make_auth(self.auth_kind, self.config)
         return self._auth
 
-    def send(self, data: bytes, headers: dict, *, stream: bool = False, read_timeout: float | None = None):
-        """POST with gate, auth, timeouts and no redirects. stream=True returns the open Response (200 only)."""
+    def send(self, data: bytes, headers: dict, *, stream: bool = False, read_timeout: float | None = None,
+             url: str | None = None):
+        """POST with gate, auth, timeouts and no redirects. stream=True returns the open Response (200 only).
+        `url`: another endpoint of the same server (SOAP Autodiscover); EWS's own URL by default."""
         auth = self._ensure_auth()
         timeout = (self.config.timeout[0], read_timeout or self.config.timeout[1])
         if self.gate is not None:
@@ -101,7 +103,7 @@ class EwsClient:
         try:
             self.requests_sent += 1
             try:
-                resp = self.http.post(self.config.url, data=data, headers=headers, auth=auth, timeout=timeout,
+                resp = self.http.post(url or self.config.url, data=data, headers=headers, auth=auth, timeout=timeout,
                                       allow_redirects=False, stream=True)
             except requests.exceptions.RequestException as exc:
                 raise tp.map_request_exception(exc) from exc

@@ -68,9 +68,11 @@ class World:
 
 
 def read_world(settings: ListenerSettings) -> World:
+    from ..ews_soap import AuthenticationFailed
     from ..extensions import db
     from ..models import ExchangeIntegration, MailboxState
-    from .record import clear_stale_pause
+    from . import listener_affinity
+    from .record import clear_stale_pause, pause_integration
     from .session import server_config
 
     integration = ExchangeIntegration.get()
@@ -78,11 +80,17 @@ def read_world(settings: ListenerSettings) -> World:
         db.session.rollback()
         return World(False, "", Plan("off", "The Exchange integration is not connected.", ()))
     rows = db.session.execute(
-        db.select(MailboxState.staff_id, MailboxState.primary_smtp).where(
+        db.select(MailboxState).where(
             MailboxState.state.in_(LISTENED_STATES), MailboxState.primary_smtp.is_not(None),
-            MailboxState.excluded.is_(False))).all()
-    affinity = integration.server_url.lower()
-    targets = [Target(smtp.lower(), staff_id, affinity) for staff_id, smtp in rows if smtp]
+            MailboxState.excluded.is_(False)).order_by(MailboxState.staff_id)).scalars().all()
+    clear_stale_pause(integration)  # authorized again after a pause: the gate may send requests again
+    try:
+        listener_affinity.refresh(integration, rows)
+    except AuthenticationFailed as exc:  # G4: pause everyone; never retried until an admin authorizes again
+        pause_integration(exc)
+        return World(False, "", Plan("off", "Exchange rejected the service account's password.", ()))
+    server = integration.server_url.lower()
+    targets = [Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server) for r in rows]
     plan = plan_groups(targets, integration.version, integration.impersonation,
                        settings.max_per_group, settings.connection_limit)
     parts = (integration.server_url, integration.username, integration.password_encrypted or "",
@@ -90,7 +98,6 @@ def read_world(settings: ListenerSettings) -> World:
              integration.ca_cert_pem or "", str(integration.allow_http), integration.wsdl_source,
              str(integration.authorized_at))
     fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-    clear_stale_pause(integration)  # authorized again after a pause: the gate may send requests again
     world = World(True, fingerprint, plan, server_config(integration), integration.server_url)
     db.session.rollback()  # end the read transaction; nothing is written here
     return world

@@ -82,6 +82,10 @@ class MailboxState(db.Model):
     # Set when an admin confirms that a calendar which suddenly came back empty really is empty (habit 8):
     # the sync may then apply the removals it held back (state needs_confirmation).
     confirmed_empty_at = db.Column(UTCDateTime, nullable=True)
+    # Server affinity for notification groups: "ExternalEwsUrl|GroupingInformation" from SOAP Autodiscover
+    # (EWS-FACTS §6); NULL until asked or when the server does not say. Asked again after a day.
+    affinity = db.Column(db.String(600), nullable=True)
+    affinity_checked_at = db.Column(UTCDateTime, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     staff = db.relationship("StaffMember", backref=db.backref("mailbox_state", uselist=False))

@@ -63,3 +63,34 @@ def test_g2_two_listeners_split_groups_and_one_takes_over_when_the_other_dies(ap
         sim250.outlook(member).create("Moved group still heard", tomorrow(10), tomorrow(11))
         assert wait_for(lambda: runner.stats["notifications"] >= 1)
         assert one.runners[moved] is runner
+
+
+def test_g2_mailboxes_of_two_database_availability_groups_get_one_connection_each(app, redis_url):
+    """EWS-FACTS §6: SOAP Autodiscover's GroupingInformation decides which mailboxes share a connection; each
+    connection is anchored on a mailbox of its own group, and Autodiscover is asked once, in batches of 100."""
+    from portal.extensions import db
+    from portal.models import MailboxState
+
+    emails = [f"staff{i:03d}@example.com" for i in range(120)]
+    with running_simulator(version="2016", auth="ntlm", heartbeat_s=1.0) as sim:
+        for i, email in enumerate(emails):
+            sim.add_mailbox(email, name=f"Staff {i}", grouping="DAG-EAST" if i % 2 else "DAG-WEST")
+        connect_integration(sim)
+        mailbox_rows(emails)
+        with listener_thread(app, redis_url) as listener:
+            assert wait_for(lambda: sim.counters["GetStreamingEvents"] >= 2 and
+                            sum(r.stats["connections"] for r in listener.runners.values()) >= 2, timeout=60)
+            groups = listener.world.plan.groups
+            assert len(groups) == 2
+            for group in groups:
+                dags = {int(t.mailbox[5:8]) % 2 for t in group.members}
+                assert len(dags) == 1 and len(group.members) == 60
+                assert group.anchor == group.members[0].mailbox
+            assert sim.counters["GetUserSettings"] == 2  # ⌈120 / 100⌉, not asked again on every refresh
+            east = emails[1]
+            sim.outlook(east).create("Heard over the DAG-EAST connection", tomorrow(10), tomorrow(11))
+            east_runner = next(r for r in listener.runners.values()
+                               if east in {t.mailbox for t in r.group.members})
+            assert wait_for(lambda: east_runner.stats["notifications"] >= 1)
+        stored = {m.primary_smtp: m.affinity for m in db.session.execute(db.select(MailboxState)).scalars()}
+        assert stored[emails[0]].endswith("|DAG-WEST") and stored[emails[1]].endswith("|DAG-EAST")
