@@ -112,10 +112,32 @@ def _kv(pairs):
     return out
 
 
+ACTIONS = {
+    "outlook": """actions (times ISO 8601, e.g. 2026-12-03T10:00:00-05:00):
+  items                                       list the mailbox's calendar items (ids for the actions below)
+  create subject=... start=... end=... [location=... body=... free_busy=Busy|Free|Tentative|OOF]
+  move item_id=... start=... end=...          make_free / make_busy / make_tentative item_id=...
+  make_private item_id=...                    rename item_id=... subject=...
+  set_body item_id=... text=...               delete item_id=...
+  add_calendar name=...                       move_to_calendar item_id=... name=...
+  create_recurring subject=... start=... end=... pattern=Weekly days='["Monday"]' count=10
+  change_recurrence item_id=... pattern=Daily count=5
+  delete_occurrence item_id=... original_start=...
+  move_occurrence item_id=... original_start=... start=... end=...""",
+    "fault": """faults (see ews_simulator/README.md, "Fault switches"):
+  http_503 n=3 [retry_after_s=5]   http_429 n=3 [retry_after_s=5]   server_busy n=2 backoff_ms=5000
+  item_busy n=1   throttle budget=10 [window_s=60]   drop_connection n=1   latency_ms value=200
+  concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
+  force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
+  clear""",
+}
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("outlook", "fault"):
-        p = argparse.ArgumentParser(prog=f"python -m ews_simulator {argv[0]}")
+        p = argparse.ArgumentParser(prog=f"python -m ews_simulator {argv[0]}", epilog=ACTIONS[argv[0]],
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--url", default="http://127.0.0.1:8765")
         if argv[0] == "outlook":
             p.add_argument("mailbox")
