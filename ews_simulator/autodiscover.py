@@ -34,13 +34,34 @@ def _error(code: str, message: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def handle(app, environ, start_response):
-    try:
-        app.auth.authenticate(environ)
-    except Unauthorized as exc:
-        return app._unauthorized(start_response, exc)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    data = environ["wsgi.input"].read(length) if length else b""
+def authenticated(handler):
+    """Autodiscover endpoints authenticate like EWS (IIS in front of both); handler(app, environ, data) → XML."""
+    def wsgi(app, environ, start_response):
+        try:
+            app.auth.authenticate(environ)
+        except Unauthorized as exc:
+            return app._unauthorized(start_response, exc)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = handler(app, environ, environ["wsgi.input"].read(length) if length else b"")
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
+    return wsgi
+
+
+def ews_url(environ, sim) -> str:
+    """The EWS URL as the client reached this server. Behind the TLS terminator the WSGI app itself sees plain
+    http; the public scheme is https."""
+    scheme = (environ.get("HTTP_X_FORWARDED_PROTO") or sim.config.extra.get("public_scheme")
+              or environ.get("wsgi.url_scheme", "http"))
+    return f"{scheme}://{_host(environ)}/EWS/Exchange.asmx"
+
+
+def _host(environ) -> str:
+    return environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+
+
+@authenticated
+def handle(app, environ, data: bytes) -> bytes:
     sim = app.sim
     sim.counters.add("Autodiscover", "")
     try:
@@ -54,16 +75,13 @@ def handle(app, environ, start_response):
             sim.directory.aliases.get(address.lower(), ""))
         body = _error("500", "The e-mail address cannot be found.") if mbx is None else _settings(
             environ, sim, mbx)
-    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
-    return [body]
+    return body
 
 
 def _settings(environ, sim, mbx) -> bytes:
-    # Behind the TLS terminator the WSGI app itself sees plain http; the public scheme is https.
-    scheme = (environ.get("HTTP_X_FORWARDED_PROTO") or sim.config.extra.get("public_scheme")
-              or environ.get("wsgi.url_scheme", "http"))
-    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    ews_url = f"{scheme}://{host}/EWS/Exchange.asmx"
+    url = ews_url(environ, sim)
+    host = _host(environ)
+    scheme = url.split(":", 1)[0]
     root = etree.Element(f"{{{RESP}}}Autodiscover", nsmap={None: RESP})
     resp = etree.SubElement(root, f"{{{OUTLOOK}}}Response", nsmap={None: OUTLOOK})
     user = _el(resp, "User")
@@ -80,8 +98,8 @@ def _settings(environ, sim, mbx) -> bytes:
         _el(proto, "Type", kind)
         _el(proto, "Server", host.split(":")[0])
         _el(proto, "ServerVersion", server_version_hex(sim.version))
-        _el(proto, "ASUrl", ews_url)
-        _el(proto, "EwsUrl", ews_url)
-        _el(proto, "EmwsUrl", ews_url)
+        _el(proto, "ASUrl", url)
+        _el(proto, "EwsUrl", url)
+        _el(proto, "EmwsUrl", url)
         _el(proto, "EcpUrl", f"{scheme}://{host}/ecp/")
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")

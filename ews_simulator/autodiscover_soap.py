@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .auth import Unauthorized
+from .autodiscover import authenticated, ews_url
 
 A = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 WSA = "http://www.w3.org/2005/08/addressing"
@@ -26,13 +26,8 @@ def _sub(parent, name, text=None, ns=A, **attrib):
     return el
 
 
-def handle(app, environ, start_response):
-    try:
-        app.auth.authenticate(environ)
-    except Unauthorized as exc:
-        return app._unauthorized(start_response, exc)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    data = environ["wsgi.input"].read(length) if length else b""
+@authenticated
+def handle(app, environ, data: bytes) -> bytes:
     sim = app.sim
     sim.counters.add("GetUserSettings", "")
     try:
@@ -41,16 +36,7 @@ def handle(app, environ, start_response):
         wanted = [s.text or "" for s in root.iterfind(f".//{{{A}}}RequestedSettings/{{{A}}}Setting")]
     except etree.XMLSyntaxError:
         mailboxes, wanted = [], []
-    body = _response(environ, sim, mailboxes, wanted)
-    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def _ews_url(environ, sim) -> str:
-    scheme = (environ.get("HTTP_X_FORWARDED_PROTO") or sim.config.extra.get("public_scheme")
-              or environ.get("wsgi.url_scheme", "http"))
-    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    return f"{scheme}://{host}/EWS/Exchange.asmx"
+    return _response(environ, sim, mailboxes, wanted)
 
 
 def _response(environ, sim, mailboxes: list[str], wanted: list[str]) -> bytes:
@@ -72,13 +58,13 @@ def _response(environ, sim, mailboxes: list[str], wanted: list[str]) -> bytes:
     _sub(response, "ErrorCode", "NoError")
     _sub(response, "ErrorMessage")
     answers = _sub(response, "UserResponses")
-    ews_url = _ews_url(environ, sim)
+    url = ews_url(environ, sim)
     for address in mailboxes:
-        _user(answers, sim, address, wanted, ews_url)
+        _user(answers, sim, address, wanted, url)
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
-def _user(answers, sim, address: str, wanted: list[str], ews_url: str) -> None:
+def _user(answers, sim, address: str, wanted: list[str], url: str) -> None:
     answer = _sub(answers, "UserResponse")
     mbx = sim.directory.mailboxes.get(address.lower()) or sim.directory.mailboxes.get(
         sim.directory.aliases.get(address.lower(), ""))
@@ -89,7 +75,7 @@ def _user(answers, sim, address: str, wanted: list[str], ews_url: str) -> None:
         _sub(answer, "UserSettingErrors")
         _sub(answer, "UserSettings")
         return
-    values = {"UserDisplayName": mbx.name, "ExternalEwsUrl": ews_url, "InternalEwsUrl": ews_url,
+    values = {"UserDisplayName": mbx.name, "ExternalEwsUrl": url, "InternalEwsUrl": url,
               "CasVersion": f"{sim.version.major:02d}.{sim.version.minor:02d}.{sim.version.build:04d}.000"}
     if sim.version.major >= 15:  # GroupingInformation arrived with Exchange 2013
         values["GroupingInformation"] = mbx.grouping
