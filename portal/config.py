@@ -74,6 +74,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SYNC_HORIZON_DAYS": int(env.get("SUNDIAL_SYNC_HORIZON_DAYS", "180")),
         "EWS_MAX_CONCURRENT_REQUESTS": int(env.get("SUNDIAL_EWS_MAX_CONCURRENT_REQUESTS", "8")),
         "ACTIVITY_RETENTION_DAYS": int(env.get("SUNDIAL_ACTIVITY_RETENTION_DAYS", "90")),
+        # Exchange 2010 RTM (pull subscriptions): one GetEvents per mailbox this often (issue #7).
+        "LISTENER_PULL_INTERVAL_SECONDS": float(env.get("SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS", "7")),
         # Lab/demo only: Autodiscover URLs to try before the standard candidates (comma-separated).
         "EXCHANGE_AUTODISCOVER_CANDIDATES": [
             u.strip() for u in env.get("SUNDIAL_AUTODISCOVER_CANDIDATES", "").split(",") if u.strip()

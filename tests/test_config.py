@@ -111,3 +111,12 @@ def test_a1_login_refuses_wrong_password_and_offsite_next(app):
     assert r.status_code == 302 and "evil" not in r.headers["Location"]
     cookie = r.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_g2_pull_interval_comes_from_the_environment_into_the_listener_settings(tmp_path):
+    from portal.jobs.listener import ListenerSettings
+
+    default = ListenerSettings.from_config(load_config(str(tmp_path), {}))
+    slower = ListenerSettings.from_config(load_config(str(tmp_path), {"SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS": "30"}))
+    assert default.pull_interval_seconds == 7.0
+    assert slower.pull_interval_seconds == 30.0
