@@ -32,7 +32,7 @@ def _starts(acc, subject, start, end):
     return [i.start.astimezone(TZ) for i in acc.calendar.view(start=start, end=end) if i.subject == subject]
 
 
-def test_absolute_yearly_recurrence_with_end_date(sim):
+def test_u4_absolute_yearly_recurrence_with_end_date(sim):
     acc = account(sim, ALICE)
     pattern = AbsoluteYearlyPattern(day_of_month=15, month=3)
     series = _save(CalendarItem(account=acc, folder=acc.calendar, subject="Licence renewal", start=at(2027, 3, 15),
@@ -52,7 +52,7 @@ def test_absolute_yearly_recurrence_with_end_date(sim):
     series.delete(send_meeting_cancellations="SendToNone")
 
 
-def test_relative_yearly_recurrence_numbered(sim):
+def test_u4_relative_yearly_recurrence_numbered(sim):
     acc = account(sim, ALICE)
     # the last Monday of May (exchangelib: weekday 1 = Monday, week_number 5 = Last, month 5 = May)
     pattern = RelativeYearlyPattern(weekday=1, week_number=5, month=5)
@@ -73,7 +73,7 @@ def test_relative_yearly_recurrence_numbered(sim):
     series.delete(send_meeting_cancellations="SendToNone")
 
 
-def test_daily_recurrence_ends_on_its_end_date(sim):
+def test_u4_daily_recurrence_ends_on_its_end_date(sim):
     acc = account(sim, ALICE)
     series = _save(CalendarItem(account=acc, folder=acc.calendar, subject="Course week", start=at(2027, 9, 6, 8),
                                 end=at(2027, 9, 6, 9), recurrence=Recurrence(
@@ -95,7 +95,7 @@ def test_categories_round_trip_and_update(sim):
     item.delete(send_meeting_cancellations="SendToNone")
 
 
-def test_required_and_optional_attendees_are_kept_apart(sim):
+def test_m4_required_and_optional_attendees_are_kept_apart(sim):
     acc = account(sim, ALICE)
     item = _save(CalendarItem(account=acc, folder=acc.calendar, subject="Case review", start=at(2027, 10, 5),
                               end=at(2027, 10, 5, 11),
@@ -114,7 +114,7 @@ def test_required_and_optional_attendees_are_kept_apart(sim):
     item.delete(send_meeting_cancellations="SendToNone")
 
 
-def test_text_body_is_converted_to_html_on_request(sim):
+def test_c4_text_body_is_converted_to_html_on_request(sim):
     item_id = sim.outlook(ALICE).create("Plain notes", at(2027, 10, 6), at(2027, 10, 6, 11),
                                         body="Bring <forms> & ID\nSecond line")
     envelope = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
