@@ -12,7 +12,7 @@ from flask import current_app
 from ..ews_soap.errors import NotPrimaryAddress
 from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
-from ..sync.plan import linked_units, plan_export
+from ..sync.plan import linked_units, plan_export, removals
 from .apply import Applier
 from .context import MailboxContext, appointment_side, content_links, link_state, links_of
 from .queues import redis_connection, schedule_retry
@@ -67,30 +67,47 @@ def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
 def import_pages(ctx: MailboxContext, links) -> tuple[Planner, str]:
     """G1's import, page by page: each SyncFolderItems page's single events are applied and committed as the
     page arrives, with the count imported so far (S8: the User Accounts tab shows progress during a long
-    import). Recurring masters (expanded in one CalendarView over the horizon) and the re-scan's removals
-    wait for the last page: finish() guards them and applies them together with the sync state. An
-    interrupted import starts again without a sync state and finds what it committed by its links."""
+    import). Three things wait for the last page, where finish() guards them (habit 8) and applies them
+    together with the sync state:
+    - removals (an absence that is no longer busy or in the window, on a re-initialization);
+    - recurring masters, expanded once over the horizon — the last version of each when a series changed
+      while the import was paging;
+    - items deleted after an earlier page sent them (SyncFolderItems then reports a Delete on a later page):
+      they are forgotten as seen, so the re-scan removes what their earlier page created.
+    An interrupted import starts again without a sync state and finds what it committed by its links."""
     planner, applier = Planner(ctx, links), Applier(ctx, links)
-    masters, state, found = [], None, 0
+    masters: dict[str, object] = {}
+    deleted: set[str] = set()
+    held: list = []
+    state, found = None, 0
     while True:
         page = ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state,
                                              int(current_app.config.get("SYNC_MAX_CHANGES", 512)))
-        events = [ch.event for ch in page.changes if ch.kind in ("create", "update") and ch.event is not None]
+        events = []
+        for ch in page.changes:
+            if ch.kind == "delete":
+                deleted.add(ch.item_id)
+                masters.pop(ch.item_id, None)
+            elif ch.kind in ("create", "update") and ch.event is not None:
+                events.append(ch.event)
         found += len(events)
-        masters += [ev for ev in events if ev.item_type == "RecurringMaster"]
         planner.out = []
         for ev in events:
-            if ev.item_type != "RecurringMaster":
+            if ev.item_type == "RecurringMaster":
+                masters[ev.item_id] = ev
+            else:
                 planner.event(ev)
-        applier.apply_all(planner.out)
+        held += [p for p in planner.out if removals(p.actions)]
+        applier.apply_all([p for p in planner.out if not removals(p.actions)])
         ctx.ms.progress_imported = ctx.counts.get("imported", 0)
         ctx.ms.progress_total = max(ctx.ms.progress_total or 0, found)
         commit(ctx)
         state = page.sync_state
         if page.includes_last:
             break
-    planner.out = []
-    planner.masters(masters)
+    planner.out = held
+    planner.masters(list(masters.values()))
+    planner.seen -= {key for key, row in links.items() if {row.item_id, row.master_item_id} & deleted}
     planner.unseen_gone()
     ctx.ms.progress_total = found
     return planner, state

@@ -100,3 +100,62 @@ def test_g1_an_interrupted_import_resumes_without_duplicates(world):
     world.initial(world.alice)
     assert sorted(a.title for a in world.absences(world.alice)) == [f"E{n}" for n in range(7)]
     assert world.state(world.alice).state == "synced"
+
+
+def test_d1_an_event_deleted_while_the_import_pages_is_not_left_behind(world):
+    """SyncFolderItems reports a Delete on a later page for an item an earlier page already sent: the absence
+    that earlier page created goes again, in this import and in every later sync."""
+    world.app.config["SYNC_MAX_CHANGES"] = 3
+    ol = world.outlook(world.alice)
+    ids = [ol.create(f"E{n}", future(1 + n % 3, 8 + n), future(1 + n % 3, 9 + n)) for n in range(7)]
+    commits = []
+
+    def delete_e0_after_the_first_page():
+        commits.append(1)
+        if len(commits) == 1:
+            ol.delete(ids[0])
+
+    FAULTS["before_commit"] = delete_e0_after_the_first_page
+    world.initial(world.alice)
+    FAULTS.clear()
+    assert sorted(a.title for a in world.absences(world.alice)) == [f"E{n}" for n in range(1, 7)]
+    world.sync(world.alice)
+    assert sorted(a.title for a in world.absences(world.alice)) == [f"E{n}" for n in range(1, 7)]
+
+
+def test_u4_a_series_changed_while_the_import_pages_is_imported_once(world):
+    """A recurring master sent again on a later page (it changed meanwhile) is expanded once, in its last
+    version: five occurrences, not ten."""
+    world.app.config["SYNC_MAX_CHANGES"] = 3
+    ol = world.outlook(world.alice)
+    series = ol.create_recurring("Weekly 1", future(2, 7), future(2, 8), count=5)
+    for n in range(6):
+        ol.create(f"E{n}", future(1 + n % 3, 10 + n), future(1 + n % 3, 11 + n))
+    commits = []
+
+    def rename_after_the_first_page():
+        commits.append(1)
+        if len(commits) == 1:
+            ol.rename(series, "Weekly 2")
+
+    FAULTS["before_commit"] = rename_after_the_first_page
+    world.initial(world.alice)
+    FAULTS.clear()
+    weekly = [a for a in world.absences(world.alice) if a.title.startswith("Weekly")]
+    assert [a.title for a in weekly] == ["Weekly 2"] * 5
+    assert len({a.start for a in weekly}) == 5
+
+
+def test_d1_a_paged_re_initialization_holds_its_removals_for_the_mass_deletion_guard(world):
+    """Habit 8 on a paged re-import: absences that would go (their events all made free) are not removed
+    page by page; the whole set meets the guard first and waits for an admin."""
+    world.app.config["SYNC_MAX_CHANGES"] = 3
+    ol = world.outlook(world.alice)
+    ids = [ol.create(f"E{n}", future(1 + n % 3, 8 + n), future(1 + n % 3, 9 + n)) for n in range(7)]
+    world.initial(world.alice)
+    assert len(world.absences(world.alice)) == 7
+    for item_id in ids:
+        ol.make_free(item_id)
+    world.initial(world.alice)  # e.g. after an email change or an invalid sync state
+    assert world.state(world.alice).state == "needs_confirmation"
+    assert len(world.absences(world.alice)) == 7
