@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from .listener_affinity import LISTENED_STATES, AffinityRefresher, listened_rows
 from .listener_coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
 from .listener_groups import Plan, Target, plan_groups
 from .listener_pull import PullRunner
@@ -28,7 +29,7 @@ from .listener_runners import StreamRunner
 
 log = logging.getLogger("portal.listener")
 
-LISTENED_STATES = ("synced", "initializing", "throttled")
+__all__ = ["LISTENED_STATES", "Listener", "ListenerSettings", "World", "read_world", "run_listener"]
 
 
 @dataclass
@@ -68,28 +69,18 @@ class World:
 
 
 def read_world(settings: ListenerSettings) -> World:
-    from ..ews_soap import AuthenticationFailed
     from ..extensions import db
-    from ..models import ExchangeIntegration, MailboxState
-    from . import listener_affinity
-    from .record import clear_stale_pause, pause_integration
+    from ..models import ExchangeIntegration
+    from .record import clear_stale_pause
     from .session import server_config
 
     integration = ExchangeIntegration.get()
     if integration is None or integration.state != "connected":
         db.session.rollback()
         return World(False, "", Plan("off", "The Exchange integration is not connected.", ()))
-    rows = db.session.execute(
-        db.select(MailboxState).where(
-            MailboxState.state.in_(LISTENED_STATES), MailboxState.primary_smtp.is_not(None),
-            MailboxState.excluded.is_(False)).order_by(MailboxState.staff_id)).scalars().all()
+    rows = listened_rows()
     clear_stale_pause(integration)  # authorized again after a pause: the gate may send requests again
-    try:
-        listener_affinity.refresh(integration, rows)
-    except AuthenticationFailed as exc:  # G4: pause everyone; never retried until an admin authorizes again
-        pause_integration(exc)
-        return World(False, "", Plan("off", "Exchange rejected the service account's password.", ()))
-    server = integration.server_url.lower()
+    server = integration.server_url.lower()  # until Autodiscover told the mailbox's own (listener_affinity)
     targets = [Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server) for r in rows]
     plan = plan_groups(targets, integration.version, integration.impersonation,
                        settings.max_per_group, settings.connection_limit)
@@ -99,7 +90,7 @@ def read_world(settings: ListenerSettings) -> World:
              str(integration.authorized_at))
     fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
     world = World(True, fingerprint, plan, server_config(integration), integration.server_url)
-    db.session.rollback()  # end the read transaction; nothing is written here
+    db.session.rollback()  # end the read transaction; nothing is written here (affinity: listener_affinity)
     return world
 
 
@@ -193,7 +184,8 @@ class Listener:
                 log.warning("group %s: thread ended; starting it again", key)
                 self.runners.pop(key)
                 self._start(key)
-            elif runner.silent_for() > limit:
+            elif getattr(runner, "_aborter", None) is not None and runner.silent_for() > limit:
+                # only an open stream owes keep-alives (not the Subscribe phase, nor a pull round)
                 log.warning("group %s: no data for %.0f s (heartbeat missed); reconnecting", key, runner.silent_for())
                 runner.last_data = time.monotonic()
                 runner.abort()
@@ -262,6 +254,9 @@ class Listener:
     def run(self, stop_event: threading.Event | None = None) -> None:
         stop_event = stop_event or threading.Event()
         log.info("listener %s started", self.owner)
+        affinity = AffinityRefresher(self.app, self.settings.refresh_seconds)
+        affinity.pass_once()  # before any connection: groups start by server affinity (no lease held yet)
+        affinity.start()
         try:
             while not stop_event.is_set():
                 try:
@@ -270,6 +265,7 @@ class Listener:
                     log.exception("listener pass failed; retrying")
                 stop_event.wait(self.settings.tick_seconds)
         finally:
+            affinity.stop()
             self.close()
             log.info("listener %s stopped", self.owner)
 

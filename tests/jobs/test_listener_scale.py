@@ -78,10 +78,11 @@ def test_g2_mailboxes_of_two_database_availability_groups_get_one_connection_eac
         connect_integration(sim)
         mailbox_rows(emails)
         with listener_thread(app, redis_url) as listener:
-            assert wait_for(lambda: sim.counters["GetStreamingEvents"] >= 2 and
-                            sum(r.stats["connections"] for r in listener.runners.values()) >= 2, timeout=60)
+            assert wait_for(lambda: listener.world is not None and len(listener.world.plan.groups) == 2 and
+                            len(listener.runners) == 2 and
+                            all(r.stats["connections"] >= 1 for r in listener.runners.values()), timeout=60)
             groups = listener.world.plan.groups
-            assert len(groups) == 2
+            assert sim.counters["GetStreamingEvents"] == 2  # asked before connecting: no regrouping churn
             for group in groups:
                 dags = {int(t.mailbox[5:8]) % 2 for t in group.members}
                 assert len(dags) == 1 and len(group.members) == 60
@@ -94,3 +95,24 @@ def test_g2_mailboxes_of_two_database_availability_groups_get_one_connection_eac
             assert wait_for(lambda: east_runner.stats["notifications"] >= 1)
         stored = {m.primary_smtp: m.affinity for m in db.session.execute(db.select(MailboxState)).scalars()}
         assert stored[emails[0]].endswith("|DAG-WEST") and stored[emails[1]].endswith("|DAG-EAST")
+
+
+def test_g4_autodiscover_refusing_the_account_neither_pauses_nor_blocks_grouping(app, redis_url):
+    """Autodiscover is its own IIS virtual directory: a 401 there says nothing about the EWS password, so the
+    integration stays connected, the mailboxes keep the EWS server's affinity and are asked again later."""
+    from portal.ews_soap import AuthenticationFailed
+    from portal.jobs.listener_affinity import listened_rows, refresh
+    from portal.models import ExchangeIntegration
+
+    class Refusing:
+        def mailbox_affinity(self, mailboxes):
+            raise AuthenticationFailed("HTTP 401")
+
+    with running_simulator(version="2016", auth="ntlm") as sim:
+        integ = connect_integration(sim)
+        mailbox_rows(["a@example.com", "b@example.com"])
+        assert refresh(integ, listened_rows(), session_factory=lambda _: Refusing()) == 2
+        assert ExchangeIntegration.get().state == "connected"
+        rows = listened_rows()
+        assert [r.affinity for r in rows] == [None, None] and all(r.affinity_checked_at for r in rows)
+        assert refresh(integ, rows, session_factory=lambda _: Refusing()) == 0  # not again before 15 min

@@ -14,13 +14,13 @@ from .conftest import future
 
 
 def test_g3_a_sync_running_longer_than_the_lock_expiry_keeps_the_mailbox(world):
-    world.app.config["MAILBOX_LOCK_SECONDS"] = 0.5
+    world.app.config["MAILBOX_LOCK_SECONDS"] = 1.5
     world.initial(world.alice)
     world.outlook(world.alice).create("Slow day", future(1, 13), future(1, 14))
     seen = []
 
     def slow_commit():  # the job is still working, 3 x the lock expiry after taking the lock
-        time.sleep(1.5)
+        time.sleep(4.5)
         with mailbox_lock(world.alice.id) as other_worker:
             seen.append((bool(other_worker), world.redis.pttl(lock_name(world.alice.id))))
 
@@ -28,7 +28,7 @@ def test_g3_a_sync_running_longer_than_the_lock_expiry_keeps_the_mailbox(world):
     world.sync(world.alice)
     FAULTS.clear()
     [(other_got_it, ttl_ms)] = seen
-    assert other_got_it is False and 0 < ttl_ms <= 500  # still held, still with a short expiry
+    assert other_got_it is False and 0 < ttl_ms <= 1500  # still held, still with a short expiry
     assert [a.title for a in world.absences(world.alice)] == ["Slow day"]
     assert world.state(world.alice).state == "synced"
     assert world.redis.exists(lock_name(world.alice.id)) == 0  # released when the job ended
