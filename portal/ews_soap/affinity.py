@@ -27,8 +27,6 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ACTION = f"{A}/Autodiscover/GetUserSettings"
 SETTINGS = ("ExternalEwsUrl", "GroupingInformation")
 MAX_USERS = 100  # GetUserSettings accepts at most 100 mailboxes per request (MSDOC getusersettings-operation-soap)
-# Exchange version labels (versions.py) whose servers answer GroupingInformation.
-GROUPING_VERSIONS = frozenset({"2013", "2013_SP1", "2016", "2019"})
 
 
 @dataclass(frozen=True)

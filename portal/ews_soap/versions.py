@@ -20,6 +20,10 @@ VERSIONS: dict[str, tuple[str, str]] = {
     "2019": ("Exchange2016", "Exchange 2019"),  # S3: 2019 is sent as Exchange2016 (no Exchange2019 value exists)
 }
 
+# Labels whose servers answer SOAP Autodiscover's GroupingInformation setting, which arrived with Exchange 2013
+# (MSDOC how-to-maintain-affinity-between-group-of-subscriptions-and-mailbox-server; EWS-FACTS §6).
+GROUPING_INFORMATION: frozenset[str] = frozenset({"2013", "2013_SP1", "2016", "2019"})
+
 # (major, minor, first build) → label, newest first. 14.3 is 2010 SP3, which still speaks Exchange2010_SP2.
 BUILDS: list[tuple[tuple[int, int, int], str]] = [
     ((15, 2, 0), "2019"),

@@ -44,13 +44,13 @@ def stale(rows, now) -> list:
 def refresh(integration, rows, now=None, session_factory=None) -> int:
     """Ask Autodiscover about `rows` that need it and store the answers; returns how many were asked."""
     from ..ews_soap import EwsError
-    from ..ews_soap.affinity import GROUPING_VERSIONS
+    from ..ews_soap.versions import GROUPING_INFORMATION
     from ..extensions import db
     from ..models import utcnow
     from .session import build_session
 
     now = now or utcnow()
-    if integration.version not in GROUPING_VERSIONS or not integration.impersonation:
+    if integration.version not in GROUPING_INFORMATION or not integration.impersonation:
         return 0  # no GroupingInformation before 2013; delegate access has no subscriptions to group
     todo = stale(rows, now)[:MAX_PER_PASS]
     if not todo:
