@@ -102,20 +102,24 @@ def test_g1_an_interrupted_import_resumes_without_duplicates(world):
     assert world.state(world.alice).state == "synced"
 
 
+def after_the_first_page(change):
+    """A commit hook that changes Exchange once, while the first import page is being committed."""
+    commits = []
+
+    def hook():
+        commits.append(1)
+        if len(commits) == 1:
+            change()
+    return hook
+
+
 def test_d1_an_event_deleted_while_the_import_pages_is_not_left_behind(world):
     """SyncFolderItems reports a Delete on a later page for an item an earlier page already sent: the absence
     that earlier page created goes again, in this import and in every later sync."""
     world.app.config["SYNC_MAX_CHANGES"] = 3
     ol = world.outlook(world.alice)
     ids = [ol.create(f"E{n}", future(1 + n % 3, 8 + n), future(1 + n % 3, 9 + n)) for n in range(7)]
-    commits = []
-
-    def delete_e0_after_the_first_page():
-        commits.append(1)
-        if len(commits) == 1:
-            ol.delete(ids[0])
-
-    FAULTS["before_commit"] = delete_e0_after_the_first_page
+    FAULTS["before_commit"] = after_the_first_page(lambda: ol.delete(ids[0]))
     world.initial(world.alice)
     FAULTS.clear()
     assert sorted(a.title for a in world.absences(world.alice)) == [f"E{n}" for n in range(1, 7)]
@@ -131,14 +135,7 @@ def test_u4_a_series_changed_while_the_import_pages_is_imported_once(world):
     series = ol.create_recurring("Weekly 1", future(2, 7), future(2, 8), count=5)
     for n in range(6):
         ol.create(f"E{n}", future(1 + n % 3, 10 + n), future(1 + n % 3, 11 + n))
-    commits = []
-
-    def rename_after_the_first_page():
-        commits.append(1)
-        if len(commits) == 1:
-            ol.rename(series, "Weekly 2")
-
-    FAULTS["before_commit"] = rename_after_the_first_page
+    FAULTS["before_commit"] = after_the_first_page(lambda: ol.rename(series, "Weekly 2"))
     world.initial(world.alice)
     FAULTS.clear()
     weekly = [a for a in world.absences(world.alice) if a.title.startswith("Weekly")]
