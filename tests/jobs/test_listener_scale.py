@@ -79,10 +79,12 @@ def test_g2_mailboxes_of_two_database_availability_groups_get_one_connection_eac
         mailbox_rows(emails)
         with listener_thread(app, redis_url) as listener:
             assert wait_for(lambda: listener.world is not None and len(listener.world.plan.groups) == 2 and
-                            len(listener.runners) == 2 and
+                            len(listener.runners) == 2 and sim.counters["GetStreamingEvents"] >= 2 and
                             all(r.stats["connections"] >= 1 for r in listener.runners.values()), timeout=60)
             groups = listener.world.plan.groups
-            assert sim.counters["GetStreamingEvents"] == 2  # asked before connecting: no regrouping churn
+            # asked before connecting: two connections, none opened for a first grouping and then replaced
+            assert sim.counters["GetStreamingEvents"] == 2 and sum(r.stats["connections"]
+                                                                   for r in listener.runners.values()) == 2
             for group in groups:
                 dags = {int(t.mailbox[5:8]) % 2 for t in group.members}
                 assert len(dags) == 1 and len(group.members) == 60
