@@ -103,10 +103,10 @@ class Stack:
             return self
         with self.app.app_context():  # the safety net's tick now, not one interval after the initial syncs
             from portal.jobs.queues import get_queue, redis_connection
-            from portal.jobs.schedule import TICK_KEY
+            from portal.jobs.safety_net import TICK_KEY
 
             redis_connection().set(TICK_KEY, "bench-tick", ex=600)  # names the one live tick chain (schedule.py)
-            get_queue("default").enqueue("portal.jobs.schedule.tick", job_id="bench-tick", job_timeout=120)
+            get_queue("default").enqueue("portal.jobs.safety_net.tick", job_id="bench-tick", job_timeout=120)
         return self
 
     def _prepare(self):
@@ -229,10 +229,10 @@ def _same(stored, expected: datetime) -> bool:
 
 def booking_to_exchange(stack: Stack, bookings: int, seconds: float) -> list[float]:
     """Appointments booked through the portal's booking code → the time until the item is in the calendar."""
+    from portal.booking.appointments import book
     from portal.extensions import db
     from portal.jobs.queues import enqueue_export
     from portal.models import Client, Location, Service, StaffMember
-    from portal.schedule.booking import book
 
     arrived: dict[int, float] = {}
 

@@ -27,7 +27,7 @@ def worker(queues: str, burst: bool, with_scheduler: bool):
 @sundial.command("listener")
 def listener():
     """Keep Exchange notification subscriptions open and enqueue a mailbox's sync on each change (G2)."""
-    from .jobs.listener import run_listener
+    from .listener.process import run_listener
 
     run_listener(current_app._get_current_object())
 

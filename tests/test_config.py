@@ -114,7 +114,7 @@ def test_a1_login_refuses_wrong_password_and_offsite_next(app):
 
 
 def test_g2_pull_interval_comes_from_the_environment_into_the_listener_settings(tmp_path):
-    from portal.jobs.listener import ListenerSettings
+    from portal.listener.process import ListenerSettings
 
     default = ListenerSettings.from_config(load_config(str(tmp_path), {}))
     slower = ListenerSettings.from_config(load_config(str(tmp_path), {"SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS": "30"}))

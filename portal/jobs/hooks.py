@@ -2,9 +2,9 @@
 initialized; one who stops is no longer synced (their mailbox state says so; nothing is deleted)."""
 from __future__ import annotations
 
+from ..engine.context import integration_ready, mailbox_state
 from ..extensions import db
 from ..models import StaffMember, SyncActivity
-from .context import integration_ready, mailbox_state
 from .queues import enqueue_initial_sync
 
 

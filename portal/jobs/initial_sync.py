@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..engine.apply import Applier
+from ..engine.context import MailboxContext, appointment_side, content_links, link_state, links_of
+from ..engine.read import Planner
+from ..engine.record import commit, mark_synced
+from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import NotPrimaryAddress
 from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
 from ..sync.plan import linked_units, plan_export, removals
-from .apply import Applier
-from .context import MailboxContext, appointment_side, content_links, link_state, links_of
 from .queues import redis_connection, schedule_retry
-from .record import commit, mark_synced
-from .runner import run_for_mailbox
-from .scan import Planner
 from .sync_mailbox import finish, horizon_key
 
 

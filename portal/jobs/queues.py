@@ -123,7 +123,7 @@ def enqueue_confirmed_sync(staff_id: int):
 
 def start_safety_net():
     """Schedule the periodic safety-net tick unless it is already scheduled (called by the worker and Authorize)."""
-    from .schedule import ensure_tick
+    from .safety_net import ensure_tick
 
     return ensure_tick()
 

@@ -6,17 +6,17 @@ calendar that suddenly looks empty stops with state needs_confirmation instead o
 """
 from __future__ import annotations
 
+from ..engine.apply import Applier
+from ..engine.context import MailboxContext, content_links, links_of
+from ..engine.read import Planner, is_series, plan_changes, read_changes
+from ..engine.record import commit, mark_synced
+from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import FolderNotFound, ItemNotFound, SyncStateInvalid
 from ..ews_soap.types import CalendarEvent, ItemError
 from ..extensions import db
 from ..models import SyncActivity
 from ..sync.plan import linked_units, needs_confirmation, removals
-from .apply import Applier
-from .context import MailboxContext, content_links, links_of
 from .queues import redis_connection, schedule_retry
-from .record import commit, mark_synced
-from .runner import run_for_mailbox
-from .scan import Planner, is_series, plan_changes, read_changes
 
 
 def sync_mailbox(staff_id: int, reason: str = "periodic") -> str:

@@ -9,11 +9,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.access import admin_required
+from ..booking.appointments import BookingError, book, cancel, edit
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, Client, ExchangeIntegration, Location, Service, StaffMember
 from ..notifications import notify_appointment, queue_delivery
 from . import bp
-from .booking import BookingError, book, cancel, edit
 from .forms import AppointmentForm
 
 log = logging.getLogger(__name__)

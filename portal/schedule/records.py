@@ -14,10 +14,10 @@ from flask_login import current_user
 from sqlalchemy import func
 
 from ..auth.access import admin_required
+from ..booking.appointments import record_change
 from ..extensions import db
 from ..models import Appointment, Client, ExchangeIntegration, Location, Service, StaffMember, utcnow
 from . import bp
-from .booking import record_change
 from .forms import ClientForm, LocationForm, ServiceForm, zone_choices
 
 log = logging.getLogger(__name__)

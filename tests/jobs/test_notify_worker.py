@@ -20,10 +20,10 @@ import redis
 from rq import Queue
 from test_notify import Inbox, _free_port
 
+from portal.booking.appointments import book
 from portal.extensions import db
 from portal.models import Client, Location, OutboxMessage, Service, StaffMember
 from portal.notifications import notify_appointment, queue_delivery
-from portal.schedule.booking import book
 
 ROOT = Path(__file__).resolve().parents[2]
 

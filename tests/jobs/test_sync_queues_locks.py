@@ -7,7 +7,7 @@ import pytest
 import redis as redis_lib
 from rq.job import Job
 
-from portal.jobs.locks import LockLost, lock_name, mailbox_lock
+from portal.engine.locks import LockLost, lock_name, mailbox_lock
 from portal.jobs.queues import enqueue_export, enqueue_incremental_sync, get_queue, rerun_key, take_rerun
 
 
@@ -109,7 +109,7 @@ def test_g3_a_job_whose_lock_passed_to_another_refuses_to_commit(app, redis_url)
 def test_g2_one_safety_net_chain_however_many_workers_start(app, redis_url):
     from rq.registry import ScheduledJobRegistry
 
-    from portal.jobs.schedule import ensure_tick
+    from portal.jobs.safety_net import ensure_tick
 
     _flush(redis_url)
     assert ensure_tick() is True
@@ -121,7 +121,7 @@ def test_the_tick_prunes_sync_decisions_older_than_the_retention(app, redis_url)
     from datetime import timedelta
 
     from portal.extensions import db
-    from portal.jobs.schedule import prune_activity
+    from portal.jobs.safety_net import prune_activity
     from portal.models import SyncActivity, utcnow
 
     app.config["ACTIVITY_RETENTION_DAYS"] = 30

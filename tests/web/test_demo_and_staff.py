@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from webtools import login
 
+from portal.booking.appointments import find_conflicts
 from portal.demo import ADMIN_EMAIL, DEMO_PASSWORD, DEMO_STAFF, seed
 from portal.extensions import db
 from portal.models import Appointment, Client, Location, Service, StaffMember, User
-from portal.schedule.booking import find_conflicts
 
 
 def _counts():

@@ -84,8 +84,8 @@ def org(app, queue_redis, sim):
 
 
 def _book(alice, loc, service, client, start):
+    from portal.booking.appointments import book
     from portal.jobs.queues import enqueue_export
-    from portal.schedule.booking import book
 
     appt = book(service=service, location=loc, start=start, end=start + timedelta(hours=1), staff=[alice],
                 clients=[client])

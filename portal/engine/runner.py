@@ -4,12 +4,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..extensions import db
+from ..jobs.queues import take_rerun
+from ..jobs.safety_net import ensure_tick
 from ..models import StaffMember
 from .context import MailboxContext, integration_ready, mailbox_state
 from .locks import mailbox_lock
-from .queues import take_rerun
 from .record import clear_stale_pause, mailbox_failures
-from .schedule import ensure_tick
 from .session import build_session
 
 

@@ -17,9 +17,9 @@ from datetime import timedelta
 from flask import current_app
 from rq import get_current_job
 
+from ..engine.context import integration_ready
 from ..extensions import db
 from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
-from .context import integration_ready
 from .notify import recover_outbox
 from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
 
@@ -39,7 +39,7 @@ def _schedule_next(interval: int, only_if_none: bool) -> bool:
     job_id = f"safety-net-{uuid.uuid4().hex[:12]}"
     if not redis_connection().set(TICK_KEY, job_id, nx=only_if_none, ex=2 * interval + 60):
         return False
-    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_id=job_id,
+    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.safety_net.tick", job_id=job_id,
                                     job_timeout=120)
     return True
 

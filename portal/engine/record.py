@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db
+from ..jobs.queues import redis_connection
 from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from .locks import LockLost
-from .queues import redis_connection
 
 log = logging.getLogger("portal.jobs")
 
@@ -115,9 +115,9 @@ def mark_synced(ms: MailboxState) -> None:
 def commit(ctx) -> None:
     """Commit a sync's work together with its notifications (U5/D3, outbox rows in the same transaction),
     then queue their delivery and the re-exports to the appointment's other staff (U2)."""
+    from ..jobs.queues import enqueue_export
     from ..notifications import notify_appointment, queue_delivery
     from .apply import fault_point
-    from .queues import enqueue_export
 
     messages = []
     for appt_id, kind, staff_ids in ctx.pending_notify:

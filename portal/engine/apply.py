@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from ..booking.appointments import record_change
 from ..ews_soap.errors import AuthenticationFailed, ChangeKeyConflict, EwsError, ItemNotFound, Throttled
 from ..ews_soap.types import EventUpdate, ItemRef, NewEvent
 from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, SyncActivity, utcnow
-from ..schedule.booking import record_change
 from ..sync import actions as A
 from .context import MailboxContext
 

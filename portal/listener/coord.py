@@ -162,7 +162,7 @@ def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from .queues import enqueue_incremental_sync
+    from ..jobs.queues import enqueue_incremental_sync
 
     def enqueue(staff_id: int, reason: str):
         return enqueue_incremental_sync(staff_id, reason)
