@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,36 @@ def test_the_detector_catches_a_violation(tmp_path, monkeypatch):
         fake.unlink()
     assert any("imports flask" in f for f in found)
     assert any("imports portal.models" in f for f in found)
+
+
+# What importing a package really loads, through every module it imports (ARCHITECTURE.md: portal/sync's value
+# types live where nothing heavy comes with them).
+IO_LIBRARIES = ("zeep", "lxml", "requests", "urllib3", "flask", "sqlalchemy", "redis", "rq")
+
+
+def loaded_by(modules: list[str], path: Path = ROOT) -> list[str]:
+    """Top-level packages in sys.modules after importing `modules` in a fresh interpreter."""
+    code = ("import importlib, json, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def package_modules(folder: str) -> list[str]:
+    return [".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for f in files(folder)]
+
+
+def test_sync_loads_no_io_library_even_transitively():
+    loaded = loaded_by(package_modules("portal/sync"))
+    assert sorted(set(loaded) & set(IO_LIBRARIES)) == []
+
+
+def test_the_transitive_check_catches_a_violation(tmp_path):
+    """Planted: a pure-looking package whose second module imports redis is caught through the first."""
+    pkg = tmp_path / "planted_pure"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from . import values\n")
+    (pkg / "values.py").write_text("import redis  # noqa\n")
+    assert "redis" in loaded_by(["planted_pure"], tmp_path)
