@@ -124,7 +124,7 @@ class Applier:
         if absence is not None:
             subject = subject or absence.title or None  # a Delete change carries no subject: name what went
             db.session.delete(absence)
-        if a.rule in ("U1", "I4", "I3") and a.item_key in self.links:  # the item still exists: keep its link
+        if a.keep_link and a.item_key in self.links:
             self.links[a.item_key].absence_id = None
         else:
             self.drop_link(a.item_key)
