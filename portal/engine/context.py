@@ -40,7 +40,7 @@ class MailboxContext:
 
     @property
     def horizon_end(self) -> datetime:
-        return self.now + timedelta(days=int(current_app.config.get("SYNC_HORIZON_DAYS", 180)))
+        return self.now + timedelta(days=int(current_app.config["SYNC_HORIZON_DAYS"]))
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n

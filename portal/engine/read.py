@@ -44,7 +44,7 @@ def mailbox_of(ctx: MailboxContext, links: dict[str, ExchangeLink]) -> Mailbox:
 
 def sync_page(ctx: MailboxContext, state: str | None) -> SyncPage:
     return ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state,
-                                         int(current_app.config.get("SYNC_MAX_CHANGES", 512)))
+                                         int(current_app.config["SYNC_MAX_CHANGES"]))
 
 
 def read_changes(ctx: MailboxContext, sync_state: str | None) -> tuple[dict[str, SyncChange], str]:

@@ -24,7 +24,7 @@ def server_config(integration: ExchangeIntegration) -> ServerConfig:
         version=integration.version, impersonation=integration.impersonation,
         ca_bundle_pem=integration.ca_cert_pem or None, allow_http=integration.allow_http,
         wsdl=integration.wsdl_source or "sundial",
-        timeout=tuple(current_app.config.get("EWS_TIMEOUT", (5, 60))),
+        timeout=tuple(current_app.config["EWS_TIMEOUT"]),
     )
 
 

@@ -29,7 +29,7 @@ def redis_connection() -> Redis:
 def get_queue(name: str = "default") -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=redis_connection(), is_async=current_app.config.get("RQ_ASYNC", True))
+    return Queue(name, connection=redis_connection(), is_async=current_app.config["RQ_ASYNC"])
 
 
 def rerun_key(job_id: str) -> str:

@@ -71,7 +71,7 @@ def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
     """Appointments with changes the export job has not stamped after a grace period (a failed or lost export
     job): the safety net exports them again. Finding copies by the extended property keeps this idempotent."""
     if grace_seconds is None:
-        grace_seconds = float(current_app.config.get("EXPORT_RETRY_GRACE_SECONDS", 60))
+        grace_seconds = float(current_app.config["EXPORT_RETRY_GRACE_SECONDS"])
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
     return list(db.session.execute(db.select(AppointmentChange.appointment_id).where(
         AppointmentChange.exported_at.is_(None), AppointmentChange.created_at <= cutoff).distinct()).scalars())
@@ -79,7 +79,7 @@ def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
 
 def prune_activity() -> int:
     """Delete sync decisions older than ACTIVITY_RETENTION_DAYS (the "why" log would otherwise grow forever)."""
-    days = int(current_app.config.get("ACTIVITY_RETENTION_DAYS", 90))
+    days = int(current_app.config["ACTIVITY_RETENTION_DAYS"])
     gone = db.session.execute(db.delete(SyncActivity).where(SyncActivity.at < utcnow() - timedelta(days=days)))
     db.session.commit()
     return gone.rowcount

@@ -70,7 +70,7 @@ def outbox():
         db.select(OutboxMessage.status, db.func.count()).group_by(OutboxMessage.status)
         .order_by(OutboxMessage.status)).all()
     return render_template("settings/outbox.html", messages=messages, counts=counts, badges=OUTBOX_BADGES,
-                           smtp_host=current_app.config.get("SMTP_HOST"))
+                           smtp_host=current_app.config["SMTP_HOST"])
 
 
 @bp.route("/notifications/outbox/<int:message_id>/retry", methods=["POST"])

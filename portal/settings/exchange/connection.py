@@ -24,7 +24,7 @@ def server_config(values: dict, password: str) -> ServerConfig:
         ca_bundle_pem=values.get("ca_cert_pem") or None,
         allow_http=bool(values["allow_http"]),
         wsdl=values.get("wsdl_source") or "sundial",
-        timeout=tuple(current_app.config.get("EXCHANGE_PROBE_TIMEOUT", (5, 30))),
+        timeout=tuple(current_app.config["EXCHANGE_PROBE_TIMEOUT"]),
     )
 
 
