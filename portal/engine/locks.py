@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from flask import current_app
 from redis.exceptions import LockError
 
-from ..jobs.queues import redis_connection
+from ..extensions import redis_connection
 
 log = logging.getLogger("portal.jobs")
 

@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
-from ..extensions import db
-from ..jobs.queues import redis_connection
+from ..extensions import db, redis_connection
 from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from .locks import LockLost
 

@@ -58,8 +58,7 @@ def export_appointment(appointment_id: int) -> str:
 
 
 def _retry(appointment_id: int, wait: float) -> None:
-    schedule_retry("export", "portal.jobs.export.export_appointment", (appointment_id,), f"export-{appointment_id}",
-                   wait, 300)
+    schedule_retry("export", appointment_id, delay=wait)
 
 
 def _export_to(ctx: MailboxContext, appointment_id: int) -> None:

@@ -13,20 +13,20 @@ from ..engine.read import LinkView, expand, mailbox_of, sync_page
 from ..engine.record import commit, mark_synced
 from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import NotPrimaryAddress
-from ..extensions import db
+from ..extensions import db, redis_connection
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
 from ..sync.mailbox import MailboxPlanner, Planned, linked_count
 from ..sync.plan import plan_export
-from .queues import redis_connection, schedule_retry
+from .queues import schedule_retry
+from .specs import SPECS
 from .sync_mailbox import finish, horizon_key
 
 
 def initial_sync(staff_id: int) -> str:
     def requeue(wait: float) -> None:
-        schedule_retry("sync", "portal.jobs.initial_sync.initial_sync", (staff_id,), f"initial-{staff_id}", wait,
-                       1800)
+        schedule_retry("initial_sync", staff_id, delay=wait)
 
-    return run_for_mailbox(staff_id, f"initial-{staff_id}", initialize, requeue)
+    return run_for_mailbox(staff_id, SPECS["initial_sync"].job_id(staff_id), initialize, requeue)
 
 
 def initialize(ctx: MailboxContext, reason: str = "initial") -> str:

@@ -18,10 +18,11 @@ from flask import current_app
 from rq import get_current_job
 
 from ..engine.context import integration_ready
-from ..extensions import db
+from ..extensions import db, redis_connection
 from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
 from .notify import recover_outbox
-from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
+from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue
+from .specs import SPECS
 
 TICK_KEY = "sundial:safety-net:scheduled"
 # "paused" is not skipped: a paused integration syncs no mailbox (integration_ready() is None), and after
@@ -36,11 +37,11 @@ def interval_seconds() -> int:
 
 def _schedule_next(interval: int, only_if_none: bool) -> bool:
     """Schedule the next tick under a fresh job id recorded in TICK_KEY; the key names the one live chain."""
-    job_id = f"safety-net-{uuid.uuid4().hex[:12]}"
+    spec = SPECS["safety_net"]
+    job_id = spec.job_id(uuid.uuid4().hex[:12])
     if not redis_connection().set(TICK_KEY, job_id, nx=only_if_none, ex=2 * interval + 60):
         return False
-    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.safety_net.tick", job_id=job_id,
-                                    job_timeout=120)
+    get_queue(spec.queue).enqueue_in(timedelta(seconds=interval), spec.func, job_id=job_id, job_timeout=spec.timeout)
     return True
 
 

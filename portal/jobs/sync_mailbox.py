@@ -13,17 +13,18 @@ from ..engine.record import commit, mark_synced
 from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import FolderNotFound, ItemNotFound, SyncStateInvalid
 from ..ews_soap.types import CalendarEvent, ItemError
-from ..extensions import db
+from ..extensions import db, redis_connection
 from ..models import SyncActivity
 from ..sync.mailbox import MailboxPlanner, Planned, Snapshot, guard, linked_count, unchanged_series, unconfirmed
-from .queues import redis_connection, schedule_retry
+from .queues import schedule_retry
+from .specs import SPECS
 
 
 def sync_mailbox(staff_id: int, reason: str = "periodic") -> str:
     def requeue(wait: float) -> None:
-        schedule_retry("sync", "portal.jobs.sync_mailbox.sync_mailbox", (staff_id, "retry"), f"sync-{staff_id}", wait)
+        schedule_retry("sync", staff_id, "retry", delay=wait)
 
-    return run_for_mailbox(staff_id, f"sync-{staff_id}", lambda ctx: incremental(ctx, reason), requeue)
+    return run_for_mailbox(staff_id, SPECS["sync"].job_id(staff_id), lambda ctx: incremental(ctx, reason), requeue)
 
 
 def incremental(ctx: MailboxContext, reason: str) -> str:

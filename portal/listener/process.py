@@ -274,7 +274,7 @@ def run_listener(app) -> None:
     """Entry point of `flask sundial listener`: stops cleanly on SIGTERM/SIGINT."""
     import signal
 
-    from ..jobs.queues import redis_connection
+    from ..extensions import redis_connection
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()

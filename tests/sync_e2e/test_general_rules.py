@@ -9,7 +9,7 @@ from portal.crypto import encrypt
 from portal.engine.session import server_config
 from portal.ews_soap.transport import discard_session
 from portal.extensions import db
-from portal.jobs.queues import enqueue_confirmed_sync, enqueue_incremental_sync, get_queue
+from portal.jobs.queues import enqueue_incremental_sync, get_queue
 from portal.models import ExchangeIntegration, ExternalAbsence, StaffMember
 
 from .conftest import future
@@ -149,7 +149,7 @@ def test_d1_calendar_suddenly_empty_needs_confirmation(world):
     assert len(world.absences(world.alice)) == 8  # nothing removed
     world.sync(world.alice)  # the periodic sync does not proceed on its own
     assert len(world.absences(world.alice)) == 8
-    enqueue_confirmed_sync(world.alice.id)
+    enqueue_incremental_sync(world.alice.id, "confirmed")  # what the admin's Confirm button enqueues
     world.run()
     assert world.absences(world.alice) == [] and world.state(world.alice).state == "synced"
     assert db.session.execute(db.select(ExternalAbsence)).first() is None
