@@ -114,8 +114,8 @@ def mark_synced(ms: MailboxState) -> None:
 def commit(ctx) -> None:
     """Commit a sync's work together with its notifications (U5/D3, outbox rows in the same transaction),
     then queue their delivery and the re-exports to the appointment's other staff (U2)."""
-    from ..jobs.queues import enqueue_export
-    from ..notifications import notify_appointment, queue_delivery
+    from ..jobs.queues import enqueue_all, enqueue_export
+    from ..notifications import notify_appointment
     from .apply import fault_point
 
     messages = []
@@ -129,7 +129,7 @@ def commit(ctx) -> None:
         ctx.lock.check()  # never commit a sync whose mailbox lock passed to another job meanwhile
     db.session.commit()
     if messages:
-        queue_delivery(messages)
+        enqueue_all([("notify", m.id) for m in messages])
     for appt_id in sorted(ctx.pending_exports):
         enqueue_export(appt_id)
     ctx.pending_notify.clear()

@@ -6,9 +6,11 @@ run once more when it finishes (so a change arriving mid-run is never lost and t
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -16,7 +18,8 @@ from rq.job import Job, JobStatus
 from ..extensions import redis_connection
 from .specs import QUEUE_NAMES, SPECS
 
-__all__ = ["QUEUE_NAMES", "enqueue", "get_queue", "redis_connection", "schedule_retry", "take_rerun"]
+__all__ = ["QUEUE_NAMES", "enqueue", "enqueue_all", "get_queue", "redis_connection", "schedule_retry", "take_rerun"]
+log = logging.getLogger("portal.jobs")
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 
@@ -58,6 +61,18 @@ def enqueue(name: str, *args, delay: float | None = None) -> Job | None:
     if delay and q.is_async:
         return q.enqueue_in(timedelta(seconds=delay), spec.func, *args, **kw)
     return q.enqueue(spec.func, *args, **kw)
+
+
+def enqueue_all(jobs: list[tuple]) -> bool:
+    """Enqueue `(name, *args)` jobs after the commit. False on a Redis outage (logged): nothing is lost, the
+    rows they stand for stay pending and the safety net's next tick queues them (habit 4)."""
+    try:
+        for name, *args in jobs:
+            enqueue(name, *args)
+    except RedisError as exc:
+        log.warning("job queue unreachable; %d job(s) wait for the safety net: %s", len(jobs), exc)
+        return False
+    return True
 
 
 def _run_now(q: Queue, job: Job, args: tuple) -> Job:

@@ -1,8 +1,6 @@
 """Demo data (idempotent, realistic, conflict-free) and the staff admin pages (G7 hook)."""
 from __future__ import annotations
 
-import sys
-import types
 from collections import Counter
 from datetime import date, time
 from zoneinfo import ZoneInfo
@@ -109,9 +107,9 @@ def test_demo_make_run_seeds_only_an_empty_database():
 @pytest.fixture
 def hook_calls(monkeypatch):
     calls = []
-    fake = types.ModuleType("portal.jobs.hooks")
-    fake.staff_changed = lambda *args: calls.append(args)
-    monkeypatch.setitem(sys.modules, "portal.jobs.hooks", fake)
+    from portal.jobs import hooks
+
+    monkeypatch.setattr(hooks, "staff_changed", lambda *args: calls.append(args))
     return calls
 
 

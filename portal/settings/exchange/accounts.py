@@ -1,20 +1,17 @@
 """User Accounts tab (S8): states, counts, filter, search, live refresh, re-sync / exclude / include / confirm."""
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from redis.exceptions import RedisError
 
 from ...auth.access import admin_required
 from ...extensions import db
-from ...jobs.queues import enqueue_incremental_sync, enqueue_initial_sync
+from ...jobs.after_commit import enqueue_after_commit
 from ...models import MAILBOX_STATES, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from . import audit, bp, messages, status
 from .forms import ActionForm
 
-log = logging.getLogger(__name__)
 ACTIVITY_LIMIT = 300
 
 
@@ -70,18 +67,11 @@ def _connected() -> bool:
 
 def _enqueue(kind: str, staff: StaffMember) -> None:
     """After commit. A Redis outage becomes a clear warning and an error state, never a crash."""
-    try:
-        if kind == "initial":
-            enqueue_initial_sync(staff.id)
-        else:
-            enqueue_incremental_sync(staff.id, kind)
-    except RedisError:
-        log.warning("Redis unreachable while enqueuing a %s sync for staff %s", kind, staff.id)
+    job = ("initial_sync", staff.id) if kind == "initial" else ("sync", staff.id, kind)
+    if not enqueue_after_commit("the sync", [job]):
         row = db.session.get(MailboxState, staff.id)
         row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
         db.session.commit()
-        flash("The background job queue (Redis) is not reachable, so the sync could not start; try again "
-              "once it is back.", "warning")
 
 
 def _back():

@@ -83,8 +83,8 @@ def authorize_view():
                               s="" if len(staff_ids) == 1 else "s"), "success")
     else:
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
-    if staff_ids and not authorize.enqueue_initial(staff_ids):
-        flash(messages.QUEUE_DOWN, "warning")
+    if staff_ids:
+        authorize.enqueue_initial(staff_ids)
     if version_hint(integ):  # the Configuration tab offers the one-click switch to the server's own version
         return redirect(url_for(".configuration"))
     return redirect(url_for(".accounts"))
