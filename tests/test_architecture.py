@@ -112,7 +112,7 @@ def test_views_reach_exchange_only_through_probe_and_jobs_only_through_after_com
             ):
                 bad.append(f"{f.relative_to(ROOT)}:{line} imports {mod}")
             if mod.startswith(("portal.jobs", "portal.engine", "portal.listener")) \
-                    and not mod.startswith("portal.jobs.after_commit"):
+                    and not mod.startswith(("portal.jobs.after_commit", "portal.engine.record")):
                 bad.append(f"{f.relative_to(ROOT)}:{line} imports {mod}")
     assert bad == []
 
@@ -180,3 +180,18 @@ def test_the_transitive_check_catches_a_violation(tmp_path):
     (pkg / "__init__.py").write_text("from . import values\n")
     (pkg / "values.py").write_text("import redis  # noqa\n")
     assert "redis" in loaded_by(["planted_pure"], tmp_path)
+
+
+def test_s8_only_engine_record_moves_a_mailbox_from_one_state_to_another():
+    """MailboxState.state is assigned in portal/engine/record.py only (the integration's own state aside)."""
+    bad = []
+    for f in files("portal"):
+        if f == ROOT / "portal" / "engine" / "record.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            flat = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+            for t in flat:
+                if isinstance(t, ast.Attribute) and t.attr == "state" and "integ" not in ast.unparse(t.value):
+                    bad.append(f"{f.relative_to(ROOT)}:{node.lineno} sets {ast.unparse(t)}")
+    assert bad == []

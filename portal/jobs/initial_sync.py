@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..engine.apply import Applier
 from ..engine.context import MailboxContext, appointment_side, link_state, links_of
 from ..engine.read import LinkView, expand, mailbox_of, sync_page
-from ..engine.record import commit, mark_synced
+from ..engine.record import commit, mark_initializing, mark_synced
 from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import NotPrimaryAddress
 from ..extensions import db, redis_connection
@@ -31,8 +31,8 @@ def initial_sync(staff_id: int) -> str:
 
 def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     staff, ms = ctx.staff, ctx.ms
-    ms.state, ms.tried_address, ms.last_error = "initializing", staff.email, None
-    ms.progress_imported = ms.progress_exported = 0
+    mark_initializing(ms)
+    ms.tried_address = staff.email
     db.session.commit()
     resolved = ctx.session.resolve_mailbox(staff.email)
     if resolved.primary_smtp.lower() != staff.email.lower():  # I1: only the primary SMTP address counts
@@ -54,7 +54,7 @@ def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     redis_connection().set(horizon_key(staff.id), "1", ex=86400)  # just expanded: the daily extension waits
     if outcome == "needs confirmation":
         return outcome
-    ms.state = "initializing"
+    mark_initializing(ms, reset_progress=False)
     ms.progress_imported = ctx.counts.get("imported", 0)
     db.session.commit()
     export_future(ctx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..engine.apply import Applier
 from ..engine.context import MailboxContext, links_of
 from ..engine.read import LinkView, expand, mailbox_of, read_changes, snapshot_of
-from ..engine.record import commit, mark_synced
+from ..engine.record import commit, mark_needs_confirmation, mark_synced
 from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import FolderNotFound, ItemNotFound, SyncStateInvalid
 from ..ews_soap.types import CalendarEvent, ItemError
@@ -86,8 +86,7 @@ def finish(ctx: MailboxContext, planned: list[Planned], links, state: str, reaso
     before the caller applied anything itself (the initial import applies its pages as they arrive)."""
     stop = guard(planned, linked_count(LinkView(links)) if linked is None else linked, reason == "confirmed")
     if stop is not None:
-        ctx.ms.state = "needs_confirmation"
-        ctx.ms.last_error = stop
+        mark_needs_confirmation(ctx.ms, stop)
         db.session.add(SyncActivity(staff_id=ctx.staff.id, action="needs_confirmation", rule="D1",
                                     reason=ctx.ms.last_error))
         db.session.commit()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
+from ...engine.record import mark_error, mark_excluded, mark_initializing, mark_not_connected
 from ...extensions import db
 from ...jobs.after_commit import enqueue_after_commit
 from ...models import MAILBOX_STATES, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
@@ -70,7 +71,7 @@ def _enqueue(kind: str, staff: StaffMember) -> None:
     job = ("initial_sync", staff.id) if kind == "initial" else ("sync", staff.id, kind)
     if not enqueue_after_commit("the sync", [job]):
         row = db.session.get(MailboxState, staff.id)
-        row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
+        mark_error(row, messages.QUEUE_DOWN_ROW, count=False)
         db.session.commit()
 
 
@@ -99,7 +100,7 @@ def resync(staff_id: int):
         return _back()
     initial = row.initialized_on is None or row.state in ("not_connected", "mailbox_not_found", "error")
     if initial:
-        row.state, row.progress_imported, row.progress_exported, row.progress_total = "initializing", 0, 0, None
+        mark_initializing(row)
     row.last_error, row.failures, row.next_attempt_at = None, 0, None
     audit.record("resync", f"{staff.name} <{staff.email}>")
     db.session.commit()
@@ -112,7 +113,7 @@ def resync(staff_id: int):
 @admin_required
 def exclude(staff_id: int):
     staff, row = _action(staff_id)
-    row.excluded, row.state = True, "excluded"
+    mark_excluded(row)
     audit.record("excluded", f"{staff.name} <{staff.email}>")
     db.session.commit()
     flash(f"{staff.name} is excluded: nothing syncs for them until you include them again. "
@@ -126,7 +127,7 @@ def include(staff_id: int):
     staff, row = _action(staff_id)
     connected = _connected()
     row.excluded = False
-    row.state = "initializing" if connected else "not_connected"
+    mark_initializing(row, reset_progress=False) if connected else mark_not_connected(row)
     row.last_error = None
     audit.record("included", f"{staff.name} <{staff.email}>")
     db.session.commit()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask_login import current_user
 
 from ...crypto import decrypt, encrypt
+from ...engine.record import mark_error, mark_excluded, mark_initializing
 from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
 from ...jobs.after_commit import enqueue_after_commit
@@ -143,12 +144,10 @@ def prepare_mailboxes() -> list[int]:
             state = MailboxState(staff=staff)
             db.session.add(state)
         if state.excluded:
-            state.state = "excluded"
+            mark_excluded(state)
             continue
         if state.state != "synced":
-            state.state = "initializing"
-            state.progress_imported = state.progress_exported = 0
-            state.progress_total = None
+            mark_initializing(state)
         state.last_error = None
         state.failures = 0
         ids.append(staff.id)
@@ -162,7 +161,7 @@ def enqueue_initial(staff_ids: list[int]) -> bool:
         for staff_id in staff_ids:
             row = db.session.get(MailboxState, staff_id)
             if row is not None and row.state == "initializing":
-                row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
+                mark_error(row, messages.QUEUE_DOWN_ROW, count=False)
         db.session.commit()
         return False
     return True

@@ -9,6 +9,7 @@ import logging
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
+from ...engine.record import mark_not_connected
 from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, VersionNotAccepted
 from ...extensions import db
 from ...models import ExchangeIntegration, MailboxState
@@ -162,7 +163,7 @@ def disconnect():
             integ.paused_reason = None
             for row in db.session.execute(db.select(MailboxState)).scalars():
                 if not row.excluded:
-                    row.state = "not_connected"
+                    mark_not_connected(row)
                 row.throttled_until = row.next_attempt_at = None
             audit.record("disconnected", "Disconnected; all sync stopped, nothing removed.")
             db.session.commit()
