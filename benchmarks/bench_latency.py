@@ -1,4 +1,4 @@
-"""G2 latency and cost (issue #7): how long an Exchange change takes to show in Sundial, and what listening costs.
+"""G2 latency and cost: how long an Exchange change takes to show in Sundial, and what listening costs.
 
     .venv/bin/python benchmarks/bench_latency.py [--mailboxes 100 --changes 1000 --minutes 3 --workers 3]
     (the issue's scenario by default, ≈ 12 minutes; a quick look: --changes 300 --minutes 0.3)
@@ -297,7 +297,7 @@ def fmt(v: list[float]) -> str:
 
 
 def write_table(args, results: dict) -> str:
-    lines = ["# Exchange → Sundial latency and listening cost (SPEC G2, issue #7)", "",
+    lines = ["# Exchange → Sundial latency and listening cost (SPEC G2)", "",
              f"`bench_latency.py --mailboxes {args.mailboxes} --changes {args.changes} --minutes {args.minutes} "
              f"--workers {args.workers}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: EWS simulator (NTLM over HTTP) in"
              f" the benchmark process, {getattr(args, 'database', '?')}, forking RQ worker processes, a `flask "

@@ -195,3 +195,13 @@ def test_s8_only_engine_record_moves_a_mailbox_from_one_state_to_another():
                 if isinstance(t, ast.Attribute) and t.attr == "state" and "integ" not in ast.unparse(t.value):
                     bad.append(f"{f.relative_to(ROOT)}:{node.lineno} sets {ast.unparse(t)}")
     assert bad == []
+
+
+def test_u1_every_sync_action_has_a_handler_in_the_applier():
+    """The engine dispatches actions through a written-out table: an action without a handler fails here."""
+    import typing
+
+    from portal.engine.apply import HANDLERS
+    from portal.sync.actions import Action
+
+    assert set(HANDLERS) == set(typing.get_args(Action))

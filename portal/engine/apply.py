@@ -83,7 +83,7 @@ class Applier:
     # ----- dispatch ---------------------------------------------------------------------------------
     def apply(self, actions: list, modified: datetime | None = None, subject: str | None = None) -> None:
         for act in actions:
-            getattr(self, "_" + type(act).__name__)(act, modified, subject)
+            HANDLERS[type(act)](self, act, modified, subject)
 
     def apply_all(self, planned) -> None:
         with db.session.no_autoflush:
@@ -206,6 +206,17 @@ class Applier:
         self.drop_link(a.item_key)
         self.log("deleted_in_exchange", a.rule, a.reason, subject)
 
+
+
+# Action type → how it is applied: written out, so renaming an action cannot silently skip it.
+HANDLERS = {
+    A.Skip: Applier._Skip, A.KeepLink: Applier._KeepLink, A.DropLink: Applier._DropLink,
+    A.CreateAbsence: Applier._CreateAbsence, A.UpdateAbsence: Applier._UpdateAbsence,
+    A.RemoveAbsence: Applier._RemoveAbsence, A.MoveAppointment: Applier._MoveAppointment,
+    A.CancelAppointmentForStaff: Applier._CancelAppointmentForStaff, A.Notify: Applier._Notify,
+    A.WriteExchange: Applier._WriteExchange, A.UpdateExchange: Applier._UpdateExchange,
+    A.DeleteExchange: Applier._DeleteExchange,
+}
 
 def _with(up: EventUpdate, **kw) -> EventUpdate:
     from dataclasses import replace

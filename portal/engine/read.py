@@ -42,23 +42,22 @@ def mailbox_of(ctx: MailboxContext, links: dict[str, ExchangeLink]) -> Mailbox:
     return Mailbox(ctx.staff.id, ctx.settings, ctx.ms.calendar_folder_id, LinkView(links), appointment)
 
 
-def sync_page(ctx: MailboxContext, state: str | None) -> SyncPage:
-    return ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state,
-                                         int(current_app.config["SYNC_MAX_CHANGES"]))
+def pages(ctx: MailboxContext, state: str | None) -> Iterator[SyncPage]:
+    """SyncFolderItems pages from `state` until IncludesLastItemInRange (EWS-FACTS §1), one request at a time."""
+    return ctx.session.sync_all(ctx.mailbox, ctx.ms.calendar_folder_id, state,
+                                int(current_app.config["SYNC_MAX_CHANGES"]))
 
 
 def read_changes(ctx: MailboxContext, sync_state: str | None) -> tuple[dict[str, SyncChange], str]:
-    """All pages until IncludesLastItemInRange; the last change of an item wins."""
+    """Every page; the last change of an item wins."""
     changes: dict[str, SyncChange] = {}
     state = sync_state
-    while True:
-        page = sync_page(ctx, state)
+    for page in pages(ctx, sync_state):
         for ch in page.changes:
             if ch.kind in ("create", "update", "delete"):
                 changes[ch.item_id] = ch
         state = page.sync_state
-        if page.includes_last:
-            return changes, state
+    return changes, state
 
 
 def snapshot_of(ctx: MailboxContext, changes: dict[str, SyncChange]) -> Snapshot:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..engine.apply import Applier
 from ..engine.context import MailboxContext, appointment_side, link_state, links_of
-from ..engine.read import LinkView, expand, mailbox_of, sync_page
+from ..engine.read import LinkView, expand, mailbox_of, pages
 from ..engine.record import commit, mark_initializing, mark_synced
 from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import NotPrimaryAddress
@@ -73,8 +73,7 @@ def import_pages(ctx: MailboxContext, links) -> tuple[list[Planned], str]:
     masters: dict[str, object] = {}
     deleted: set[str] = set()
     state, found = None, 0
-    while True:
-        page = sync_page(ctx, state)
+    for page in pages(ctx, None):
         events = []
         for ch in page.changes:
             if ch.kind == "delete":
@@ -89,8 +88,6 @@ def import_pages(ctx: MailboxContext, links) -> tuple[list[Planned], str]:
         ctx.ms.progress_total = max(ctx.ms.progress_total or 0, found)
         commit(ctx)
         state = page.sync_state
-        if page.includes_last:
-            break
     planned = planner.end_of_listing(expand(ctx, list(masters.values())), deleted)
     ctx.ms.progress_total = found
     return planned, state

@@ -1,4 +1,4 @@
-"""Server affinity of the listened mailboxes (issue #7, EWS-FACTS §6).
+"""Server affinity of the listened mailboxes (EWS-FACTS §6).
 
 On Exchange 2013 and later a streaming connection is served by one mailbox server; mailboxes whose SOAP
 Autodiscover `ExternalEwsUrl` + `GroupingInformation` match may share it (MSDOC

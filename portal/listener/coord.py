@@ -1,4 +1,4 @@
-"""Coordination between listener processes and the sync queue, through Redis (issue #7).
+"""Coordination between listener processes and the sync queue, through Redis.
 
 - Leases: a group of mailboxes is listened to by exactly one process. `SET key owner NX PX ttl` takes it,
   a compare-and-renew script keeps it, a crashed process's lease simply expires and another takes it.

@@ -1,4 +1,4 @@
-"""The notification listener (issue #7, SPEC G2): `flask sundial listener`.
+"""The notification listener (SPEC G2): `flask sundial listener`.
 
 One long-running process, separate from the RQ workers. Every few seconds it re-reads which mailboxes are
 connected, plans groups of ≤ 200 mailboxes (listener_groups), takes the groups it can lease in Redis

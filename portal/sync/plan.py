@@ -103,7 +103,7 @@ def _plan_absence_item(event, link, settings, primary_folder_id) -> list[Action]
     values = _link_values(event, digest)
     if link is None or link.absence_id is None:
         reason = "busy again in Exchange" if link else "busy time created in Exchange"
-        if is_hidden(event):  # C5: say why the absence shows no title (the "why" log, issue 6)
+        if is_hidden(event):  # C5: say why the absence shows no title (the "why" log)
             reason += f"; {(event.sensitivity or '').lower()}, so shown as Busy without its title or notes"
         return [CreateAbsence(values, absence_fields(event, settings), "U1" if link else "C1", reason)]
     if event.change_key != link.change_key and digest != link.content_hash:
