@@ -1,4 +1,4 @@
-"""Client overhead of portal/ews_soap (issue #4 benchmarks): per-call build + parse for SyncFolderItems with 512
+"""Client overhead of portal/ews_soap: per-call build + parse for SyncFolderItems with 512
 changes and GetItem with 100 items against the EWS simulator on loopback, and the process start-up cost of the
 client (import + WSDL load). Prints a Markdown table and writes benchmarks/results/bench_client.md.
 

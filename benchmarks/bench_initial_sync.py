@@ -1,4 +1,4 @@
-"""Initial sync at scale (issue #6): N staff × M events in the EWS simulator (10 ms latency per request, a cap of
+"""Initial sync at scale: N staff × M events in the EWS simulator (10 ms latency per request, a cap of
 10 concurrent requests per account), imported by Sundial's RQ workers and — in the same run, against the same
 mailboxes at the same concurrency — by a straightforward exchangelib import (10 threads, CalendarView).
 

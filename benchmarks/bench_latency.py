@@ -1,4 +1,4 @@
-"""G2 latency and cost (issue #7): how long an Exchange change takes to show in Sundial, and what listening costs.
+"""G2 latency and cost: how long an Exchange change takes to show in Sundial, and what listening costs.
 
     .venv/bin/python benchmarks/bench_latency.py [--mailboxes 100 --changes 1000 --minutes 3 --workers 3]
     (the issue's scenario by default, ≈ 12 minutes; a quick look: --changes 300 --minutes 0.3)
@@ -103,10 +103,10 @@ class Stack:
             return self
         with self.app.app_context():  # the safety net's tick now, not one interval after the initial syncs
             from portal.jobs.queues import get_queue, redis_connection
-            from portal.jobs.schedule import TICK_KEY
+            from portal.jobs.safety_net import TICK_KEY
 
             redis_connection().set(TICK_KEY, "bench-tick", ex=600)  # names the one live tick chain (schedule.py)
-            get_queue("default").enqueue("portal.jobs.schedule.tick", job_id="bench-tick", job_timeout=120)
+            get_queue("default").enqueue("portal.jobs.safety_net.tick", job_id="bench-tick", job_timeout=120)
         return self
 
     def _prepare(self):
@@ -229,10 +229,10 @@ def _same(stored, expected: datetime) -> bool:
 
 def booking_to_exchange(stack: Stack, bookings: int, seconds: float) -> list[float]:
     """Appointments booked through the portal's booking code → the time until the item is in the calendar."""
+    from portal.booking.appointments import book
     from portal.extensions import db
     from portal.jobs.queues import enqueue_export
     from portal.models import Client, Location, Service, StaffMember
-    from portal.schedule.booking import book
 
     arrived: dict[int, float] = {}
 
@@ -297,7 +297,7 @@ def fmt(v: list[float]) -> str:
 
 
 def write_table(args, results: dict) -> str:
-    lines = ["# Exchange → Sundial latency and listening cost (SPEC G2, issue #7)", "",
+    lines = ["# Exchange → Sundial latency and listening cost (SPEC G2)", "",
              f"`bench_latency.py --mailboxes {args.mailboxes} --changes {args.changes} --minutes {args.minutes} "
              f"--workers {args.workers}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: EWS simulator (NTLM over HTTP) in"
              f" the benchmark process, {getattr(args, 'database', '?')}, forking RQ worker processes, a `flask "

@@ -1,4 +1,4 @@
-"""Throughput of the EWS simulator for small requests (issue #3: >= 300 requests/s on this machine).
+"""Throughput of the EWS simulator for small requests (target: >= 300 requests/s on this machine).
 
 Starts ``python -m ews_simulator --seed demo --auth both`` in a subprocess on a free port, then drives it from
 client threads with keep-alive sessions for a few seconds per scenario and prints a table.

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
-from flask import Flask, render_template
-
-from .config import load_config
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: dict | None = None) -> Flask:
+    # Flask is imported here, not at the top: `import portal.sync` runs this file first and must stay light.
+    from flask import Flask, render_template
+
+    from .config import load_config
+
     app = Flask(__name__, instance_path=os.environ.get("SUNDIAL_INSTANCE_PATH") or None,
                 instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)

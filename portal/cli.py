@@ -16,7 +16,8 @@ def worker(queues: str, burst: bool, with_scheduler: bool):
     """Run an RQ worker inside the app context (RQ's scheduler on by default)."""
     from rq import Worker
 
-    from .jobs.queues import get_queue, redis_connection
+    from .extensions import redis_connection
+    from .jobs.queues import get_queue
     from .jobs.worker import prepare_worker_process
 
     prepare_worker_process(current_app)
@@ -27,7 +28,7 @@ def worker(queues: str, burst: bool, with_scheduler: bool):
 @sundial.command("listener")
 def listener():
     """Keep Exchange notification subscriptions open and enqueue a mailbox's sync on each change (G2)."""
-    from .jobs.listener import run_listener
+    from .listener.process import run_listener
 
     run_listener(current_app._get_current_object())
 

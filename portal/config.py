@@ -13,7 +13,35 @@ from cryptography.fernet import Fernet
 
 
 class ConfigError(RuntimeError):
-    """Start-up stops with one sentence naming the missing setting."""
+    """Start-up stops with one sentence naming the missing or malformed setting."""
+
+
+TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def env_bool(env, name: str, default: bool) -> bool:
+    """Booleans are true/yes/1 or false/no/0 (any case); anything else stops start-up, never means off."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if raw.strip().lower() in TRUE + FALSE:
+        return raw.strip().lower() in TRUE
+    raise ConfigError(f"{name} is {raw!r}; use true or false (yes/no and 1/0 work too).")
+
+
+def env_number(env, name: str, default, kind=int, minimum: float = 0):
+    """A whole number (or a decimal for kind=float) no smaller than `minimum`; anything else stops start-up."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} is {raw!r}; it must be {what} of at least {minimum:g}.")
+    return value
 
 
 def _dev_secret(instance: Path, name: str, factory) -> str:
@@ -55,12 +83,12 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("SUNDIAL_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "SMTP_HOST": env.get("SUNDIAL_SMTP_HOST", ""),
-        "SMTP_PORT": int(env.get("SUNDIAL_SMTP_PORT", "25")),
+        "SMTP_PORT": env_number(env, "SUNDIAL_SMTP_PORT", 25, minimum=1),
         "SMTP_USERNAME": env.get("SUNDIAL_SMTP_USERNAME", ""),
         "SMTP_PASSWORD": env.get("SUNDIAL_SMTP_PASSWORD", ""),
-        "SMTP_STARTTLS": env.get("SUNDIAL_SMTP_STARTTLS", "0") == "1",
+        "SMTP_STARTTLS": env_bool(env, "SUNDIAL_SMTP_STARTTLS", False),
         "SMTP_SENDER": env.get("SUNDIAL_SMTP_SENDER", "Sundial <no-reply@sundial.local>"),
-        "SYNC_INTERVAL_MINUTES": int(env.get("SUNDIAL_SYNC_INTERVAL_MINUTES", "5")),
+        "SYNC_INTERVAL_MINUTES": env_number(env, "SUNDIAL_SYNC_INTERVAL_MINUTES", 5, minimum=1),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -69,13 +97,27 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "RATELIMIT_STORAGE_URI": env.get("SUNDIAL_RATELIMIT_STORAGE", "memory://"),
-        "RQ_ASYNC": env.get("SUNDIAL_RQ_ASYNC", "1") == "1",
-        # Sync tuning (README "Configuration").
-        "SYNC_HORIZON_DAYS": int(env.get("SUNDIAL_SYNC_HORIZON_DAYS", "180")),
-        "EWS_MAX_CONCURRENT_REQUESTS": int(env.get("SUNDIAL_EWS_MAX_CONCURRENT_REQUESTS", "8")),
-        "ACTIVITY_RETENTION_DAYS": int(env.get("SUNDIAL_ACTIVITY_RETENTION_DAYS", "90")),
-        # Exchange 2010 RTM (pull subscriptions): one GetEvents per mailbox this often (issue #7).
-        "LISTENER_PULL_INTERVAL_SECONDS": float(env.get("SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS", "7")),
+        "RQ_ASYNC": env_bool(env, "SUNDIAL_RQ_ASYNC", True),
+        **sync_settings(env),
+    }
+
+
+def sync_settings(env) -> dict:
+    """Sync and Exchange tuning (README "Configuration"); every default lives here, none where it is read."""
+    return {
+        "SYNC_HORIZON_DAYS": env_number(env, "SUNDIAL_SYNC_HORIZON_DAYS", 180, minimum=1),
+        "SYNC_MAX_CHANGES": env_number(env, "SUNDIAL_SYNC_MAX_CHANGES", 512, minimum=1),  # SyncFolderItems page
+        "EWS_MAX_CONCURRENT_REQUESTS": env_number(env, "SUNDIAL_EWS_MAX_CONCURRENT_REQUESTS", 8, minimum=1),
+        # (connect, read) seconds: a sync's EWS requests, and Authorize's probe (an admin is waiting for it).
+        "EWS_TIMEOUT": (5, env_number(env, "SUNDIAL_EWS_TIMEOUT_SECONDS", 60, float, minimum=1)),
+        "EXCHANGE_PROBE_TIMEOUT": (5, env_number(env, "SUNDIAL_EXCHANGE_PROBE_TIMEOUT_SECONDS", 30, float, minimum=1)),
+        "MAILBOX_LOCK_SECONDS": env_number(env, "SUNDIAL_MAILBOX_LOCK_SECONDS", 60, float, minimum=5),
+        # An appointment change not exported after this long is queued again by the safety net.
+        "EXPORT_RETRY_GRACE_SECONDS": env_number(env, "SUNDIAL_EXPORT_RETRY_GRACE_SECONDS", 60, float),
+        "ACTIVITY_RETENTION_DAYS": env_number(env, "SUNDIAL_ACTIVITY_RETENTION_DAYS", 90, minimum=1),
+        # Exchange 2010 RTM (pull subscriptions): one GetEvents per mailbox this often.
+        "LISTENER_PULL_INTERVAL_SECONDS": env_number(env, "SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS", 7, float,
+                                                     minimum=1),
         # Lab/demo only: Autodiscover URLs to try before the standard candidates (comma-separated).
         "EXCHANGE_AUTODISCOVER_CANDIDATES": [
             u.strip() for u in env.get("SUNDIAL_AUTODISCOVER_CANDIDATES", "").split(",") if u.strip()

@@ -114,9 +114,55 @@ def test_a1_login_refuses_wrong_password_and_offsite_next(app):
 
 
 def test_g2_pull_interval_comes_from_the_environment_into_the_listener_settings(tmp_path):
-    from portal.jobs.listener import ListenerSettings
+    from portal.listener.process import ListenerSettings
 
     default = ListenerSettings.from_config(load_config(str(tmp_path), {}))
     slower = ListenerSettings.from_config(load_config(str(tmp_path), {"SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS": "30"}))
     assert default.pull_interval_seconds == 7.0
     assert slower.pull_interval_seconds == 30.0
+
+
+@pytest.mark.parametrize("raw, expected", [("true", True), ("TRUE", True), ("yes", True), ("1", True),
+                                           ("false", False), ("No", False), ("0", False), ("", False)])
+def test_g6_smtp_starttls_accepts_true_false_yes_no_1_0(tmp_path, raw, expected):
+    assert load_config(str(tmp_path), {"SUNDIAL_SMTP_STARTTLS": raw})["SMTP_STARTTLS"] is expected
+
+
+@pytest.mark.parametrize("name, raw", [("SUNDIAL_SMTP_STARTTLS", "maybe"), ("SUNDIAL_RQ_ASYNC", "on?"),
+                                       ("SUNDIAL_SMTP_PORT", "twenty-five"), ("SUNDIAL_SYNC_HORIZON_DAYS", "0"),
+                                       ("SUNDIAL_SYNC_MAX_CHANGES", "1.5"), ("SUNDIAL_EWS_TIMEOUT_SECONDS", "x"),
+                                       ("SUNDIAL_MAILBOX_LOCK_SECONDS", "-3")])
+def test_a_bad_setting_stops_start_up_with_one_sentence_naming_it(tmp_path, name, raw):
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path), {name: raw})
+    message = str(exc.value)
+    assert message.startswith(f"{name} is {raw!r};") and message.endswith(".") and "\n" not in message
+
+
+def test_a_bad_setting_stops_create_app_before_anything_starts(tmp_path, monkeypatch):
+    from portal import create_app
+
+    monkeypatch.setenv("SUNDIAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("SUNDIAL_SMTP_STARTTLS", "sometimes")
+    with pytest.raises(ConfigError, match="SUNDIAL_SMTP_STARTTLS"):
+        create_app()
+
+
+def test_every_tuning_default_is_in_config_and_overridable(tmp_path):
+    cfg = load_config(str(tmp_path), {})
+    assert (cfg["SYNC_MAX_CHANGES"], cfg["MAILBOX_LOCK_SECONDS"], cfg["EXPORT_RETRY_GRACE_SECONDS"]) == (512, 60, 60)
+    assert cfg["EWS_TIMEOUT"] == (5, 60) and cfg["EXCHANGE_PROBE_TIMEOUT"] == (5, 30) and cfg["RQ_ASYNC"] is True
+    tuned = load_config(str(tmp_path), {"SUNDIAL_SYNC_MAX_CHANGES": "100", "SUNDIAL_EWS_TIMEOUT_SECONDS": "90",
+                                        "SUNDIAL_RQ_ASYNC": "false"})
+    assert (tuned["SYNC_MAX_CHANGES"], tuned["EWS_TIMEOUT"], tuned["RQ_ASYNC"]) == (100, (5, 90.0), False)
+
+
+def test_no_setting_is_read_with_an_inline_default_outside_config():
+    """Every default lives in config.py: `config.get("X", default)` elsewhere in portal/ is refused."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "portal"
+    found = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.py") if p.name != "config.py"
+             for m in re.finditer(r"config\.get\(\s*\"[A-Z_]+\"\s*,[^)]*\)", p.read_text())]
+    assert found == []

@@ -1,4 +1,4 @@
-"""Which mailboxes may share a streaming connection (EWS-FACTS §6, issue #7).
+"""Which mailboxes may share a streaming connection (EWS-FACTS §6).
 
 Exchange 2013 and later route a notification connection to one mailbox server. Mailboxes whose SOAP
 Autodiscover settings `ExternalEwsUrl` and `GroupingInformation` are equal live behind the same server and may

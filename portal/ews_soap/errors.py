@@ -1,4 +1,4 @@
-"""Typed EWS errors, named after what a person or a job must do (issue #4 item 5, SPEC S6).
+"""Typed EWS errors, named after what a person or a job must do (SPEC S6).
 
 Every error has `.code` (the EWS ResponseCode, or a transport condition such as "HTTP401") and
 `.sentence` (one plain sentence for the admin). ResponseCode → class is a table (ARCHITECTURE habit 6);

@@ -26,6 +26,14 @@ def _parse_version(text: str | None) -> ServerVersion | None:
     return ServerVersion(*(parts + [0, 0, 0, 0])[:4]) if len(parts) >= 2 else None
 
 
+def label_for_build(server_version) -> str | None:
+    """"15.0.1497.2" (or a ServerVersion) → the settings label of versions.BUILDS ("2013_SP1"); None if unknown."""
+    if server_version is None:
+        return None
+    version = server_version if isinstance(server_version, ServerVersion) else _parse_version(str(server_version))
+    return label_for_server(version) if version is not None else None
+
+
 def _ask_real_version(config: ServerConfig) -> str | None:
     """A rejected version fault may carry no ServerVersionInfo: ask once more with the oldest header every
     2010+ server accepts (Exchange2010), only to read the server's real build for the suggestion."""

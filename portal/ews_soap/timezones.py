@@ -75,17 +75,8 @@ IANA_TO_WINDOWS: dict[str, str] = {
     "America/Puerto_Rico": "SA Western Standard Time",
 }
 
-# First IANA name listed per Windows id wins (the CLDR golden zone is listed first above).
-WINDOWS_TO_IANA: dict[str, str] = {}
-for _iana, _win in IANA_TO_WINDOWS.items():
-    WINDOWS_TO_IANA.setdefault(_win, _iana)
-
 
 def windows_zone(iana: str | None) -> str | None:
     """Windows time-zone id for an IANA name, or None when unknown."""
     return IANA_TO_WINDOWS.get(iana) if iana else None
 
-
-def iana_zone(windows: str | None) -> str | None:
-    """IANA name for a Windows time-zone id, or None when unknown."""
-    return WINDOWS_TO_IANA.get(windows) if windows else None

@@ -43,6 +43,21 @@ class ServerConfig:
     max_response_bytes: int = 20 * 1024 * 1024
 
 
+# The stored Exchange settings (the Configuration tab's fields) a ServerConfig is made from.
+SETTINGS_FIELDS = ("server_url", "username", "auth_type", "version", "impersonation", "ca_cert_pem", "allow_http",
+                   "wsdl_source")
+
+
+def server_config_from(settings, password: str, timeout: tuple[float, float]) -> ServerConfig:
+    """The one mapping from Sundial's Exchange settings (a dict with SETTINGS_FIELDS) to a ServerConfig."""
+    return ServerConfig(
+        url=settings["server_url"],
+        credentials=Credentials(settings["username"], password, auth=settings["auth_type"] or "auto"),
+        version=settings["version"], impersonation=bool(settings["impersonation"]),
+        ca_bundle_pem=settings.get("ca_cert_pem") or None, allow_http=bool(settings["allow_http"]),
+        wsdl=settings.get("wsdl_source") or "sundial", timeout=tuple(timeout))
+
+
 @dataclass(frozen=True)
 class ServerVersion:
     """Numbers read from ServerVersionInfo (EWS-FACTS §9: parse numbers, not the Version string)."""

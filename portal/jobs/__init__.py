@@ -1,1 +1,1 @@
-"""RQ orchestration only: jobs load rows by id, call ews_soap, ask sync what to do, apply, record."""
+"""RQ entry points: jobs load rows by id and call the engine."""

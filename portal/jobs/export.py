@@ -7,15 +7,15 @@ the appointment lose their copy. External absences are never exported (E4): only
 """
 from __future__ import annotations
 
+from ..engine.apply import Applier
+from ..engine.context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
+from ..engine.locks import mailbox_lock
+from ..engine.record import clear_stale_pause, commit, mailbox_failures
+from ..engine.session import build_session
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, ExchangeLink, StaffMember, utcnow
 from ..sync.plan import plan_export
-from .apply import Applier
-from .context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
-from .locks import mailbox_lock
 from .queues import schedule_retry
-from .record import clear_stale_pause, commit, mailbox_failures
-from .session import build_session
 
 
 def export_appointment(appointment_id: int) -> str:
@@ -58,8 +58,7 @@ def export_appointment(appointment_id: int) -> str:
 
 
 def _retry(appointment_id: int, wait: float) -> None:
-    schedule_retry("export", "portal.jobs.export.export_appointment", (appointment_id,), f"export-{appointment_id}",
-                   wait, 300)
+    schedule_retry("export", appointment_id, delay=wait)
 
 
 def _export_to(ctx: MailboxContext, appointment_id: int) -> None:

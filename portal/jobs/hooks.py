@@ -2,9 +2,10 @@
 initialized; one who stops is no longer synced (their mailbox state says so; nothing is deleted)."""
 from __future__ import annotations
 
+from ..engine.context import integration_ready, mailbox_state
+from ..engine.record import mark_not_connected
 from ..extensions import db
 from ..models import StaffMember, SyncActivity
-from .context import integration_ready, mailbox_state
 from .queues import enqueue_initial_sync
 
 
@@ -15,7 +16,7 @@ def staff_changed(staff_id: int, old_email: str | None, old_takes: bool | None) 
     ms = mailbox_state(staff_id)
     if not staff.takes_appointments:
         if old_takes:
-            ms.state, ms.sync_state = "not_connected", None
+            mark_not_connected(ms, forget_sync_state=True)
             db.session.add(SyncActivity(staff_id=staff_id, action="stopped", rule="G7",
                                         reason="the staff member no longer takes appointments; syncing stopped"))
             db.session.commit()

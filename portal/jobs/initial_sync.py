@@ -7,33 +7,32 @@ copies of appointments are found before anything is created: a crash after Creat
 """
 from __future__ import annotations
 
-from flask import current_app
-
+from ..engine.apply import Applier
+from ..engine.context import MailboxContext, appointment_side, link_state, links_of
+from ..engine.read import LinkView, expand, mailbox_of, pages
+from ..engine.record import commit, mark_initializing, mark_synced
+from ..engine.runner import run_for_mailbox
 from ..ews_soap.errors import NotPrimaryAddress
-from ..extensions import db
+from ..extensions import db, redis_connection
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
-from ..sync.plan import linked_units, plan_export, removals
-from .apply import Applier
-from .context import MailboxContext, appointment_side, content_links, link_state, links_of
-from .queues import redis_connection, schedule_retry
-from .record import commit, mark_synced
-from .runner import run_for_mailbox
-from .scan import Planner
+from ..sync.mailbox import MailboxPlanner, Planned, linked_count
+from ..sync.plan import plan_export
+from .queues import schedule_retry
+from .specs import SPECS
 from .sync_mailbox import finish, horizon_key
 
 
 def initial_sync(staff_id: int) -> str:
     def requeue(wait: float) -> None:
-        schedule_retry("sync", "portal.jobs.initial_sync.initial_sync", (staff_id,), f"initial-{staff_id}", wait,
-                       1800)
+        schedule_retry("initial_sync", staff_id, delay=wait)
 
-    return run_for_mailbox(staff_id, f"initial-{staff_id}", initialize, requeue)
+    return run_for_mailbox(staff_id, SPECS["initial_sync"].job_id(staff_id), initialize, requeue)
 
 
 def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     staff, ms = ctx.staff, ctx.ms
-    ms.state, ms.tried_address, ms.last_error = "initializing", staff.email, None
-    ms.progress_imported = ms.progress_exported = 0
+    mark_initializing(ms)
+    ms.tried_address = staff.email
     db.session.commit()
     resolved = ctx.session.resolve_mailbox(staff.email)
     if resolved.primary_smtp.lower() != staff.email.lower():  # I1: only the primary SMTP address counts
@@ -49,13 +48,13 @@ def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     db.session.commit()
 
     links = links_of(staff.id)
-    linked = linked_units([r.item_key for r in content_links(links)])
-    planner, state = import_pages(ctx, links)
-    outcome = finish(ctx, planner, links, state, "confirmed" if reason == "confirmed" else "initial", linked)
+    linked = linked_count(LinkView(links))
+    planned, state = import_pages(ctx, links)
+    outcome = finish(ctx, planned, links, state, "confirmed" if reason == "confirmed" else "initial", linked)
     redis_connection().set(horizon_key(staff.id), "1", ex=86400)  # just expanded: the daily extension waits
     if outcome == "needs confirmation":
         return outcome
-    ms.state = "initializing"
+    mark_initializing(ms, reset_progress=False)
     ms.progress_imported = ctx.counts.get("imported", 0)
     db.session.commit()
     export_future(ctx)
@@ -64,25 +63,17 @@ def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     return f"initialized: {ms.progress_imported} imported, {ms.progress_exported} exported"
 
 
-def import_pages(ctx: MailboxContext, links) -> tuple[Planner, str]:
+def import_pages(ctx: MailboxContext, links) -> tuple[list[Planned], str]:
     """G1's import, page by page: each SyncFolderItems page's single events are applied and committed as the
     page arrives, with the count imported so far (S8: the User Accounts tab shows progress during a long
-    import). Three things wait for the last page, where finish() guards them (habit 8) and applies them
-    together with the sync state:
-    - removals (an absence that is no longer busy or in the window, on a re-initialization);
-    - recurring masters, expanded once over the horizon — the last version of each when a series changed
-      while the import was paging;
-    - items deleted after an earlier page sent them (SyncFolderItems then reports a Delete on a later page):
-      they are forgotten as seen, so the re-scan removes what their earlier page created.
+    import). What waits for the last page is decided by portal/sync/mailbox.py (held removals, series,
+    items deleted after an earlier page listed them); finish() guards it and applies it with the sync state.
     An interrupted import starts again without a sync state and finds what it committed by its links."""
-    planner, applier = Planner(ctx, links), Applier(ctx, links)
+    planner, applier = MailboxPlanner(mailbox_of(ctx, links)), Applier(ctx, links)
     masters: dict[str, object] = {}
     deleted: set[str] = set()
-    held: list = []
     state, found = None, 0
-    while True:
-        page = ctx.session.sync_folder_items(ctx.mailbox, ctx.ms.calendar_folder_id, state,
-                                             int(current_app.config.get("SYNC_MAX_CHANGES", 512)))
+    for page in pages(ctx, None):
         events = []
         for ch in page.changes:
             if ch.kind == "delete":
@@ -91,26 +82,15 @@ def import_pages(ctx: MailboxContext, links) -> tuple[Planner, str]:
             elif ch.kind in ("create", "update") and ch.event is not None:
                 events.append(ch.event)
         found += len(events)
-        planner.out = []
-        for ev in events:
-            if ev.item_type == "RecurringMaster":
-                masters[ev.item_id] = ev
-            else:
-                planner.event(ev)
-        held += [p for p in planner.out if removals(p.actions)]
-        applier.apply_all([p for p in planner.out if not removals(p.actions)])
+        masters.update((ev.item_id, ev) for ev in events if ev.item_type == "RecurringMaster")
+        applier.apply_all(planner.import_page([ev for ev in events if ev.item_type != "RecurringMaster"]))
         ctx.ms.progress_imported = ctx.counts.get("imported", 0)
         ctx.ms.progress_total = max(ctx.ms.progress_total or 0, found)
         commit(ctx)
         state = page.sync_state
-        if page.includes_last:
-            break
-    planner.out = held
-    planner.masters(list(masters.values()))
-    planner.seen -= {key for key, row in links.items() if {row.item_id, row.master_item_id} & deleted}
-    planner.unseen_gone()
+    planned = planner.end_of_listing(expand(ctx, list(masters.values())), deleted)
     ctx.ms.progress_total = found
-    return planner, state
+    return planned, state
 
 
 def export_future(ctx: MailboxContext) -> None:

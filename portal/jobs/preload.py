@@ -17,7 +17,7 @@ def preload(app) -> None:
         log.warning("EWS client preload failed: %s", exc)
     with app.app_context():
         try:
-            from .schedule import ensure_tick
+            from .safety_net import ensure_tick
 
             ensure_tick()
         except Exception as exc:  # noqa: BLE001 - Redis down: the worker itself will say so

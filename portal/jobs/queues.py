@@ -1,4 +1,4 @@
-"""Queues in one place. Enqueue only after the database commit (habit 4).
+"""Enqueueing over the job table (specs.py). Enqueue only after the database commit (habit 4).
 
 Sync jobs have deterministic ids per mailbox (`sync-<staff>`, `initial-<staff>`) and exports per appointment
 (`export-<appointment>`): a job already waiting is not enqueued twice, and a job already running is asked to
@@ -6,30 +6,27 @@ run once more when it finishes (so a change arriving mid-run is never lost and t
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import current_app
-from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-QUEUE_NAMES = ("sync", "export", "notify", "default")
+from ..extensions import redis_connection
+from .specs import QUEUE_NAMES, SPECS
+
+__all__ = ["QUEUE_NAMES", "enqueue", "enqueue_all", "get_queue", "redis_connection", "schedule_retry", "take_rerun"]
+log = logging.getLogger("portal.jobs")
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
-
-
-def redis_connection() -> Redis:
-    ext = current_app.extensions
-    conn = ext.get("sundial_redis")
-    if conn is None:
-        conn = ext["sundial_redis"] = Redis.from_url(current_app.config["REDIS_URL"])
-    return conn
 
 
 def get_queue(name: str = "default") -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=redis_connection(), is_async=current_app.config.get("RQ_ASYNC", True))
+    return Queue(name, connection=redis_connection(), is_async=current_app.config["RQ_ASYNC"])
 
 
 def rerun_key(job_id: str) -> str:
@@ -41,10 +38,13 @@ def take_rerun(job_id: str) -> bool:
     return bool(redis_connection().getdel(rerun_key(job_id)))
 
 
-def _enqueue_once(queue: str, func: str, args: tuple, job_id: str, timeout: int, delay: float | None = None):
-    conn = redis_connection()
-    q = get_queue(queue)
-    if q.is_async:
+def enqueue(name: str, *args, delay: float | None = None) -> Job | None:
+    """Enqueue the job `name` of the table with `args` (call after the commit)."""
+    spec = SPECS[name]
+    q = get_queue(spec.queue)
+    job_id = spec.job_id(*args)
+    if spec.once and q.is_async:
+        conn = redis_connection()
         try:
             job = Job.fetch(job_id, connection=conn)
             status = job.get_status(refresh=True)
@@ -57,10 +57,22 @@ def _enqueue_once(queue: str, func: str, args: tuple, job_id: str, timeout: int,
         if status == JobStatus.STARTED:
             conn.set(rerun_key(job_id), "1", ex=3600)
             return job
-    kw = dict(job_id=job_id, job_timeout=timeout, result_ttl=300, failure_ttl=7 * 86400)
+    kw = dict(job_id=job_id, job_timeout=spec.timeout, result_ttl=300, failure_ttl=7 * 86400)
     if delay and q.is_async:
-        return q.enqueue_in(timedelta(seconds=delay), func, *args, **kw)
-    return q.enqueue(func, *args, **kw)
+        return q.enqueue_in(timedelta(seconds=delay), spec.func, *args, **kw)
+    return q.enqueue(spec.func, *args, **kw)
+
+
+def enqueue_all(jobs: list[tuple]) -> bool:
+    """Enqueue `(name, *args)` jobs after the commit. False on a Redis outage (logged): nothing is lost, the
+    rows they stand for stay pending and the safety net's next tick queues them (habit 4)."""
+    try:
+        for name, *args in jobs:
+            enqueue(name, *args)
+    except RedisError as exc:
+        log.warning("job queue unreachable; %d job(s) wait for the safety net: %s", len(jobs), exc)
+        return False
+    return True
 
 
 def _run_now(q: Queue, job: Job, args: tuple) -> Job:
@@ -77,53 +89,45 @@ def _run_now(q: Queue, job: Job, args: tuple) -> Job:
     return job
 
 
-def schedule_retry(queue: str, func: str, args: tuple, job_id: str, delay: float, timeout: int = 600):
-    """Run a job again after `delay` seconds (throttling back-off, a busy mailbox). A retry has its own id:
-    the job asking for it is still running under the plain id."""
+def schedule_retry(name: str, *args, delay: float):
+    """Run the job `name` again after `delay` seconds (throttling back-off, a busy mailbox), under its retry id."""
+    spec = SPECS[name]
+    if not spec.retried:
+        raise ValueError(f"{name} is not a retried job")
     conn = redis_connection()
-    retry_id = f"{job_id}-retry"
+    retry_id = f"{spec.job_id(*args)}-retry"
     try:
         if Job.fetch(retry_id, connection=conn).get_status(refresh=True) in WAITING:
             return None
     except NoSuchJobError:
         pass
-    q = get_queue(queue)
-    kw = dict(job_id=retry_id, job_timeout=timeout, result_ttl=300, failure_ttl=7 * 86400)
+    q = get_queue(spec.queue)
+    kw = dict(job_id=retry_id, job_timeout=spec.timeout, result_ttl=300, failure_ttl=7 * 86400)
     if not q.is_async:
         return None  # synchronous mode (tests without Redis workers): the next tick retries
-    return q.enqueue_in(timedelta(seconds=max(delay, 1.0)), func, *args, **kw)
+    return q.enqueue_in(timedelta(seconds=max(delay, 1.0)), spec.func, *args, **kw)
 
 
 def enqueue_notify(outbox_id: int):
-    return get_queue("notify").enqueue("portal.jobs.notify.deliver", outbox_id,
-                                       job_id=f"notify-{outbox_id}", job_timeout=60)
+    return enqueue("notify", outbox_id)
 
 
 def enqueue_export(appointment_id: int, delay: float | None = None):
     """Export an appointment's current state to each assigned staff member's Exchange calendar (E1/E2)."""
-    return _enqueue_once("export", "portal.jobs.export.export_appointment", (appointment_id,),
-                         f"export-{appointment_id}", 300, delay)
+    return enqueue("export", appointment_id, delay=delay)
 
 
 def enqueue_initial_sync(staff_id: int, delay: float | None = None):
-    return _enqueue_once("sync", "portal.jobs.initial_sync.initial_sync", (staff_id,), f"initial-{staff_id}",
-                         1800, delay)
+    return enqueue("initial_sync", staff_id, delay=delay)
 
 
 def enqueue_incremental_sync(staff_id: int, reason: str = "periodic", delay: float | None = None):
-    return _enqueue_once("sync", "portal.jobs.sync_mailbox.sync_mailbox", (staff_id, reason), f"sync-{staff_id}",
-                         600, delay)
-
-
-def enqueue_confirmed_sync(staff_id: int):
-    """An admin confirmed that a calendar which suddenly looks empty really is (mass-deletion guard)."""
-    return get_queue("sync").enqueue("portal.jobs.sync_mailbox.sync_mailbox", staff_id, "confirmed",
-                                     job_id=f"sync-{staff_id}-confirmed", job_timeout=600)
+    return enqueue("sync", staff_id, reason, delay=delay)
 
 
 def start_safety_net():
     """Schedule the periodic safety-net tick unless it is already scheduled (called by the worker and Authorize)."""
-    from .schedule import ensure_tick
+    from .safety_net import ensure_tick
 
     return ensure_tick()
 

@@ -12,8 +12,6 @@ def prepare_worker_process(app) -> None:
 
     if not has_app_context():  # `flask sundial worker` already runs in one; a second push breaks its exit
         app.app_context().push()
-    try:
-        from .preload import preload  # added by the sync work
-    except ImportError:
-        return
+    from .preload import preload
+
     preload(app)

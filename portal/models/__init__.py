@@ -6,6 +6,7 @@ from .exchange import (
     ExchangeIntegration,
     ExchangeLink,
     MailboxState,
+    MailboxStatus,
     SyncActivity,
 )
 from .notifications import AUDIENCES, NotificationSetting, OutboxMessage
@@ -13,7 +14,7 @@ from .people import Client, Location, Service, StaffMember, User, staff_location
 from .schedule import Appointment, AppointmentChange, ExternalAbsence, appointment_clients, appointment_staff
 
 __all__ = [
-    "UTCDateTime", "utcnow", "MAILBOX_STATES", "AuditEvent", "ExchangeIntegration", "ExchangeLink",
+    "UTCDateTime", "utcnow", "MAILBOX_STATES", "MailboxStatus", "AuditEvent", "ExchangeIntegration", "ExchangeLink",
     "MailboxState", "SyncActivity", "AUDIENCES", "NotificationSetting", "OutboxMessage", "Client",
     "Location", "Service", "StaffMember", "User", "staff_locations", "Appointment", "AppointmentChange",
     "ExternalAbsence", "appointment_clients", "appointment_staff",

@@ -4,14 +4,28 @@ Owned by the Exchange settings and sync work; portal views only read them.
 """
 from __future__ import annotations
 
+from enum import StrEnum
+
 from ..extensions import db
 from .base import UTCDateTime, utcnow
 
-# MailboxState.state values, in the order the User Accounts tab counts them (S8).
-MAILBOX_STATES = (
-    "not_connected", "mailbox_not_found", "initializing", "synced", "throttled",
-    "error", "paused", "excluded", "needs_confirmation",
-)
+
+class MailboxStatus(StrEnum):
+    """MailboxState.state, in the order the User Accounts tab counts them (S8). Only portal/engine/record.py
+    moves a mailbox from one to another. Members are strings, so rows store and compare them as text."""
+
+    NOT_CONNECTED = "not_connected"
+    MAILBOX_NOT_FOUND = "mailbox_not_found"
+    INITIALIZING = "initializing"
+    SYNCED = "synced"
+    THROTTLED = "throttled"
+    ERROR = "error"
+    PAUSED = "paused"
+    EXCLUDED = "excluded"
+    NEEDS_CONFIRMATION = "needs_confirmation"
+
+
+MAILBOX_STATES = tuple(MailboxStatus)
 
 
 class ExchangeIntegration(db.Model):

@@ -2,10 +2,10 @@
 
     msgs = notify_appointment(appointment, "booked")   # OutboxMessage rows, in the caller's transaction
     db.session.commit()
-    queue_delivery(msgs)                               # after the commit; a Redis outage keeps them pending
+    # after the commit, the view queues ("notify", msg.id) jobs through jobs/after_commit.py
 
 Kinds: booked, rescheduled, changed, changed_in_exchange, cancelled, cancelled_in_exchange, staff_removed.
 """
-from .outbox import KINDS, notify_appointment, queue_delivery
+from .outbox import KINDS, notify_appointment
 
-__all__ = ["KINDS", "notify_appointment", "queue_delivery"]
+__all__ = ["KINDS", "notify_appointment"]

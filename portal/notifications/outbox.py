@@ -1,13 +1,10 @@
 """Build appointment messages for each audience whose general-notifications switch is on (G6)."""
 from __future__ import annotations
 
-import logging
 from zoneinfo import ZoneInfo
 
 from ..extensions import db
 from ..models import Appointment, NotificationSetting, OutboxMessage
-
-log = logging.getLogger(__name__)
 
 # kind -> (subject verb, sentence); {what} is the service, {when} the local start.
 KINDS = {
@@ -76,15 +73,3 @@ def notify_appointment(appointment: Appointment, kind: str, staff=None,
     db.session.add_all(out)
     return out
 
-
-def queue_delivery(messages: list[OutboxMessage]) -> bool:
-    """Enqueue delivery after the commit. False when Redis is unreachable (messages stay pending)."""
-    from ..jobs.queues import enqueue_notify
-
-    try:
-        for msg in messages:
-            enqueue_notify(msg.id)
-    except Exception as exc:  # noqa: BLE001 - Redis down must never lose the booking; rows stay pending
-        log.warning("could not queue notification delivery: %s", exc)
-        return False
-    return True

@@ -1,7 +1,6 @@
 """Admin booking pages (C2, I5): validate → commit → enqueue export + notifications → flash → redirect."""
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,14 +8,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.access import admin_required
+from ..booking.appointments import BookingError, book, cancel, edit
 from ..extensions import db
+from ..jobs.after_commit import enqueue_after_commit
 from ..models import Appointment, AppointmentChange, Client, ExchangeIntegration, Location, Service, StaffMember
-from ..notifications import notify_appointment, queue_delivery
+from ..notifications import notify_appointment
 from . import bp
-from .booking import BookingError, book, cancel, edit
 from .forms import AppointmentForm
-
-log = logging.getLogger(__name__)
 
 
 def changes_of(appt: Appointment) -> list[AppointmentChange]:
@@ -84,21 +82,13 @@ def after_commit(appt: Appointment, messages) -> None:
 
     A Redis outage never loses the booking: its AppointmentChange and OutboxMessage rows stay pending.
     """
-    problems = []
     integration = ExchangeIntegration.get()
-    if integration is not None and integration.state == "connected":
-        from ..jobs.queues import enqueue_export
-
-        try:
-            enqueue_export(appt.id)
-        except Exception as exc:  # noqa: BLE001 - queue outage: the pending change is exported later
-            log.warning("could not queue export of appointment %s: %s", appt.id, exc)
-            problems.append("the Exchange export")
-    if messages and not queue_delivery(messages):
-        problems.append("the notification emails")
-    if problems:
-        flash(f"Saved, but the job queue is unreachable: {' and '.join(problems)} will go out once it is back.",
-              "warning")
+    connected = integration is not None and integration.state == "connected"
+    jobs = ([("export", appt.id)] if connected else []) + [("notify", m.id) for m in messages]
+    what = " and ".join(w for w, on in (("the Exchange export", connected),
+                                        ("the notification emails", bool(messages))) if on)
+    if jobs:
+        enqueue_after_commit(what, jobs)
 
 
 def _week_url(appt: Appointment, staff: StaffMember | None = None):

@@ -1,36 +1,19 @@
 """Admin pages for staff members (G7 hook). Clients, services and locations: records.py."""
 from __future__ import annotations
 
-import importlib
-import logging
-
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func
 
 from ..auth.access import admin_required
 from ..extensions import db
+from ..jobs.after_commit import staff_changed_after_commit
 from ..models import Location, StaffMember, User
 from . import bp
 from .forms import StaffForm, zone_choices
 
-log = logging.getLogger(__name__)
-
 
 def _locations():
     return db.session.execute(db.select(Location).order_by(Location.name)).scalars().all()
-
-
-def notify_staff_changed(staff_id: int, old_email: str | None, old_takes: bool | None) -> None:
-    """G7: tell the sync (portal.jobs.hooks.staff_changed) after the commit, when that module exists."""
-    try:
-        hooks = importlib.import_module("portal.jobs.hooks")
-    except ModuleNotFoundError:
-        return
-    try:
-        hooks.staff_changed(staff_id, old_email, old_takes)
-    except Exception as exc:  # noqa: BLE001 - the saved staff member stays saved; the sync retries later
-        log.warning("staff_changed hook failed for staff %s: %s", staff_id, exc)
-        flash("Saved, but the Exchange sync could not be told yet; it catches up on its next run.", "warning")
 
 
 @bp.route("/admin/staff")
@@ -110,7 +93,7 @@ def _save_staff(member: StaffMember | None):
             if problem:
                 flash(problem, "warning")
             db.session.commit()
-            notify_staff_changed(member.id, old_email, old_takes)
+            staff_changed_after_commit(member.id, old_email, old_takes)
             flash(f"Saved {member.name}.", "success")
             return redirect(url_for("schedule.staff_list"))
     login = _login_of(member, None) if member is not None and member.id else None

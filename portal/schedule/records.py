@@ -6,7 +6,6 @@ attendees) records an "edited" change on every future booked appointment that us
 """
 from __future__ import annotations
 
-import logging
 from math import ceil
 
 from flask import flash, redirect, render_template, request, url_for
@@ -14,13 +13,12 @@ from flask_login import current_user
 from sqlalchemy import func
 
 from ..auth.access import admin_required
+from ..booking.appointments import record_change
 from ..extensions import db
+from ..jobs.after_commit import enqueue_after_commit
 from ..models import Appointment, Client, ExchangeIntegration, Location, Service, StaffMember, utcnow
 from . import bp
-from .booking import record_change
 from .forms import ClientForm, LocationForm, ServiceForm, zone_choices
-
-log = logging.getLogger(__name__)
 
 CLIENTS_PER_PAGE = 50
 PHONE_PUNCTUATION = " -().+/"
@@ -75,15 +73,7 @@ def _export(appointment_ids: list[int]) -> None:
     integration = ExchangeIntegration.get()
     if not appointment_ids or integration is None or integration.state != "connected":
         return
-    from ..jobs.queues import enqueue_export
-
-    try:
-        for appointment_id in appointment_ids:
-            enqueue_export(appointment_id)
-    except Exception as exc:  # noqa: BLE001 - queue outage: the pending changes are exported by the safety net
-        log.warning("could not queue the export of %d appointments: %s", len(appointment_ids), exc)
-        flash("Saved, but the job queue is unreachable: the staff calendars are updated once it is back.",
-              "warning")
+    enqueue_after_commit("the update of the staff calendars", [("export", i) for i in appointment_ids])
 
 
 def _saved(name: str, appointment_ids: list[int], endpoint: str):

@@ -8,10 +8,10 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.access import login_required
+from ..booking.appointments import absence_label
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, ExternalAbsence, StaffMember, utcnow
 from . import bp
-from .booking import absence_label
 from .week import empty_week, place
 
 ABSENCE_KINDS = {"Busy": "absence", "OOF": "absence-oof", "Tentative": "absence-tentative"}

@@ -5,8 +5,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from ..auth.access import admin_required
 from ..extensions import db
+from ..jobs.after_commit import enqueue_after_commit
 from ..models import AUDIENCES, ExchangeIntegration, NotificationSetting, OutboxMessage
-from ..notifications import queue_delivery
 from . import bp
 from .forms import NotificationSwitchForm
 
@@ -70,7 +70,7 @@ def outbox():
         db.select(OutboxMessage.status, db.func.count()).group_by(OutboxMessage.status)
         .order_by(OutboxMessage.status)).all()
     return render_template("settings/outbox.html", messages=messages, counts=counts, badges=OUTBOX_BADGES,
-                           smtp_host=current_app.config.get("SMTP_HOST"))
+                           smtp_host=current_app.config["SMTP_HOST"])
 
 
 @bp.route("/notifications/outbox/<int:message_id>/retry", methods=["POST"])
@@ -79,10 +79,8 @@ def outbox_retry(message_id: int):
     msg = db.get_or_404(OutboxMessage, message_id)
     if msg.status == "sent":
         flash("That message was already sent.", "info")
-    elif queue_delivery([msg]):
+    elif enqueue_after_commit("the delivery", [("notify", msg.id)]):
         flash(f"Delivery to {msg.recipient} is queued.", "success")
-    else:
-        flash("The job queue (Redis) is unreachable; the message stays in the outbox.", "warning")
     return redirect(url_for("settings.outbox"))
 
 
@@ -94,8 +92,6 @@ def outbox_retry_all():
         ("pending", "failed", "undelivered"))).order_by(OutboxMessage.id).limit(1000)).scalars().all()
     if not waiting:
         flash("Nothing to send: every message in the outbox was delivered.", "info")
-    elif queue_delivery(waiting):
+    elif enqueue_after_commit("the delivery", [("notify", m.id) for m in waiting]):
         flash(f"Delivery of {len(waiting)} message{'s' if len(waiting) != 1 else ''} is queued.", "success")
-    else:
-        flash("The job queue (Redis) is unreachable; the messages stay in the outbox.", "warning")
     return redirect(url_for("settings.outbox"))

@@ -54,6 +54,7 @@ class RemoveAbsence:
     absence_id: int | None
     rule: str = "D1"
     reason: str = "the event was removed in Exchange"
+    keep_link: bool = False  # the item is still in Exchange (no longer imported): only the absence goes
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ not echoed). Sundial wins when both sides changed (E3). The status-based approac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..ews_soap.types import CalendarEvent, EventUpdate, NewEvent
 from .actions import (
@@ -41,6 +42,7 @@ class LinkState:
     appointment_id: int | None = None
     absence_id: int | None = None
     master_item_id: str | None = None
+    exchange_modified_at: datetime | None = None
 
 
 def _link_values(event: CalendarEvent, content_hash: str, appointment_id: int | None = None) -> LinkValues:
@@ -93,13 +95,15 @@ def _plan_absence_item(event, link, settings, primary_folder_id) -> list[Action]
     if not verdict.crosses:
         if link and link.absence_id:
             rule = "U1" if verdict.rule == "I3" else verdict.rule
-            return [RemoveAbsence(key, link.absence_id, rule, f"no longer imported: {verdict.reason}")]
+            # The item still exists in Exchange (not busy, or out of the window): its link stays for next time.
+            return [RemoveAbsence(key, link.absence_id, rule, f"no longer imported: {verdict.reason}",
+                                  keep_link=verdict.rule in ("I3", "I4"))]
         return [Skip(key, verdict.rule, verdict.reason, event.subject)]
     digest = absence_hash(event, settings)
     values = _link_values(event, digest)
     if link is None or link.absence_id is None:
         reason = "busy again in Exchange" if link else "busy time created in Exchange"
-        if is_hidden(event):  # C5: say why the absence shows no title (the "why" log, issue 6)
+        if is_hidden(event):  # C5: say why the absence shows no title (the "why" log)
             reason += f"; {(event.sensitivity or '').lower()}, so shown as Busy without its title or notes"
         return [CreateAbsence(values, absence_fields(event, settings), "U1" if link else "C1", reason)]
     if event.change_key != link.change_key and digest != link.content_hash:

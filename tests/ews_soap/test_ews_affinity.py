@@ -1,4 +1,4 @@
-"""G2 / issue #7: server affinity of mailboxes from SOAP Autodiscover GetUserSettings (EWS-FACTS §6), over real
+"""G2: server affinity of mailboxes from SOAP Autodiscover GetUserSettings (EWS-FACTS §6), over real
 HTTP with NTLM against the simulator, and Microsoft's published GetUserSettings responses parsed the same way."""
 from __future__ import annotations
 

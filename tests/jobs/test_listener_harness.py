@@ -67,7 +67,7 @@ class TestListener:
     def __init__(self, app, redis_url, owner, **settings):
         from redis import Redis
 
-        from portal.jobs.listener import Listener, ListenerSettings
+        from portal.listener.process import Listener, ListenerSettings
 
         base = dict(refresh_seconds=0.3, tick_seconds=0.05, lease_ms=1500, connection_timeout_minutes=1,
                     heartbeat_timeout_seconds=5, pull_interval_seconds=0.5, min_backoff_seconds=0.05,

@@ -103,7 +103,7 @@ def test_g4_autodiscover_refusing_the_account_neither_pauses_nor_blocks_grouping
     """Autodiscover is its own IIS virtual directory: a 401 there says nothing about the EWS password, so the
     integration stays connected, the mailboxes keep the EWS server's affinity and are asked again later."""
     from portal.ews_soap import AuthenticationFailed
-    from portal.jobs.listener_affinity import listened_rows, refresh
+    from portal.listener.affinity import listened_rows, refresh
     from portal.models import ExchangeIntegration
 
     class Refusing:

@@ -299,7 +299,7 @@ def test_g6_lost_enqueues_and_failed_deliveries_are_queued_again_with_back_off(a
 
 def test_g6_the_safety_net_tick_recovers_the_outbox_without_an_exchange_connection(app, redis_url):
     from portal.jobs.queues import get_queue, redis_connection
-    from portal.jobs.schedule import TICK_KEY, tick
+    from portal.jobs.safety_net import TICK_KEY, tick
     from portal.models import utcnow
 
     redis_connection().flushdb()

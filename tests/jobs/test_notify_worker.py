@@ -20,10 +20,11 @@ import redis
 from rq import Queue
 from test_notify import Inbox, _free_port
 
+from portal.booking.appointments import book
 from portal.extensions import db
+from portal.jobs.queues import enqueue_all
 from portal.models import Client, Location, OutboxMessage, Service, StaffMember
-from portal.notifications import notify_appointment, queue_delivery
-from portal.schedule.booking import book
+from portal.notifications import notify_appointment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def test_g6_worker_delivers_booking_notifications(any_app, redis_url, inbox, tmp
                 staff=[sam], clients=clients)
     msgs = notify_appointment(appt, "booked")
     db.session.commit()
-    assert queue_delivery(msgs)
+    assert enqueue_all([("notify", m.id) for m in msgs])
     assert Queue("notify", connection=conn).count == 3
 
     env = dict(os.environ, SUNDIAL_DATABASE_URL=any_app.config["SQLALCHEMY_DATABASE_URI"],

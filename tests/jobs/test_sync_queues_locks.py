@@ -7,7 +7,7 @@ import pytest
 import redis as redis_lib
 from rq.job import Job
 
-from portal.jobs.locks import LockLost, lock_name, mailbox_lock
+from portal.engine.locks import LockLost, lock_name, mailbox_lock
 from portal.jobs.queues import enqueue_export, enqueue_incremental_sync, get_queue, rerun_key, take_rerun
 
 
@@ -109,7 +109,7 @@ def test_g3_a_job_whose_lock_passed_to_another_refuses_to_commit(app, redis_url)
 def test_g2_one_safety_net_chain_however_many_workers_start(app, redis_url):
     from rq.registry import ScheduledJobRegistry
 
-    from portal.jobs.schedule import ensure_tick
+    from portal.jobs.safety_net import ensure_tick
 
     _flush(redis_url)
     assert ensure_tick() is True
@@ -121,7 +121,7 @@ def test_the_tick_prunes_sync_decisions_older_than_the_retention(app, redis_url)
     from datetime import timedelta
 
     from portal.extensions import db
-    from portal.jobs.schedule import prune_activity
+    from portal.jobs.safety_net import prune_activity
     from portal.models import SyncActivity, utcnow
 
     app.config["ACTIVITY_RETENTION_DAYS"] = 30
@@ -131,3 +131,27 @@ def test_the_tick_prunes_sync_decisions_older_than_the_retention(app, redis_url)
     db.session.commit()
     assert prune_activity() == 1
     assert [a.reason for a in db.session.execute(db.select(SyncActivity)).scalars()] == ["recent"]
+
+
+def test_g3_enqueue_and_retry_read_one_job_table(app, redis_url):
+    """Habit 4: queue, function, id and timeout come from jobs/specs.py for a first run and a retry alike."""
+    import importlib
+
+    from rq.registry import ScheduledJobRegistry
+
+    from portal.jobs.queues import enqueue, schedule_retry
+    from portal.jobs.specs import QUEUE_NAMES, SPECS
+
+    for name, spec in SPECS.items():
+        module, func = spec.func.rsplit(".", 1)
+        assert spec.queue in QUEUE_NAMES and callable(getattr(importlib.import_module(module), func)), name
+    _flush(redis_url)
+    first = enqueue("initial_sync", 9)
+    retry = schedule_retry("initial_sync", 9, delay=30)
+    assert (first.id, retry.id) == ("initial-9", "initial-9-retry")
+    assert first.func_name == retry.func_name == SPECS["initial_sync"].func
+    assert first.timeout == retry.timeout == SPECS["initial_sync"].timeout == 1800
+    assert ScheduledJobRegistry(queue=get_queue("sync")).get_job_ids() == ["initial-9-retry"]
+    assert schedule_retry("initial_sync", 9, delay=30) is None  # one waiting retry per job id
+    with pytest.raises(ValueError):
+        schedule_retry("notify", 4, delay=5)  # a delivery is retried by its own back-off, not this way

@@ -7,8 +7,8 @@ import time
 import pytest
 import redis as redis_lib
 
+from portal.engine.throttle import RedisGate, paused_key
 from portal.ews_soap.errors import AuthenticationFailed, Throttled
-from portal.jobs.throttle import RedisGate, paused_key
 
 
 @pytest.fixture

@@ -77,9 +77,9 @@ class World:
         db.session.expire_all()
 
     def book(self, start=None, staff=None, minutes=60, notes=""):
+        from portal.booking.appointments import book
         from portal.extensions import db
         from portal.jobs.queues import enqueue_export
-        from portal.schedule.booking import book
 
         appt = book(service=self.service, location=self.location, start=start or future(), clients=[self.client],
                     staff=staff or [self.alice], end=(start or future()) + timedelta(minutes=minutes), notes=notes)
@@ -172,6 +172,6 @@ def make_world(app, sim, redis_url):
     db.session.commit()
     w = World(app, sim, conn, staff, loc, svc, cli)
     yield w
-    from portal.jobs.apply import FAULTS
+    from portal.engine.apply import FAULTS
 
     FAULTS.clear()

@@ -1,10 +1,10 @@
 """Sundial → Exchange (SPEC E1-E4, M1-M4), end to end: booking code → export job → simulator calendar."""
 from __future__ import annotations
 
+from portal.booking.appointments import cancel, edit, reschedule
+from portal.engine.apply import FAULTS
 from portal.extensions import db
-from portal.jobs.apply import FAULTS
 from portal.models import Appointment, AppointmentChange, ExchangeLink
-from portal.schedule.booking import cancel, edit, reschedule
 from portal.sync.notes import MARKER
 
 from .conftest import future

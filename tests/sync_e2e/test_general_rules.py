@@ -6,10 +6,10 @@ import time
 from rq.registry import ScheduledJobRegistry
 
 from portal.crypto import encrypt
+from portal.engine.session import server_config
 from portal.ews_soap.transport import discard_session
 from portal.extensions import db
-from portal.jobs.queues import enqueue_confirmed_sync, enqueue_incremental_sync, get_queue
-from portal.jobs.session import server_config
+from portal.jobs.queues import enqueue_incremental_sync, get_queue
 from portal.models import ExchangeIntegration, ExternalAbsence, StaffMember
 
 from .conftest import future
@@ -149,14 +149,14 @@ def test_d1_calendar_suddenly_empty_needs_confirmation(world):
     assert len(world.absences(world.alice)) == 8  # nothing removed
     world.sync(world.alice)  # the periodic sync does not proceed on its own
     assert len(world.absences(world.alice)) == 8
-    enqueue_confirmed_sync(world.alice.id)
+    enqueue_incremental_sync(world.alice.id, "confirmed")  # what the admin's Confirm button enqueues
     world.run()
     assert world.absences(world.alice) == [] and world.state(world.alice).state == "synced"
     assert db.session.execute(db.select(ExternalAbsence)).first() is None
 
 
 def test_g2_idle_mailbox_costs_one_request_per_safety_net_cycle(world):
-    from portal.jobs.schedule import tick
+    from portal.jobs.safety_net import tick
 
     world.outlook(world.alice).create("Busy", future(1, 13), future(1, 14))
     world.book()
@@ -171,7 +171,7 @@ def test_g2_idle_mailbox_costs_one_request_per_safety_net_cycle(world):
 
 
 def test_g2_safety_net_spreads_mailboxes_over_the_interval(world):
-    from portal.jobs.schedule import tick
+    from portal.jobs.safety_net import tick
 
     world.initial()
     tick()
@@ -185,7 +185,7 @@ def test_g2_safety_net_spreads_mailboxes_over_the_interval(world):
 def test_unexpected_error_is_recorded_and_reraised_for_rq(world):
     from rq.registry import FailedJobRegistry
 
-    from portal.jobs.apply import FAULTS
+    from portal.engine.apply import FAULTS
 
     world.initial(world.alice)
     world.outlook(world.alice).create("Gym", future(1, 13), future(1, 14))
@@ -207,7 +207,7 @@ def test_unexpected_error_is_recorded_and_reraised_for_rq(world):
 
 
 def test_g3_worker_killed_mid_pages_applies_nothing_twice(world):
-    from portal.jobs.apply import FAULTS
+    from portal.engine.apply import FAULTS
 
     world.app.config["SYNC_MAX_CHANGES"] = 5
     world.initial(world.alice)

@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from portal.booking.appointments import BookingConflict, book
 from portal.extensions import db
 from portal.models import ExchangeIntegration, StaffMember
-from portal.schedule.booking import BookingConflict, book
 from portal.sync.notes import MARKER
 
 from .conftest import future

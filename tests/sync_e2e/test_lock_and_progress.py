@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
+from portal.engine.apply import FAULTS
+from portal.engine.locks import lock_name, mailbox_lock
 from portal.extensions import db
-from portal.jobs.apply import FAULTS
-from portal.jobs.locks import lock_name, mailbox_lock
 from portal.models import MailboxState
 
 from .conftest import future

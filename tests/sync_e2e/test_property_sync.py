@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from portal.booking.appointments import BookingError, book, cancel, reschedule
+from portal.engine.apply import FAULTS
 from portal.extensions import db
-from portal.jobs.apply import FAULTS
 from portal.jobs.queues import enqueue_export, enqueue_incremental_sync
-from portal.jobs.schedule import tick
+from portal.jobs.safety_net import tick
 from portal.models import (
     Appointment,
     AppointmentChange,
@@ -29,7 +30,6 @@ from portal.models import (
     OutboxMessage,
     SyncActivity,
 )
-from portal.schedule.booking import BookingError, book, cancel, reschedule
 
 from .conftest import future
 

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
+from portal.engine.session import server_key
 from portal.extensions import db
 from portal.jobs.queues import enqueue_incremental_sync
-from portal.jobs.session import server_key
 from portal.models import Appointment, ExchangeIntegration, OutboxMessage, SyncActivity
 
 from .conftest import future

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from webtools import build_world, make_staff_user
 
+from portal.booking.appointments import BookingConflict, BookingError, book, cancel, edit, find_conflicts, reschedule
 from portal.extensions import db
 from portal.models import AppointmentChange, ExchangeIntegration, ExternalAbsence
-from portal.schedule.booking import BookingConflict, BookingError, book, cancel, edit, find_conflicts, reschedule
 
 NY = ZoneInfo("America/New_York")
 T10 = datetime(2026, 3, 9, 10, 0, tzinfo=NY)  # world.appt: Sam, 10:00–11:00; absence "Dentist" 13:00–14:00

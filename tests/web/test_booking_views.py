@@ -88,7 +88,7 @@ def test_redis_outage_never_loses_the_booking(app, client, world, admin_user):
     resp = client.post("/appointments/new", data=_form(world), follow_redirects=True)
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
-    assert "the job queue is unreachable: the Exchange export and the notification emails will go out" in page
+    assert "not reachable: the Exchange export and the notification emails will follow once it is back" in page
     appt = db.session.execute(db.select(Appointment).filter_by(notes="VIP")).scalar_one()
     change = db.session.execute(db.select(AppointmentChange).filter_by(appointment_id=appt.id)).scalar_one()
     assert change.exported_at is None  # still pending: the export picks it up later
@@ -163,3 +163,39 @@ def test_g6_staff_taken_off_an_appointment_are_told(client, world, admin_user, q
         ("sam@example.test", "Updated")]
     removed = next(m for m in new if m.recipient == "kim@example.test")
     assert "You are no longer on this appointment" in removed.body
+
+
+def test_e1_g6_redis_down_gives_one_warning_and_the_safety_net_queues_the_work(app, client, world, admin_user,
+                                                                                 queue_redis):
+    """One behaviour for every view that starts a job (jobs/after_commit.py): the booking is saved, the admin
+    reads one sentence, and once Redis is back the safety-net tick queues the export and the emails."""
+    from datetime import timedelta
+
+    from portal.jobs.after_commit import QUEUE_DOWN
+    from portal.jobs.safety_net import tick
+    from portal.models import utcnow
+
+    db.session.add(ExchangeIntegration(id=1, state="connected"))
+    db.session.commit()
+    working_url = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
+    app.extensions.pop("sundial_redis", None)
+    login(client, admin_user)
+    page = client.post("/appointments/new", data=_form(world), follow_redirects=True).get_data(as_text=True)
+    assert QUEUE_DOWN.split(":")[0] in page.replace("&#39;", "'")
+    appt = db.session.execute(db.select(Appointment).filter_by(notes="VIP")).scalar_one()
+    assert Queue("export", connection=queue_redis).count == 0
+
+    app.config["REDIS_URL"] = working_url  # Redis is back; the next tick comes a while later
+    app.extensions.pop("sundial_redis", None)
+    long_ago = utcnow() - timedelta(minutes=5)
+    for row in db.session.execute(db.select(OutboxMessage)).scalars():
+        row.created_at = long_ago
+    for row in db.session.execute(db.select(AppointmentChange)).scalars():
+        row.created_at = long_ago
+    db.session.commit()
+    tick()
+    exports = [(j.func_name, j.args) for j in Queue("export", connection=queue_redis).get_jobs()]
+    assert exports == [("portal.jobs.export.export_appointment", (appt.id,))]
+    outbox_ids = {m.id for m in db.session.execute(db.select(OutboxMessage)).scalars()}
+    assert {j.args[0] for j in Queue("notify", connection=queue_redis).get_jobs()} == outbox_ids and outbox_ids

@@ -1,8 +1,6 @@
 """Demo data (idempotent, realistic, conflict-free) and the staff admin pages (G7 hook)."""
 from __future__ import annotations
 
-import sys
-import types
 from collections import Counter
 from datetime import date, time
 from zoneinfo import ZoneInfo
@@ -10,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from webtools import login
 
+from portal.booking.appointments import find_conflicts
 from portal.demo import ADMIN_EMAIL, DEMO_PASSWORD, DEMO_STAFF, seed
 from portal.extensions import db
 from portal.models import Appointment, Client, Location, Service, StaffMember, User
-from portal.schedule.booking import find_conflicts
 
 
 def _counts():
@@ -109,9 +107,9 @@ def test_demo_make_run_seeds_only_an_empty_database():
 @pytest.fixture
 def hook_calls(monkeypatch):
     calls = []
-    fake = types.ModuleType("portal.jobs.hooks")
-    fake.staff_changed = lambda *args: calls.append(args)
-    monkeypatch.setitem(sys.modules, "portal.jobs.hooks", fake)
+    from portal.jobs import hooks
+
+    monkeypatch.setattr(hooks, "staff_changed", lambda *args: calls.append(args))
     return calls
 
 

@@ -84,8 +84,8 @@ def org(app, queue_redis, sim):
 
 
 def _book(alice, loc, service, client, start):
+    from portal.booking.appointments import book
     from portal.jobs.queues import enqueue_export
-    from portal.schedule.booking import book
 
     appt = book(service=service, location=loc, start=start, end=start + timedelta(hours=1), staff=[alice],
                 clients=[client])
@@ -113,7 +113,7 @@ def test_s9_after_disconnect_queued_jobs_and_the_safety_net_send_no_request(clie
     # a new booking's export, and the safety net's next tick.
     outlook.create("Lunch with the auditor", future(4, 12), future(4, 13))
     enqueue_incremental_sync(alice.id, "notification")
-    schedule_retry("sync", "portal.jobs.sync_mailbox.sync_mailbox", (alice.id, "retry"), f"sync-{alice.id}", 30)
+    schedule_retry("sync", alice.id, "retry", delay=30)
     second = _book(alice, loc, service, cli, future(5, 15))
     start_safety_net()
     waiting = sum(q.count for q in _queues()) + sum(ScheduledJobRegistry(queue=q).count for q in _queues())

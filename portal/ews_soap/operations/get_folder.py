@@ -3,8 +3,6 @@ samples GetFolder-calendar-*.xml, GetFolder-delegate-mailbox-*.xml)."""
 
 from __future__ import annotations
 
-from lxml import etree
-
 from ..errors import ProtocolError
 from ..parse import Reply, child_text, id_pair, single_message
 from ..types import FolderInfo
@@ -31,9 +29,3 @@ def parse(reply: Reply) -> FolderInfo:
                       total_count=int(total) if total and total.strip().isdigit() else None,
                       display_name=child_text(folder, "DisplayName"))
 
-
-def folder_kind(reply: Reply) -> str | None:
-    """Local name of the returned folder element (CalendarFolder, Folder, …)."""
-    msg = single_message(reply)
-    folder = next((el for el in msg.iterfind("{*}Folders/*") if isinstance(el.tag, str)), None)
-    return etree.QName(folder).localname if folder is not None else None

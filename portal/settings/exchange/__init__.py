@@ -1,4 +1,4 @@
-"""Settings → Integrations & API → Microsoft Exchange (issue #5): Configuration, User Accounts, Audit log."""
+"""Settings → Integrations & API → Microsoft Exchange: Configuration, User Accounts, Audit log."""
 from flask import Blueprint
 
 bp = Blueprint("exchange_settings", __name__, url_prefix="/settings/integrations/exchange")

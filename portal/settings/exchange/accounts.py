@@ -1,20 +1,18 @@
 """User Accounts tab (S8): states, counts, filter, search, live refresh, re-sync / exclude / include / confirm."""
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from redis.exceptions import RedisError
 
 from ...auth.access import admin_required
+from ...engine.record import mark_error, mark_excluded, mark_initializing, mark_not_connected
 from ...extensions import db
-from ...jobs.queues import enqueue_incremental_sync, enqueue_initial_sync
+from ...jobs.after_commit import enqueue_after_commit
 from ...models import MAILBOX_STATES, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from . import audit, bp, messages, status
 from .forms import ActionForm
 
-log = logging.getLogger(__name__)
 ACTIVITY_LIMIT = 300
 
 
@@ -70,18 +68,11 @@ def _connected() -> bool:
 
 def _enqueue(kind: str, staff: StaffMember) -> None:
     """After commit. A Redis outage becomes a clear warning and an error state, never a crash."""
-    try:
-        if kind == "initial":
-            enqueue_initial_sync(staff.id)
-        else:
-            enqueue_incremental_sync(staff.id, kind)
-    except RedisError:
-        log.warning("Redis unreachable while enqueuing a %s sync for staff %s", kind, staff.id)
+    job = ("initial_sync", staff.id) if kind == "initial" else ("sync", staff.id, kind)
+    if not enqueue_after_commit("the sync", [job]):
         row = db.session.get(MailboxState, staff.id)
-        row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
+        mark_error(row, messages.QUEUE_DOWN_ROW, count=False)
         db.session.commit()
-        flash("The background job queue (Redis) is not reachable, so the sync could not start; try again "
-              "once it is back.", "warning")
 
 
 def _back():
@@ -109,7 +100,7 @@ def resync(staff_id: int):
         return _back()
     initial = row.initialized_on is None or row.state in ("not_connected", "mailbox_not_found", "error")
     if initial:
-        row.state, row.progress_imported, row.progress_exported, row.progress_total = "initializing", 0, 0, None
+        mark_initializing(row)
     row.last_error, row.failures, row.next_attempt_at = None, 0, None
     audit.record("resync", f"{staff.name} <{staff.email}>")
     db.session.commit()
@@ -122,7 +113,7 @@ def resync(staff_id: int):
 @admin_required
 def exclude(staff_id: int):
     staff, row = _action(staff_id)
-    row.excluded, row.state = True, "excluded"
+    mark_excluded(row)
     audit.record("excluded", f"{staff.name} <{staff.email}>")
     db.session.commit()
     flash(f"{staff.name} is excluded: nothing syncs for them until you include them again. "
@@ -136,7 +127,7 @@ def include(staff_id: int):
     staff, row = _action(staff_id)
     connected = _connected()
     row.excluded = False
-    row.state = "initializing" if connected else "not_connected"
+    mark_initializing(row, reset_progress=False) if connected else mark_not_connected(row)
     row.last_error = None
     audit.record("included", f"{staff.name} <{staff.email}>")
     db.session.commit()

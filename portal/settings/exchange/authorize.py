@@ -5,20 +5,17 @@ plain dict until the probe has passed, so nothing reaches the ORM row (and no au
 """
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from flask_login import current_user
-from redis.exceptions import RedisError
 
 from ...crypto import decrypt, encrypt
+from ...engine.record import mark_error, mark_excluded, mark_initializing
 from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
-from ...jobs.queues import enqueue_initial_sync, start_safety_net
+from ...jobs.after_commit import enqueue_after_commit
 from ...models import AuditEvent, ExchangeIntegration, MailboxState, StaffMember, utcnow
 from . import audit, connection, messages
-
-log = logging.getLogger(__name__)
 
 SETTING_FIELDS = ("auth_type", "username", "version", "server_url", "server_url_source", "allow_http",
                   "display_name", "impersonation", "show_titles", "block_busy", "block_oof", "block_tentative",
@@ -147,12 +144,10 @@ def prepare_mailboxes() -> list[int]:
             state = MailboxState(staff=staff)
             db.session.add(state)
         if state.excluded:
-            state.state = "excluded"
+            mark_excluded(state)
             continue
         if state.state != "synced":
-            state.state = "initializing"
-            state.progress_imported = state.progress_exported = 0
-            state.progress_total = None
+            mark_initializing(state)
         state.last_error = None
         state.failures = 0
         ids.append(staff.id)
@@ -160,17 +155,13 @@ def prepare_mailboxes() -> list[int]:
 
 
 def enqueue_initial(staff_ids: list[int]) -> bool:
-    """After commit: one initial-sync job per staff id (ids only — never a secret in a payload)."""
-    try:
-        for staff_id in staff_ids:
-            enqueue_initial_sync(staff_id)
-        start_safety_net()  # the periodic sync (G2's safety net) runs from the first Authorize on
-    except RedisError:
-        log.warning("Redis unreachable while starting %d initial syncs", len(staff_ids))
+    """After commit: one initial-sync job per staff id (ids only — never a secret in a payload), and the
+    periodic sync (G2's safety net) from the first Authorize on."""
+    if not enqueue_after_commit("the initial sync", [("initial_sync", i) for i in staff_ids], safety_net=True):
         for staff_id in staff_ids:
             row = db.session.get(MailboxState, staff_id)
             if row is not None and row.state == "initializing":
-                row.state, row.last_error = "error", messages.QUEUE_DOWN_ROW
+                mark_error(row, messages.QUEUE_DOWN_ROW, count=False)
         db.session.commit()
         return False
     return True

@@ -9,23 +9,14 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from ...ews_soap.types import Credentials, ProbeResult, ServerConfig
+from ...ews_soap.types import ProbeResult, ServerConfig, server_config_from
 
 # The settings fields that decide how Sundial reaches the server (a change needs a new Authorize).
 CONNECTION_FIELDS = ("auth_type", "username", "version", "server_url", "allow_http", "impersonation", "ca_cert_pem")
 
 
 def server_config(values: dict, password: str) -> ServerConfig:
-    return ServerConfig(
-        url=values["server_url"],
-        credentials=Credentials(values["username"], password, auth=values["auth_type"]),
-        version=values["version"],
-        impersonation=bool(values["impersonation"]),
-        ca_bundle_pem=values.get("ca_cert_pem") or None,
-        allow_http=bool(values["allow_http"]),
-        wsdl=values.get("wsdl_source") or "sundial",
-        timeout=tuple(current_app.config.get("EXCHANGE_PROBE_TIMEOUT", (5, 30))),
-    )
+    return server_config_from(values, password, current_app.config["EXCHANGE_PROBE_TIMEOUT"])
 
 
 def run_probe(config: ServerConfig, impersonate: str | None) -> ProbeResult:
@@ -68,19 +59,8 @@ def guess_url(username: str) -> str:
     return f"https://mail.{domain}/EWS/Exchange.asmx" if domain else ""
 
 
-# Server build → the settings label to suggest (same facts as portal.ews_soap.versions.BUILDS, which
-# views may not import): 15.2 = 2019, 15.1 = 2016, 15.0 build ≥ 847 = 2013 SP1, 14.1/14.2 = 2010 SP1/SP2.
-_BUILDS = (((15, 2, 0), "2019"), ((15, 1, 0), "2016"), ((15, 0, 847), "2013_SP1"), ((15, 0, 0), "2013"),
-           ((14, 2, 0), "2010_SP2"), ((14, 1, 0), "2010_SP1"), ((14, 0, 0), "2010"))
-
-
 def label_for_server(server_version) -> str | None:
-    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown."""
-    if server_version is None:
-        return None
-    try:
-        parts = [int(p) for p in str(server_version).split(".")[:3]]
-    except ValueError:
-        return None
-    key = tuple(parts + [0] * (3 - len(parts)))
-    return next((label for first, label in _BUILDS if key >= first), None)
+    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown (the build table of ews_soap)."""
+    from ...ews_soap.probe import label_for_build
+
+    return label_for_build(server_version)

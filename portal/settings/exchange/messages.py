@@ -68,8 +68,6 @@ AUTHORIZED = "Connected to {server}. The first sync of {count} staff calendar{s}
 RESUMED = "Authorized again: syncing resumed for {count} staff calendar{s}."
 REAUTHORIZED = "Authorized again with the new settings: {count} staff calendar{s} are being re-checked."
 AUTHORIZED_NONE = "Connected to {server}. No staff member takes appointments yet, so there is nothing to sync."
-QUEUE_DOWN = ("The settings are saved and the integration is connected, but the background job queue (Redis) "
-              "is not reachable, so no sync has started. Once it is back, use Re-sync on the User Accounts tab.")
 QUEUE_DOWN_ROW = "The background job queue was unreachable when this sync was requested; use Re-sync."
 
 # Autodiscover notes under the server address (S4).

@@ -116,7 +116,7 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def delays_last_hour(now: datetime | None = None, staff_id: int | None = None) -> dict[str, float | None | int]:
-    """p50/p95 of the measured change → applied delay over the last hour (issue #7 item 4)."""
+    """p50/p95 of the measured change → applied delay over the last hour (G2)."""
     since = (now or utcnow()) - timedelta(hours=1)
     stmt = db.select(SyncActivity.delay_seconds).where(SyncActivity.at >= since,
                                                        SyncActivity.delay_seconds.is_not(None))

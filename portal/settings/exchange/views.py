@@ -9,6 +9,7 @@ import logging
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
+from ...engine.record import mark_not_connected
 from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, VersionNotAccepted
 from ...extensions import db
 from ...models import ExchangeIntegration, MailboxState
@@ -83,8 +84,8 @@ def authorize_view():
                               s="" if len(staff_ids) == 1 else "s"), "success")
     else:
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
-    if staff_ids and not authorize.enqueue_initial(staff_ids):
-        flash(messages.QUEUE_DOWN, "warning")
+    if staff_ids:
+        authorize.enqueue_initial(staff_ids)
     if version_hint(integ):  # the Configuration tab offers the one-click switch to the server's own version
         return redirect(url_for(".configuration"))
     return redirect(url_for(".accounts"))
@@ -162,7 +163,7 @@ def disconnect():
             integ.paused_reason = None
             for row in db.session.execute(db.select(MailboxState)).scalars():
                 if not row.excluded:
-                    row.state = "not_connected"
+                    mark_not_connected(row)
                 row.throttled_until = row.next_attempt_at = None
             audit.record("disconnected", "Disconnected; all sync stopped, nothing removed.")
             db.session.commit()

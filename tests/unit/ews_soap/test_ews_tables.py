@@ -1,5 +1,5 @@
 """Protocol facts as tables (ARCHITECTURE habit 6): versions (S3) and ResponseCode → typed error (S6), plus the
-server-served WSDL option (issue #4 (1): an admin may load /EWS/Services.wsdl from the Exchange server)."""
+server-served WSDL option (an admin may load /EWS/Services.wsdl from the Exchange server)."""
 
 from __future__ import annotations
 

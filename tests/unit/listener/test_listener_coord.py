@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis as redis_lib
 
-from portal.jobs.listener_coord import Coordinator, SyncTrigger, choose_groups
+from portal.listener.coord import Coordinator, SyncTrigger, choose_groups
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """G2: how mailboxes are grouped onto notification connections (pure planning)."""
 from __future__ import annotations
 
-from portal.jobs.listener_groups import Target, plan_groups
+from portal.listener.groups import Target, plan_groups
 
 
 def targets(n, start=0, affinity=""):

@@ -9,8 +9,8 @@ from flask import Flask
 from listener_fakes import FakeSession, RecordingTrigger, wait_for
 
 from portal.ews_soap import AuthenticationFailed
-from portal.jobs.listener import Listener, ListenerSettings, World
-from portal.jobs.listener_groups import Plan, Target, plan_groups
+from portal.listener.groups import Plan, Target, plan_groups
+from portal.listener.process import Listener, ListenerSettings, World
 
 SETTINGS = ListenerSettings(refresh_seconds=0, tick_seconds=0.01, lease_ms=400, min_backoff_seconds=0.01,
                             max_backoff_seconds=0.05)

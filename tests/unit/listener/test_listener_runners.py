@@ -5,10 +5,10 @@ import pytest
 from listener_fakes import changed, wait_for
 
 from portal.ews_soap import AuthenticationFailed, MailboxNotFound, StreamItem, SubscriptionLost
-from portal.jobs.listener import ListenerSettings
-from portal.jobs.listener_groups import Group, Target
-from portal.jobs.listener_pull import PullRunner
-from portal.jobs.listener_runners import StreamRunner
+from portal.listener.groups import Group, Target
+from portal.listener.process import ListenerSettings
+from portal.listener.pull import PullRunner
+from portal.listener.runners import StreamRunner
 
 SETTINGS = ListenerSettings(min_backoff_seconds=0.01, max_backoff_seconds=0.05, pull_interval_seconds=0.05,
                             connection_timeout_minutes=5)

@@ -1,4 +1,4 @@
-"""Server affinity of the listened mailboxes (issue #7, EWS-FACTS §6).
+"""Server affinity of the listened mailboxes (EWS-FACTS §6).
 
 On Exchange 2013 and later a streaming connection is served by one mailbox server; mailboxes whose SOAP
 Autodiscover `ExternalEwsUrl` + `GroupingInformation` match may share it (MSDOC
@@ -43,11 +43,11 @@ def stale(rows, now) -> list:
 
 def refresh(integration, rows, now=None, session_factory=None) -> int:
     """Ask Autodiscover about `rows` that need it and store the answers; returns how many were asked."""
+    from ..engine.session import build_session
     from ..ews_soap import EwsError
     from ..ews_soap.versions import GROUPING_INFORMATION
     from ..extensions import db
     from ..models import utcnow
-    from .session import build_session
 
     now = now or utcnow()
     if integration.version not in GROUPING_INFORMATION or not integration.impersonation:

@@ -17,10 +17,9 @@ from contextlib import contextmanager
 from flask import current_app
 from redis.exceptions import LockError
 
-from .queues import redis_connection
+from ..extensions import redis_connection
 
 log = logging.getLogger("portal.jobs")
-LOCK_SECONDS = 60
 
 
 class LockLost(RuntimeError):
@@ -32,7 +31,7 @@ def lock_name(staff_id: int) -> str:
 
 
 def lock_seconds() -> float:
-    return float(current_app.config.get("MAILBOX_LOCK_SECONDS", LOCK_SECONDS))
+    return float(current_app.config["MAILBOX_LOCK_SECONDS"])
 
 
 class MailboxLock:

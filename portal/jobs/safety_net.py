@@ -17,11 +17,12 @@ from datetime import timedelta
 from flask import current_app
 from rq import get_current_job
 
-from ..extensions import db
+from ..engine.context import integration_ready
+from ..extensions import db, redis_connection
 from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
-from .context import integration_ready
 from .notify import recover_outbox
-from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
+from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue
+from .specs import SPECS
 
 TICK_KEY = "sundial:safety-net:scheduled"
 # "paused" is not skipped: a paused integration syncs no mailbox (integration_ready() is None), and after
@@ -36,11 +37,11 @@ def interval_seconds() -> int:
 
 def _schedule_next(interval: int, only_if_none: bool) -> bool:
     """Schedule the next tick under a fresh job id recorded in TICK_KEY; the key names the one live chain."""
-    job_id = f"safety-net-{uuid.uuid4().hex[:12]}"
+    spec = SPECS["safety_net"]
+    job_id = spec.job_id(uuid.uuid4().hex[:12])
     if not redis_connection().set(TICK_KEY, job_id, nx=only_if_none, ex=2 * interval + 60):
         return False
-    get_queue("default").enqueue_in(timedelta(seconds=interval), "portal.jobs.schedule.tick", job_id=job_id,
-                                    job_timeout=120)
+    get_queue(spec.queue).enqueue_in(timedelta(seconds=interval), spec.func, job_id=job_id, job_timeout=spec.timeout)
     return True
 
 
@@ -71,7 +72,7 @@ def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
     """Appointments with changes the export job has not stamped after a grace period (a failed or lost export
     job): the safety net exports them again. Finding copies by the extended property keeps this idempotent."""
     if grace_seconds is None:
-        grace_seconds = float(current_app.config.get("EXPORT_RETRY_GRACE_SECONDS", 60))
+        grace_seconds = float(current_app.config["EXPORT_RETRY_GRACE_SECONDS"])
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
     return list(db.session.execute(db.select(AppointmentChange.appointment_id).where(
         AppointmentChange.exported_at.is_(None), AppointmentChange.created_at <= cutoff).distinct()).scalars())
@@ -79,7 +80,7 @@ def unexported_appointments(grace_seconds: float | None = None) -> list[int]:
 
 def prune_activity() -> int:
     """Delete sync decisions older than ACTIVITY_RETENTION_DAYS (the "why" log would otherwise grow forever)."""
-    days = int(current_app.config.get("ACTIVITY_RETENTION_DAYS", 90))
+    days = int(current_app.config["ACTIVITY_RETENTION_DAYS"])
     gone = db.session.execute(db.delete(SyncActivity).where(SyncActivity.at < utcnow() - timedelta(days=days)))
     db.session.commit()
     return gone.rowcount

@@ -12,8 +12,8 @@ import time
 from dataclasses import replace
 
 from ..ews_soap import AuthenticationFailed, EwsError, ServerUnreachable, SubscriptionLost, Throttled
-from .listener_groups import Target
-from .listener_runners import MAILBOX_ERRORS, GroupRunner, _changes
+from .groups import Target
+from .runners import MAILBOX_ERRORS, GroupRunner, _changes
 
 log = logging.getLogger("portal.listener")
 

@@ -15,7 +15,7 @@ import uuid
 from flask import current_app
 
 from ..ews_soap.errors import AuthenticationFailed, Throttled
-from .queues import redis_connection
+from ..extensions import redis_connection
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])

@@ -7,7 +7,8 @@ import hashlib
 from flask import current_app
 
 from ..crypto import decrypt
-from ..ews_soap import Credentials, ExchangeSession, ServerConfig
+from ..ews_soap import ExchangeSession, ServerConfig
+from ..ews_soap.types import SETTINGS_FIELDS, server_config_from
 from ..models import ExchangeIntegration
 
 
@@ -18,14 +19,8 @@ def server_key(integration: ExchangeIntegration) -> str:
 
 def server_config(integration: ExchangeIntegration) -> ServerConfig:
     password = decrypt(integration.password_encrypted) if integration.password_encrypted else ""
-    return ServerConfig(
-        url=integration.server_url,
-        credentials=Credentials(integration.username, password, auth=integration.auth_type or "auto"),
-        version=integration.version, impersonation=integration.impersonation,
-        ca_bundle_pem=integration.ca_cert_pem or None, allow_http=integration.allow_http,
-        wsdl=integration.wsdl_source or "sundial",
-        timeout=tuple(current_app.config.get("EWS_TIMEOUT", (5, 60))),
-    )
+    settings = {name: getattr(integration, name) for name in SETTINGS_FIELDS}
+    return server_config_from(settings, password, current_app.config["EWS_TIMEOUT"])
 
 
 def build_session(integration: ExchangeIntegration, gate=None) -> ExchangeSession:

@@ -1,4 +1,4 @@
-"""Which mailboxes share a notification connection: pure planning, no I/O (issue #7, SPEC G2).
+"""Which mailboxes share a notification connection: pure planning, no I/O (SPEC G2).
 
 Facts (../shared/EWS-FACTS.md):
 - §8: at most 200 SubscriptionIds per GetStreamingEvents request, so a group holds ≤ 200 mailboxes.

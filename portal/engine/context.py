@@ -40,7 +40,7 @@ class MailboxContext:
 
     @property
     def horizon_end(self) -> datetime:
-        return self.now + timedelta(days=int(current_app.config.get("SYNC_HORIZON_DAYS", 180)))
+        return self.now + timedelta(days=int(current_app.config["SYNC_HORIZON_DAYS"]))
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
@@ -75,14 +75,10 @@ def link_state(row: ExchangeLink | None) -> LinkState | None:
     if row is None:
         return None
     return LinkState(row.item_key, row.item_id, row.change_key, row.content_hash, row.appointment_id,
-                     row.absence_id, row.master_item_id)
+                     row.absence_id, row.master_item_id, row.exchange_modified_at)
 
 
 def links_of(staff_id: int) -> dict[str, ExchangeLink]:
     rows = db.session.execute(db.select(ExchangeLink).where(ExchangeLink.staff_id == staff_id)).scalars()
     return {r.item_key: r for r in rows}
 
-
-def content_links(links: dict[str, ExchangeLink]) -> list[ExchangeLink]:
-    """Links that stand for something in Sundial (an absence or an appointment), not series bookkeeping."""
-    return [r for r in links.values() if r.absence_id is not None or r.appointment_id is not None]

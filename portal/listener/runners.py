@@ -30,7 +30,7 @@ from ..ews_soap import (
     SubscriptionLost,
     Throttled,
 )
-from .listener_groups import Group, Target
+from .groups import Group, Target
 
 log = logging.getLogger("portal.listener")
 

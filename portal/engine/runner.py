@@ -4,12 +4,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..extensions import db
+from ..jobs.queues import take_rerun
+from ..jobs.safety_net import ensure_tick
 from ..models import StaffMember
 from .context import MailboxContext, integration_ready, mailbox_state
 from .locks import mailbox_lock
-from .queues import take_rerun
-from .record import clear_stale_pause, mailbox_failures
-from .schedule import ensure_tick
+from .record import clear_stale_pause, mailbox_failures, mark_excluded
 from .session import build_session
 
 
@@ -28,7 +28,7 @@ def run_for_mailbox(staff_id: int, job_id: str, work: Callable[[MailboxContext],
             return "staff member does not take appointments"
         ms = mailbox_state(staff_id)
         if ms.excluded:
-            ms.state = "excluded"
+            mark_excluded(ms)
             db.session.commit()
             return "excluded"
         with mailbox_lock(staff_id, wait=lock_wait) as got:

@@ -1,4 +1,7 @@
-"""Failure state on the domain row (habit 5) and the after-commit follow-ups of a sync.
+"""Every MailboxState transition (S8), failure state on the domain row (habit 5), and a sync's commit.
+
+Only this module sets MailboxState.state (the web views call it too, for an admin's re-sync, exclude, include,
+Authorize and Disconnect), so the User Accounts tab's states mean one thing each.
 
 - Throttled → state "throttled", throttled_until, the job re-enqueued after the back-off (G3).
 - Credentials rejected → the whole integration paused; no worker sends another request (G4).
@@ -14,10 +17,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
-from ..extensions import db
-from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
+from ..extensions import db, redis_connection
+from ..models import Appointment, ExchangeIntegration, MailboxState, MailboxStatus, StaffMember, SyncActivity, utcnow
 from .locks import LockLost
-from .queues import redis_connection
 
 log = logging.getLogger("portal.jobs")
 
@@ -59,23 +61,18 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
     except Throttled as exc:
         db.session.rollback()
         wait = max(float(exc.backoff_seconds or 30.0), 1.0)
-        ms = _ms(staff_id)
-        ms.state, ms.throttled_until = "throttled", utcnow() + timedelta(seconds=wait)
-        ms.last_error = exc.sentence
+        mark_throttled(_ms(staff_id), utcnow() + timedelta(seconds=wait), exc.sentence)
         _activity(staff_id, "throttled", f"{exc.sentence} Waiting {wait:.0f} s.", "G3")
         db.session.commit()
         requeue(wait)
     except AuthenticationFailed as exc:
         db.session.rollback()
-        ms = _ms(staff_id)
-        ms.state, ms.last_error = "paused", exc.sentence
+        mark_paused(_ms(staff_id), exc.sentence)
         pause_integration(exc)
     except MailboxNotFound as exc:
         db.session.rollback()
         ms = _ms(staff_id)
-        staff = db.session.get(StaffMember, staff_id)
-        ms.state, ms.tried_address = "mailbox_not_found", exc.address or staff.email
-        ms.last_error = exc.sentence + (f" (tried {ms.tried_address})" if ms.tried_address else "")
+        mark_not_found(ms, exc.address or db.session.get(StaffMember, staff_id).email, exc.sentence)
         _activity(staff_id, "mailbox_not_found", ms.last_error, "I1")
         db.session.commit()
     except EwsError as exc:
@@ -91,10 +88,7 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
 
 
 def _record_error(staff_id: int, sentence: str) -> None:
-    ms = _ms(staff_id)
-    ms.state, ms.last_error = "error", sentence
-    ms.failures = (ms.failures or 0) + 1
-    ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
+    mark_error(_ms(staff_id), sentence)
     _activity(staff_id, "error", sentence)
     db.session.commit()
 
@@ -107,17 +101,63 @@ def _ms(staff_id: int) -> MailboxState:
     return ms
 
 
+# ----- the transitions --------------------------------------------------------------------------------------
+def mark_initializing(ms: MailboxState, reset_progress: bool = True) -> None:
+    """An initial sync is (about to be) running: the tab shows its progress from zero."""
+    ms.state, ms.last_error = MailboxStatus.INITIALIZING, None
+    if reset_progress:
+        ms.progress_imported = ms.progress_exported = 0
+        ms.progress_total = None
+
+
 def mark_synced(ms: MailboxState) -> None:
-    ms.state, ms.last_sync_at = "synced", utcnow()
+    ms.state, ms.last_sync_at = MailboxStatus.SYNCED, utcnow()
     ms.last_error, ms.failures, ms.next_attempt_at, ms.throttled_until = None, 0, None, None
+
+
+def mark_throttled(ms: MailboxState, until, sentence: str) -> None:
+    ms.state, ms.throttled_until, ms.last_error = MailboxStatus.THROTTLED, until, sentence
+
+
+def mark_paused(ms: MailboxState, sentence: str) -> None:
+    ms.state, ms.last_error = MailboxStatus.PAUSED, sentence
+
+
+def mark_not_found(ms: MailboxState, address: str | None, sentence: str) -> None:
+    ms.state, ms.tried_address = MailboxStatus.MAILBOX_NOT_FOUND, address
+    ms.last_error = sentence + (f" (tried {address})" if address else "")
+
+
+def mark_error(ms: MailboxState, sentence: str, count: bool = True) -> None:
+    """`count`: an Exchange failure, retried with growing pauses; not counted when the queue was down."""
+    ms.state, ms.last_error = MailboxStatus.ERROR, sentence
+    if count:
+        ms.failures = (ms.failures or 0) + 1
+        ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
+
+
+def mark_excluded(ms: MailboxState) -> None:
+    ms.excluded, ms.state = True, MailboxStatus.EXCLUDED
+
+
+def mark_not_connected(ms: MailboxState, forget_sync_state: bool = False) -> None:
+    """Disconnected, or no longer taking appointments (G7: the next start is a fresh initial sync)."""
+    ms.state, ms.throttled_until, ms.next_attempt_at = MailboxStatus.NOT_CONNECTED, None, None
+    if forget_sync_state:
+        ms.sync_state = None
+
+
+def mark_needs_confirmation(ms: MailboxState, sentence: str) -> None:
+    """Habit 8: the sync stopped before a mass deletion; an admin confirms on the User Accounts tab."""
+    ms.state, ms.last_error = MailboxStatus.NEEDS_CONFIRMATION, sentence
 
 
 def commit(ctx) -> None:
     """Commit a sync's work together with its notifications (U5/D3, outbox rows in the same transaction),
     then queue their delivery and the re-exports to the appointment's other staff (U2)."""
-    from ..notifications import notify_appointment, queue_delivery
+    from ..jobs.queues import enqueue_all, enqueue_export
+    from ..notifications import notify_appointment
     from .apply import fault_point
-    from .queues import enqueue_export
 
     messages = []
     for appt_id, kind, staff_ids in ctx.pending_notify:
@@ -130,7 +170,7 @@ def commit(ctx) -> None:
         ctx.lock.check()  # never commit a sync whose mailbox lock passed to another job meanwhile
     db.session.commit()
     if messages:
-        queue_delivery(messages)
+        enqueue_all([("notify", m.id) for m in messages])
     for appt_id in sorted(ctx.pending_exports):
         enqueue_export(appt_id)
     ctx.pending_notify.clear()

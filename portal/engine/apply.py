@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from ..booking.appointments import record_change
 from ..ews_soap.errors import AuthenticationFailed, ChangeKeyConflict, EwsError, ItemNotFound, Throttled
 from ..ews_soap.types import EventUpdate, ItemRef, NewEvent
 from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, SyncActivity, utcnow
-from ..schedule.booking import record_change
 from ..sync import actions as A
 from .context import MailboxContext
 
@@ -83,7 +83,7 @@ class Applier:
     # ----- dispatch ---------------------------------------------------------------------------------
     def apply(self, actions: list, modified: datetime | None = None, subject: str | None = None) -> None:
         for act in actions:
-            getattr(self, "_" + type(act).__name__)(act, modified, subject)
+            HANDLERS[type(act)](self, act, modified, subject)
 
     def apply_all(self, planned) -> None:
         with db.session.no_autoflush:
@@ -124,7 +124,7 @@ class Applier:
         if absence is not None:
             subject = subject or absence.title or None  # a Delete change carries no subject: name what went
             db.session.delete(absence)
-        if a.rule in ("U1", "I4", "I3") and a.item_key in self.links:  # the item still exists: keep its link
+        if a.keep_link and a.item_key in self.links:
             self.links[a.item_key].absence_id = None
         else:
             self.drop_link(a.item_key)
@@ -206,6 +206,17 @@ class Applier:
         self.drop_link(a.item_key)
         self.log("deleted_in_exchange", a.rule, a.reason, subject)
 
+
+
+# Action type → how it is applied: written out, so renaming an action cannot silently skip it.
+HANDLERS = {
+    A.Skip: Applier._Skip, A.KeepLink: Applier._KeepLink, A.DropLink: Applier._DropLink,
+    A.CreateAbsence: Applier._CreateAbsence, A.UpdateAbsence: Applier._UpdateAbsence,
+    A.RemoveAbsence: Applier._RemoveAbsence, A.MoveAppointment: Applier._MoveAppointment,
+    A.CancelAppointmentForStaff: Applier._CancelAppointmentForStaff, A.Notify: Applier._Notify,
+    A.WriteExchange: Applier._WriteExchange, A.UpdateExchange: Applier._UpdateExchange,
+    A.DeleteExchange: Applier._DeleteExchange,
+}
 
 def _with(up: EventUpdate, **kw) -> EventUpdate:
     from dataclasses import replace

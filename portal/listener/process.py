@@ -1,4 +1,4 @@
-"""The notification listener (issue #7, SPEC G2): `flask sundial listener`.
+"""The notification listener (SPEC G2): `flask sundial listener`.
 
 One long-running process, separate from the RQ workers. Every few seconds it re-reads which mailboxes are
 connected, plans groups of ≤ 200 mailboxes (listener_groups), takes the groups it can lease in Redis
@@ -21,11 +21,11 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from .listener_affinity import LISTENED_STATES, AffinityRefresher, listened_rows
-from .listener_coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
-from .listener_groups import Plan, Target, plan_groups
-from .listener_pull import PullRunner
-from .listener_runners import StreamRunner
+from .affinity import LISTENED_STATES, AffinityRefresher, listened_rows
+from .coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
+from .groups import Plan, Target, plan_groups
+from .pull import PullRunner
+from .runners import StreamRunner
 
 log = logging.getLogger("portal.listener")
 
@@ -69,10 +69,10 @@ class World:
 
 
 def read_world(settings: ListenerSettings) -> World:
+    from ..engine.record import clear_stale_pause
+    from ..engine.session import server_config
     from ..extensions import db
     from ..models import ExchangeIntegration
-    from .record import clear_stale_pause
-    from .session import server_config
 
     integration = ExchangeIntegration.get()
     if integration is None or integration.state != "connected":
@@ -98,8 +98,8 @@ def default_session_factory(world: World):
     """One ExchangeSession per runner thread, behind the workers' shared Redis gate (back-off, pause: G3/G4)."""
     from types import SimpleNamespace
 
+    from ..engine.throttle import RedisGate
     from ..ews_soap import ExchangeSession
-    from .throttle import RedisGate
 
     def make():  # runs in the runner's thread, inside an app context
         return ExchangeSession(world.server_config,
@@ -191,7 +191,7 @@ class Listener:
                 runner.abort()
 
     def _balance(self) -> None:
-        from .listener_coord import choose_groups
+        from .coord import choose_groups
 
         wanted = self._wanted()
         share = self.coord.fair_share(len(wanted))
@@ -227,7 +227,7 @@ class Listener:
         """SPEC G4: the first rejection pauses the whole integration (workers included); never retried here."""
         try:
             with self.app.app_context():
-                from .record import pause_integration
+                from ..engine.record import pause_integration
 
                 pause_integration(exc)
         except Exception:  # noqa: BLE001 - the listener stays blocked either way
@@ -274,7 +274,7 @@ def run_listener(app) -> None:
     """Entry point of `flask sundial listener`: stops cleanly on SIGTERM/SIGINT."""
     import signal
 
-    from .queues import redis_connection
+    from ..extensions import redis_connection
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()

@@ -1,4 +1,4 @@
-"""Coordination between listener processes and the sync queue, through Redis (issue #7).
+"""Coordination between listener processes and the sync queue, through Redis.
 
 - Leases: a group of mailboxes is listened to by exactly one process. `SET key owner NX PX ttl` takes it,
   a compare-and-renew script keeps it, a crashed process's lease simply expires and another takes it.
@@ -162,7 +162,7 @@ def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from .queues import enqueue_incremental_sync
+    from ..jobs.queues import enqueue_incremental_sync
 
     def enqueue(staff_id: int, reason: str):
         return enqueue_incremental_sync(staff_id, reason)

@@ -1,0 +1,102 @@
+"""Reading one mailbox from Exchange into a snapshot for portal/sync/mailbox.py (initial and incremental sync).
+
+Exchange side, per EWS-FACTS §1-2: SyncFolderItems pages (full item shape) give singles and recurring masters;
+a master's occurrences and exceptions come from a CalendarView over the sync horizon (U4), their bodies from
+GetItem in batches (CalendarView returns none).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from flask import current_app
+
+from ..ews_soap.types import CalendarEvent, ItemError, SyncChange, SyncPage
+from ..extensions import db
+from ..models import Appointment, ExchangeLink
+from ..sync.mailbox import Mailbox, Series, Snapshot
+from ..sync.plan import LinkState
+from ..sync.shapes import series_key
+from .context import MailboxContext, appointment_side, link_state
+
+
+class LinkView(Mapping):
+    """The engine's link rows seen as sync values; live, so links the Applier adds or drops count at once."""
+
+    def __init__(self, rows: dict[str, ExchangeLink]):
+        self.rows = rows
+
+    def __getitem__(self, key: str) -> LinkState:
+        return link_state(self.rows[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def mailbox_of(ctx: MailboxContext, links: dict[str, ExchangeLink]) -> Mailbox:
+    def appointment(appointment_id: int):
+        return appointment_side(db.session.get(Appointment, appointment_id), ctx.staff)
+
+    return Mailbox(ctx.staff.id, ctx.settings, ctx.ms.calendar_folder_id, LinkView(links), appointment)
+
+
+def pages(ctx: MailboxContext, state: str | None) -> Iterator[SyncPage]:
+    """SyncFolderItems pages from `state` until IncludesLastItemInRange (EWS-FACTS §1), one request at a time."""
+    return ctx.session.sync_all(ctx.mailbox, ctx.ms.calendar_folder_id, state,
+                                int(current_app.config["SYNC_MAX_CHANGES"]))
+
+
+def read_changes(ctx: MailboxContext, sync_state: str | None) -> tuple[dict[str, SyncChange], str]:
+    """Every page; the last change of an item wins."""
+    changes: dict[str, SyncChange] = {}
+    state = sync_state
+    for page in pages(ctx, sync_state):
+        for ch in page.changes:
+            if ch.kind in ("create", "update", "delete"):
+                changes[ch.item_id] = ch
+        state = page.sync_state
+    return changes, state
+
+
+def snapshot_of(ctx: MailboxContext, changes: dict[str, SyncChange]) -> Snapshot:
+    """Deletes as reported; created/updated items (read with GetItem when the change carried none); masters
+    expanded over the horizon."""
+    snap = Snapshot(deleted=[ch.item_id for ch in changes.values() if ch.kind == "delete"])
+    events = [ch.event for ch in changes.values() if ch.kind != "delete" and ch.event is not None]
+    missing = [ch.item_id for ch in changes.values() if ch.kind != "delete" and ch.event is None]
+    if missing:
+        events += [e for e in ctx.session.get_items(ctx.mailbox, missing) if isinstance(e, CalendarEvent)]
+    snap.events = [e for e in events if e.item_type != "RecurringMaster"]
+    snap.series = expand(ctx, [e for e in events if e.item_type == "RecurringMaster"])
+    return snap
+
+
+def expand(ctx: MailboxContext, masters: list[CalendarEvent]) -> list[Series]:
+    """U4: each series' occurrences and exceptions over [window start, horizon], with their bodies."""
+    if not masters:
+        return []
+    start = ctx.settings.window_start or ctx.now
+    view = ctx.session.calendar_view(ctx.mailbox, start, ctx.horizon_end, ctx.ms.calendar_folder_id)
+    wanted = {series_key(m) for m in masters}
+    occ = with_bodies(ctx, [e for e in view if e.item_type in ("Occurrence", "Exception")
+                            and series_key(e) in wanted])
+    return [Series(m, [e for e in occ if series_key(e) == series_key(m)]) for m in masters]
+
+
+def with_bodies(ctx: MailboxContext, events: list[CalendarEvent]) -> list[CalendarEvent]:
+    """CalendarView returns no bodies: read them with GetItem (batched by ews_soap)."""
+    if not events:
+        return []
+    full = ctx.session.get_items(ctx.mailbox, [e.item_id for e in events])
+    out = []
+    for view_ev, got in zip(events, full, strict=False):
+        if isinstance(got, ItemError) or got is None:
+            out.append(view_ev)
+            continue
+        got.uid = got.uid or view_ev.uid
+        got.recurrence_id = got.recurrence_id or view_ev.recurrence_id
+        got.item_type = got.item_type or view_ev.item_type
+        out.append(got)
+    return out
