@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -68,7 +69,11 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
-        "RATELIMIT_STORAGE_URI": env.get("SUNDIAL_RATELIMIT_STORAGE", "memory://"),
+        # R1: "Keep me signed in" lasts at most 30 days (Flask-Login's default is 365).
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # R3: sign-in limits are shared by every web process: Redis (SUNDIAL_REDIS_URL) unless this says
+        # otherwise; create_app fills in the final REDIS_URL. memory:// only when set explicitly.
+        **({"RATELIMIT_STORAGE_URI": env["SUNDIAL_RATELIMIT_STORAGE"]} if env.get("SUNDIAL_RATELIMIT_STORAGE") else {}),
         "RQ_ASYNC": env.get("SUNDIAL_RQ_ASYNC", "1") == "1",
         # Sync tuning (README "Configuration").
         "SYNC_HORIZON_DAYS": int(env.get("SUNDIAL_SYNC_HORIZON_DAYS", "180")),
