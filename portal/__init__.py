@@ -39,10 +39,12 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
 
     from .cli import register_cli
+    from .security_headers import install_security_headers
     from .templating import register_templating
 
     register_cli(app)
     register_templating(app)
+    install_security_headers(app)
 
     @app.errorhandler(403)
     def forbidden(_e):
