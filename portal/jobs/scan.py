@@ -12,9 +12,10 @@ from flask import current_app
 
 from ..ews_soap.types import CalendarEvent, ItemError, SyncChange
 from ..extensions import db
-from ..models import Appointment, ExchangeLink
+from ..models import Appointment, ExchangeLink, SyncActivity
 from ..sync.actions import DropLink, KeepLink, LinkValues
 from ..sync.plan import plan_exchange_item, plan_gone, plan_series
+from ..sync.sanity import item_problem
 from ..sync.shapes import item_key, series_key
 from .context import MailboxContext, appointment_side, link_state
 
@@ -54,7 +55,23 @@ class Planner:
     def _appt(self, appointment_id):
         return appointment_side(db.session.get(Appointment, appointment_id), self.ctx.staff) if appointment_id else None
 
+    def skip_absurd(self, events: list[CalendarEvent]) -> list[CalendarEvent]:
+        """G11/R5: items that cannot be planned are explained in the activity log and left as they are in
+        Sundial (never stored inverted or absurd); the others go on."""
+        ok = []
+        for ev in events:
+            why = item_problem(ev)
+            if why is None:
+                ok.append(ev)
+                continue
+            self.seen.add(item_key(ev) if ev.item_type != "RecurringMaster" else ev.item_id)
+            db.session.add(SyncActivity(staff_id=self.ctx.staff.id, action="skipped", rule="G11",
+                                        subject=(ev.subject or "")[:255] or None, reason=why))
+        return ok
+
     def event(self, ev: CalendarEvent) -> None:
+        if not self.skip_absurd([ev]):
+            return
         key = item_key(ev)
         self.seen.add(key)
         row = self.links.get(key)
@@ -83,6 +100,7 @@ class Planner:
 
     def masters(self, masters: list[CalendarEvent]) -> None:
         """U4: re-expand each changed series over [window start, horizon] and plan its occurrences."""
+        masters = self.skip_absurd(masters)
         if not masters:
             return
         start = self.ctx.settings.window_start or self.ctx.now
@@ -90,7 +108,7 @@ class Planner:
                                               self.ctx.ms.calendar_folder_id)
         wanted = {series_key(m) for m in masters}
         occ = [e for e in view if e.item_type in ("Occurrence", "Exception") and series_key(e) in wanted]
-        occ = with_bodies(self.ctx, occ)
+        occ = self.skip_absurd(with_bodies(self.ctx, occ))
         for m in masters:
             skey = series_key(m)
             self.seen.add(m.item_id)
