@@ -12,6 +12,7 @@ from ..auth.access import admin_required
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, Client, ExchangeIntegration, Location, Service, StaffMember
 from ..notifications import notify_appointment, queue_delivery
+from ..validators import plausible_day
 from . import bp
 from .booking import BookingError, book, cancel, edit
 from .forms import AppointmentForm
@@ -117,6 +118,8 @@ def _prefill(form: AppointmentForm) -> None:
     try:
         form.date.data = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
+        form.date.data = None
+    if not plausible_day(form.date.data):  # R5: ?date=0001-01-01 pre-fills nothing
         form.date.data = None
     try:
         form.time.data = time.fromisoformat(request.args.get("time", ""))

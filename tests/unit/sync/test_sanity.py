@@ -50,3 +50,12 @@ def test_g11_r5_a_year_0001_date_east_of_utc_does_not_overflow():
     assert ev.unreadable and item_problem(ev)
     ok = parse_calendar_item(_item_xml("2026-03-09T15:00:00Z", "2026-03-09T16:00:00Z"))
     assert ok.unreadable is None and item_problem(ok) is None
+
+
+def test_r5_notes_from_exchange_are_capped_and_marked_as_cut():
+    from portal.sync.notes import CUT_MARK, MARKER, NOTES_CAP, notes_above_marker
+
+    long_body = ("A pasted e-mail thread. " * 2000) + "\n" + MARKER + "\nAppointment: x"
+    notes = notes_above_marker(long_body)
+    assert len(notes) <= NOTES_CAP + len(CUT_MARK) + 1 and notes.endswith(CUT_MARK)
+    assert notes_above_marker("Short note\n" + MARKER) == "Short note"  # short notes untouched
