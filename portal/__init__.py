@@ -17,6 +17,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    from .instance_files import secure_instance
+
+    secure_instance(app.instance_path, app.config.get("SQLALCHEMY_DATABASE_URI"))
 
     from . import models  # noqa: F401  (register tables)
     from .extensions import csrf, db, limiter, login_manager, migrate

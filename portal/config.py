@@ -12,6 +12,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from .instance_files import write_private
+
 
 class ConfigError(RuntimeError):
     """Start-up stops with one sentence naming the missing setting."""
@@ -21,10 +23,9 @@ def _dev_secret(instance: Path, name: str, factory) -> str:
     path = instance / name
     if path.exists():
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = factory()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+    write_private(path, value + "\n")
     return value
 
 
