@@ -124,6 +124,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "included": "Included",
     "confirmed_empty": "Confirmed empty calendar",
     "keys_rotated": "Rotated encryption key",
+    "paused_automatically": "Paused (Exchange rejected the password)",
 }
 
 
