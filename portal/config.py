@@ -75,6 +75,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         # R3: sign-in limits are shared by every web process: Redis (SUNDIAL_REDIS_URL) unless this says
         # otherwise; create_app fills in the final REDIS_URL. memory:// only when set explicitly.
         **({"RATELIMIT_STORAGE_URI": env["SUNDIAL_RATELIMIT_STORAGE"]} if env.get("SUNDIAL_RATELIMIT_STORAGE") else {}),
+        # While Redis is down, sign-in still works, limited per process (never a 500).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RQ_ASYNC": env.get("SUNDIAL_RQ_ASYNC", "1") == "1",
         # Sync tuning (README "Configuration").
         "SYNC_HORIZON_DAYS": int(env.get("SUNDIAL_SYNC_HORIZON_DAYS", "180")),
