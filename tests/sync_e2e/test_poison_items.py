@@ -40,3 +40,4 @@ def test_g11_r5_an_event_turning_inverted_is_never_stored_inverted(world):
     [after] = world.absences(world.alice)
     assert after.end > after.start and (after.start, after.end) == (before.start, before.end)
     assert world.activity(world.alice, "G11")
+
