@@ -57,6 +57,10 @@ def create_app(config: dict | None = None) -> Flask:
     def not_found(_e):
         return render_template("errors/404.html"), 404
 
+    @app.errorhandler(413)
+    def too_large(_e):
+        return render_template("errors/413.html"), 413
+
     @app.errorhandler(429)
     def too_many(_e):
         return render_template("errors/429.html"), 429

@@ -63,6 +63,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SMTP_STARTTLS": env.get("SUNDIAL_SMTP_STARTTLS", "0") == "1",
         "SMTP_SENDER": env.get("SUNDIAL_SMTP_SENDER", "Sundial <no-reply@sundial.local>"),
         "SYNC_INTERVAL_MINUTES": int(env.get("SUNDIAL_SYNC_INTERVAL_MINUTES", "5")),
+        # R5: an oversized request body is refused with a sentence (413) before anything reads it.
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

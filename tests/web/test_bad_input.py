@@ -77,3 +77,13 @@ def test_r5_walk_in_client_name_with_a_line_break_is_refused(client, world, admi
     resp = client.post("/appointments/new", data=data)
     assert resp.status_code == 200 and "control characters are not allowed" in resp.get_data(as_text=True)
     assert db.session.query(Appointment).count() == 1
+
+
+def test_r5_oversized_bodies_get_a_sentence_not_a_500(client, world, admin_user):
+    login(client, admin_user)
+    before = db.session.query(Client).count()
+    resp = client.post("/admin/clients/new", data={"name": "x" * (3 * 1024 * 1024)})
+    assert resp.status_code == 413 and "too much to send" in resp.get_data(as_text=True)
+    resp = client.post("/admin/clients/new", data={"name": "x" * (600 * 1024)})  # under the cap: the form says
+    assert resp.status_code == 200 and "cannot be longer than 120 characters" in resp.get_data(as_text=True)
+    assert db.session.query(Client).count() == before
