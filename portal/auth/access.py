@@ -56,4 +56,4 @@ def install_login_manager(login_manager) -> None:
         if not user_id.isdigit() or not token:
             return None
         user = db.session.get(User, int(user_id))
-        return user if user is not None and user.token_matches(token) else None
+        return user if user is not None and user.is_enabled and user.token_matches(token) else None

@@ -1,3 +1,4 @@
+from functools import cache
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
@@ -11,8 +12,6 @@ from . import bp, signin_limits
 from .access import login_required, public
 from .forms import LoginForm
 
-_DUMMY_HASH: list[str] = []
-
 
 def _safe_next(target: str | None) -> str | None:
     # Only same-site relative paths: never an open redirect.
@@ -24,10 +23,10 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+@cache
 def _dummy_hash() -> str:
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(generate_password_hash("sundial-dummy-password"))
-    return _DUMMY_HASH[0]
+    """A hash made like real ones (same method and cost), checked when no user has the email."""
+    return generate_password_hash("sundial-dummy-password")
 
 
 def _authenticate(email: str, password: str) -> User | None:
