@@ -12,6 +12,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .soap import EwsError, SoapFault
+from .timezones import fmt
+
+# Dates a real mailbox can hold (imported .ics files, third-party sync tools, MAPI writes) that every client
+# must survive: schema-valid xs:dateTime values, absurd as events. kind → item → (Start, End) on the wire.
+POISON = {
+    "year_0001": lambda item: ("0001-01-01T00:00:00Z", "0001-01-01T01:00:00Z"),
+    "year_9999": lambda item: ("9999-12-31T22:00:00Z", "9999-12-31T23:00:00Z"),
+    "inverted": lambda item: (fmt(item.end), fmt(item.start)),  # ends before it starts
+}
 
 
 @dataclass
@@ -102,6 +111,17 @@ class Faults:
 
     def lockout(self, threshold: int = 5, window_s: float = 300.0, duration_s: float = 300.0):
         self.lockout_policy = Lockout(threshold, window_s, duration_s)
+
+    def poison_item(self, item_id: str, kind: str = "year_0001"):
+        """From now on the item's Start/End read as `kind` (POISON) on the wire, and it is reported as
+        changed. Its stored times stay, so CalendarView and the rest keep working; `clear()` leaves it."""
+        with self._sim.store.lock:
+            item = self._sim.store.get(item_id)
+            if item is None:
+                raise ValueError(f"no item {item_id}")
+            item.wire_dates = POISON[kind](item)
+            self._sim.store.touch(item)
+        return item.wire_dates
 
     def clear(self):
         streams = self._streams

@@ -143,6 +143,12 @@ def _dt(item_attr):
     return lambda item: timezones.fmt(getattr(item, item_attr)) if getattr(item, item_attr) else None
 
 
+def _wire(index, item_attr):
+    """Start/End as stored, unless faults.poison_item planted other values for the wire."""
+    stored = _dt(item_attr)
+    return lambda item: item.wire_dates[index] if getattr(item, "wire_dates", None) else stored(item)
+
+
 def _organizer(parent, item, _shape):
     if item.organizer:
         _mailbox(tsub(parent, "Organizer"), item.organizer)
@@ -195,8 +201,8 @@ WRITERS = {
     "calendar:UID": _simple("UID", lambda i: i.uid),
     "calendar:RecurrenceId": _simple("RecurrenceId", _dt("original_start")),
     "calendar:DateTimeStamp": _simple("DateTimeStamp", _dt("last_modified")),
-    "calendar:Start": _simple("Start", _dt("start")),
-    "calendar:End": _simple("End", _dt("end")),
+    "calendar:Start": _simple("Start", _wire(0, "start")),
+    "calendar:End": _simple("End", _wire(1, "end")),
     "calendar:OriginalStart": _simple("OriginalStart", _dt("original_start")),
     "calendar:IsAllDayEvent": _simple("IsAllDayEvent", lambda i: i.is_all_day),
     "calendar:LegacyFreeBusyStatus": _simple("LegacyFreeBusyStatus", lambda i: i.free_busy),

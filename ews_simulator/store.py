@@ -112,6 +112,8 @@ class CalendarItem:
     master_id: str | None = None
     instance_index: int | None = None
     occurrence_version: int | None = None
+    # faults.poison_item: (Start, End) written on the wire instead of the stored times (None: the stored ones)
+    wire_dates: tuple[str, str] | None = None
 
     @property
     def change_key(self) -> str:

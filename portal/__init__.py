@@ -21,6 +21,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path))
     if config:
         app.config.update(config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    from .instance_files import secure_instance
+
+    secure_instance(app.instance_path, app.config.get("SQLALCHEMY_DATABASE_URI"))
 
     from . import models  # noqa: F401  (register tables)
     from .extensions import csrf, db, limiter, login_manager, migrate
@@ -43,10 +47,12 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
 
     from .cli import register_cli
+    from .security_headers import install_security_headers
     from .templating import register_templating
 
     register_cli(app)
     register_templating(app)
+    install_security_headers(app)
 
     @app.errorhandler(403)
     def forbidden(_e):
@@ -55,6 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(404)
     def not_found(_e):
         return render_template("errors/404.html"), 404
+
+    @app.errorhandler(413)
+    def too_large(_e):
+        return render_template("errors/413.html"), 413
 
     @app.errorhandler(429)
     def too_many(_e):

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+
+from .instance_files import write_private
 
 
 class ConfigError(RuntimeError):
@@ -48,10 +51,9 @@ def _dev_secret(instance: Path, name: str, factory) -> str:
     path = instance / name
     if path.exists():
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = factory()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+    write_private(path, value + "\n")
     return value
 
 
@@ -89,6 +91,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SMTP_STARTTLS": env_bool(env, "SUNDIAL_SMTP_STARTTLS", False),
         "SMTP_SENDER": env.get("SUNDIAL_SMTP_SENDER", "Sundial <no-reply@sundial.local>"),
         "SYNC_INTERVAL_MINUTES": env_number(env, "SUNDIAL_SYNC_INTERVAL_MINUTES", 5, minimum=1),
+        # R5: an oversized request body is refused with a sentence (413) before anything reads it.
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -96,7 +100,14 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
-        "RATELIMIT_STORAGE_URI": env.get("SUNDIAL_RATELIMIT_STORAGE", "memory://"),
+        # R1: "Keep me signed in" lasts at most 30 days (Flask-Login's default is 365).
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # R3: sign-in limits are shared by every web process: Redis (SUNDIAL_REDIS_URL) unless this says
+        # otherwise; create_app fills in the final REDIS_URL. memory:// only when set explicitly.
+        **({"RATELIMIT_STORAGE_URI": env["SUNDIAL_RATELIMIT_STORAGE"]} if env.get("SUNDIAL_RATELIMIT_STORAGE") else {}),
+        # While Redis is down, sign-in still works, limited per process (never a 500).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RQ_ASYNC": env_bool(env, "SUNDIAL_RQ_ASYNC", True),
         **sync_settings(env),
     }

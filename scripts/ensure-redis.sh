@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Prints a Redis URL to use. Order: $SUNDIAL_REDIS_URL if it answers; else a private redis-server on a
 # free port (installing Debian's redis-server first when it is missing and we are root).
-# Messages go to stderr; only the URL goes to stdout.
+# Messages go to stderr; only the URL goes to stdout. The private server requires a password: generated
+# once, kept in $rundir/redis.password and given to redis-server in $rundir/redis.conf (both 0600, never
+# on a command line, where `ps` would show it).
 set -euo pipefail
+umask 077
 rundir=${1:-.run}
 mkdir -p "$rundir"
 if [ -n "${SUNDIAL_REDIS_URL:-}" ]; then
@@ -23,11 +26,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 port=$(.venv/bin/python -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$rundir" \
-  --daemonize yes --pidfile "$PWD/$rundir/redis.pid" --logfile "$PWD/$rundir/redis.log"
+[ -s "$rundir/redis.password" ] || .venv/bin/python -c "import secrets; print(secrets.token_hex(24))" > "$rundir/redis.password"
+chmod 600 "$rundir/redis.password"
+password=$(cat "$rundir/redis.password")
+printf 'port %s\nbind 127.0.0.1\nrequirepass %s\nsave ""\nappendonly no\ndir %s\ndaemonize yes\npidfile %s\nlogfile %s\n' \
+  "$port" "$password" "$PWD/$rundir" "$PWD/$rundir/redis.pid" "$PWD/$rundir/redis.log" > "$rundir/redis.conf"
+chmod 600 "$rundir/redis.conf"
+redis-server "$rundir/redis.conf"
+url="redis://:$password@127.0.0.1:$port/0"
 for _ in $(seq 50); do
-  .venv/bin/python -c "import redis; redis.Redis(port=$port).ping()" 2>/dev/null && break
+  .venv/bin/python -c "import redis,sys; redis.Redis.from_url(sys.argv[1]).ping()" "$url" 2>/dev/null && break
   sleep 0.1
 done
-echo "→ started a private redis-server on 127.0.0.1:$port (pid $(cat "$rundir/redis.pid"), log $rundir/redis.log)" >&2
-echo "redis://127.0.0.1:$port/0"
+echo "→ started a private redis-server on 127.0.0.1:$port with a password (pid $(cat "$rundir/redis.pid"), log $rundir/redis.log)" >&2
+echo "$url"

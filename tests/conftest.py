@@ -99,6 +99,10 @@ def _make_app(tmp_path, db_url, redis_url, **extra):
     }
     cfg.update(extra)
     app = create_app(cfg)
+    from portal.extensions import limiter
+
+    if limiter.enabled:
+        limiter.reset()  # R3: sign-in counters live in this session's Redis; each test starts from zero
     return app
 
 

@@ -166,3 +166,34 @@ def test_no_setting_is_read_with_an_inline_default_outside_config():
     found = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.py") if p.name != "config.py"
              for m in re.finditer(r"config\.get\(\s*\"[A-Z_]+\"\s*,[^)]*\)", p.read_text())]
     assert found == []
+
+
+def test_s5_every_file_under_instance_is_0600(tmp_path, monkeypatch, redis_url):
+    """Generated secrets and the SQLite database (with its journal) are readable by Sundial's user only."""
+    import os
+    import stat
+
+    from portal import create_app
+    from portal.extensions import db
+    from portal.models import Location
+
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o755)
+    (instance / "left-by-an-old-version.txt").write_text("x")
+    os.chmod(instance / "left-by-an-old-version.txt", 0o644)
+    monkeypatch.setenv("SUNDIAL_INSTANCE_PATH", str(instance))
+    monkeypatch.delenv("SUNDIAL_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SUNDIAL_SECRET_KEY", raising=False)
+    monkeypatch.delenv("SUNDIAL_ENCRYPTION_KEYS", raising=False)
+    app = create_app({"TESTING": True, "REDIS_URL": redis_url})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'sundial.db'}"
+    with app.app_context():
+        db.create_all()
+        db.session.add(Location(name="Main", timezone="UTC"))
+        db.session.commit()
+        db.engine.dispose()
+    files = sorted(p.name for p in instance.iterdir())
+    assert {"sundial.db", "secret_key", "encryption_key"} <= set(files)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in instance.iterdir()}
+    assert modes == {name: 0o600 for name in files}
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700

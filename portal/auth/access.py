@@ -49,5 +49,11 @@ def install_login_manager(login_manager) -> None:
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+    def load_user(cookie_id: str):
+        # R1: the cookie carries "<id>:<session token>"; a revoked token (logout, new password, "sign out
+        # everywhere") or an old-style bare id loads nobody, so a replayed cookie is refused.
+        user_id, _, token = cookie_id.partition(":")
+        if not user_id.isdigit() or not token:
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.is_enabled and user.token_matches(token) else None

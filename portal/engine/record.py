@@ -18,7 +18,16 @@ from datetime import timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db, redis_connection
-from ..models import Appointment, ExchangeIntegration, MailboxState, MailboxStatus, StaffMember, SyncActivity, utcnow
+from ..models import (
+    Appointment,
+    AuditEvent,
+    ExchangeIntegration,
+    MailboxState,
+    MailboxStatus,
+    StaffMember,
+    SyncActivity,
+    utcnow,
+)
 from .locks import LockLost
 
 log = logging.getLogger("portal.jobs")
@@ -41,6 +50,9 @@ def pause_integration(exc: AuthenticationFailed) -> None:
         integ.state = "paused"
         integ.paused_reason = exc.sentence
         _activity(None, "paused", exc.sentence, "G4")
+        # The audit trail shows who changed the integration's state; this change was Sundial's own (no user).
+        db.session.add(AuditEvent(action="paused_automatically",
+                                  detail=f"Syncing paused for everyone: {exc.sentence}"))
     db.session.commit()
 
 

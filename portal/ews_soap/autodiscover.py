@@ -128,10 +128,14 @@ class _Attempt:
         except requests.exceptions.RequestException:
             return None
         target = resp.headers.get("Location", "") if resp.status_code in (301, 302, 307, 308) else ""
-        host = urlsplit(target).hostname or ""
-        if urlsplit(target).scheme == "https" and (host == domain or host.endswith("." + domain)):
-            return target
-        return None
+        return target if https_inside(target, domain) else None
+
+
+def https_inside(url: str | None, domain: str) -> bool:
+    """An https URL whose host is the account's domain or one of its subdomains."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and bool(domain) and (host == domain or host.endswith("." + domain))
 
 
 def discover(username: str, password: str | None = None, *, email: str | None = None,
@@ -167,7 +171,9 @@ def discover(username: str, password: str | None = None, *, email: str | None = 
             address = value
             index -= 1  # ask the same endpoint again for the new address
             tried.pop()
-        elif action == "redirectUrl" and value and value.startswith("https://") and redirects < MAX_ADDRESS_REDIRECTS:
+        elif action == "redirectUrl" and https_inside(value, domain) and redirects < MAX_ADDRESS_REDIRECTS:
+            # credentials follow a redirectUrl only to https inside the account's own domain: a spoofed or
+            # hijacked Autodiscover reply must not collect the service account's password elsewhere
             redirects += 1
             candidates.insert(index, value)
     if standard and domain:

@@ -106,7 +106,7 @@ class EwsClient:
                 resp = self.http.post(url or self.config.url, data=data, headers=headers, auth=auth, timeout=timeout,
                                       allow_redirects=False, stream=True)
             except requests.exceptions.RequestException as exc:
-                raise tp.map_request_exception(exc) from exc
+                raise tp.map_request_exception(exc, timeout) from exc
             if stream and resp.status_code == 200:
                 self.last_headers = resp.headers
                 return resp
@@ -185,7 +185,7 @@ class EwsClient:
         try:
             resp = self.http.get(url, auth=auth, timeout=self.config.timeout, allow_redirects=False, stream=True)
         except requests.exceptions.RequestException as exc:
-            raise tp.map_request_exception(exc) from exc
+            raise tp.map_request_exception(exc, self.config.timeout) from exc
         content = tp.read_capped(resp, self.config.max_response_bytes, time.monotonic() + sum(self.config.timeout))
         err = tp.status_error(resp.status_code, resp.headers, content, had_success=self.had_success)
         if err is not None or resp.status_code != 200:

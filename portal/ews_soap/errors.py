@@ -46,6 +46,19 @@ class ServerUnreachable(EwsError):
     default_code = "Unreachable"
 
 
+class ServerTimedOut(ServerUnreachable):
+    """Connected or not, nothing came back within the timeout: a slow or silent server, not a wrong address."""
+
+    sentence = "The Exchange server did not answer in time; try again or check its load."
+    default_code = "Timeout"
+
+    def __init__(self, detail: str | None = None, *, seconds: float | None = None, **kw):
+        self.seconds = seconds
+        if seconds is not None and "sentence" not in kw:
+            kw["sentence"] = f"The Exchange server did not answer within {seconds:g} s; try again or check its load."
+        super().__init__(detail, **kw)
+
+
 class TlsNotTrusted(EwsError):
     sentence = ("The Exchange server's certificate is not trusted; upload your organisation's CA certificate "
                 "or fix the server's certificate.")

@@ -107,6 +107,16 @@ def parse_calendar_item(item: etree._Element) -> CalendarEvent:
         el = kids.get(name)
         return el.text if el is not None else None
 
+    problems: list[str] = []
+
+    def when(name: str, fallback: str | None = None):
+        value = text(name) or (text(fallback) if fallback else None)
+        try:
+            return parse_datetime(value)
+        except (ValueError, OverflowError):  # G11: one unreadable date skips this item, not the whole page
+            problems.append(f"{name} {value!r} is not a usable date")
+            return None
+
     item_id, change_key = id_pair(kids.get("ItemId"))
     body_el = kids.get("Body")
     body = None
@@ -119,8 +129,8 @@ def parse_calendar_item(item: etree._Element) -> CalendarEvent:
         item_id=item_id or "",
         change_key=change_key,
         subject=text("Subject"),
-        start=parse_datetime(text("Start")),
-        end=parse_datetime(text("End")),
+        start=when("Start"),
+        end=when("End"),
         is_all_day=_bool(text("IsAllDayEvent")),
         free_busy=(text("LegacyFreeBusyStatus") or "Busy").strip(),
         sensitivity=(text("Sensitivity") or "Normal").strip(),
@@ -130,11 +140,12 @@ def parse_calendar_item(item: etree._Element) -> CalendarEvent:
         categories=[s.text for s in categories.findall(f"{{{T}}}String") if s.text] if categories is not None else [],
         item_type=(text("CalendarItemType") or "Single").strip(),
         uid=text("UID"),
-        recurrence_id=parse_datetime(text("RecurrenceId") or text("OriginalStart")),
+        recurrence_id=when("RecurrenceId", "OriginalStart"),
         appointment_id=_appointment_id(item) if "ExtendedProperty" in kids else None,
         parent_folder_id=id_pair(kids.get("ParentFolderId"))[0],
-        last_modified=parse_datetime(text("LastModifiedTime")),
+        last_modified=when("LastModifiedTime"),
         attendees=_attendees(kids),
+        unreadable="; ".join(problems) or None,
     )
 
 

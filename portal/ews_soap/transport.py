@@ -27,6 +27,7 @@ from .errors import (
     AuthenticationFailed,
     PlainHttpRefused,
     ProtocolError,
+    ServerTimedOut,
     ServerUnreachable,
     Throttled,
     TlsNotTrusted,
@@ -124,20 +125,20 @@ def check_scheme(config: ServerConfig) -> None:
         raise ProtocolError(f"unsupported URL scheme {scheme!r}", sentence="The server address must start with https://.")
 
 
-SLOW = "The Exchange server did not answer in time; try again or check its load."
 DROPPED = "The connection to Exchange broke off; the request will be retried."
 
 
-def map_request_exception(exc: Exception) -> Exception:
-    """requests/urllib3/socket exceptions → typed errors (SPEC S6 sentences)."""
+def map_request_exception(exc: Exception, timeout: tuple[float, float] | None = None) -> Exception:
+    """requests/urllib3/socket exceptions → typed errors (SPEC S6 sentences). `timeout` (connect, read): a slow
+    or silent server is told apart from an unreachable one ("did not answer within N s")."""
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
         return TlsNotTrusted(text)
     if isinstance(exc, requests.exceptions.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError):
-        return ServerUnreachable(text, code="ConnectTimeout")
+        return ServerTimedOut(text, code="ConnectTimeout", seconds=timeout[0] if timeout else None)
     if isinstance(exc, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError) \
             or "Read timed out" in text:
-        return ServerUnreachable(text, code="ReadTimeout", sentence=SLOW)
+        return ServerTimedOut(text, code="ReadTimeout", seconds=timeout[1] if timeout else None)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError):
         return TransientServerError(text, code="ConnectionDropped", sentence=DROPPED)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -165,8 +166,10 @@ def auth_offer(config: ServerConfig, session: requests.Session) -> str:
         resp = session.get(config.url, timeout=config.timeout, allow_redirects=False, stream=True)
         resp.close()
     except requests.exceptions.RequestException as exc:
-        raise map_request_exception(exc) from exc
+        raise map_request_exception(exc, config.timeout) from exc
     offer = resp.headers.get("WWW-Authenticate", "").lower()
+    if resp.status_code in (429, 503):  # a busy IIS answers before any sign-in offer: throttling, not a wrong server
+        raise status_error(resp.status_code, resp.headers, b"", had_success=False)
     if "ntlm" in offer or "negotiate" in offer:
         kind = "ntlm"
     elif "basic" in offer:
@@ -220,8 +223,7 @@ def read_capped(resp: requests.Response, cap: int, deadline: float) -> bytes:
             if total > cap:
                 raise ProtocolError(f"response exceeds the {cap}-byte cap")
             if time.monotonic() > deadline:
-                raise ServerUnreachable("response took longer than the timeouts allow", code="ReadTimeout",
-                                        sentence=SLOW)
+                raise ServerTimedOut("response took longer than the timeouts allow", code="ReadTimeout")
             chunks.append(chunk)
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise map_request_exception(exc) from exc

@@ -122,6 +122,7 @@ class CalendarEvent:
     parent_folder_id: str | None = None
     last_modified: datetime | None = None
     attendees: list[tuple[str | None, str | None]] = field(default_factory=list)
+    unreadable: str | None = None  # why a field could not be read (the item is then skipped, G11)
 
 
 @dataclass

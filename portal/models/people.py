@@ -1,11 +1,19 @@
 """Users, staff members, locations, services and clients."""
 from __future__ import annotations
 
+import hmac
+import secrets
+
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
 
 staff_locations = db.Table(
     "staff_locations",
@@ -24,6 +32,8 @@ class User(UserMixin, db.Model):
     staff_id = db.Column(db.ForeignKey("staff_members.id"), nullable=True)
     is_enabled = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    # R1: part of every session and remember-me cookie; replacing it revokes them all on the server.
+    session_token = db.Column(db.String(64), nullable=False, default=new_session_token, server_default="")
 
     staff = db.relationship("StaffMember", foreign_keys=[staff_id])
 
@@ -35,8 +45,21 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.is_enabled
 
+    def get_id(self) -> str:  # Flask-Login stores this in the session and the remember-me cookie
+        if not self.session_token:
+            self.revoke_sessions()
+        return f"{self.id}:{self.session_token}"
+
+    def token_matches(self, token: str) -> bool:
+        return bool(self.session_token) and hmac.compare_digest(self.session_token, token)
+
+    def revoke_sessions(self) -> None:
+        """R1: every cookie issued so far stops working on its next request."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        self.revoke_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from ..extensions import db
 from ..models import Appointment, NotificationSetting, OutboxMessage
+from ..validators import CONTROL
 
 # kind -> (subject verb, sentence); {what} is the service, {when} the local start.
 KINDS = {
@@ -43,7 +44,9 @@ def _body(appointment: Appointment, kind: str, greeting: str, tz_name: str) -> s
 def _subject(appointment: Appointment, kind: str, tz_name: str) -> str:
     verb, _ = KINDS[kind]
     s = appointment.start.astimezone(ZoneInfo(tz_name or "UTC"))
-    return f"{verb}: {appointment.service.name} on {s:%a} {s.day} {s:%b} at {s:%H:%M} {s.tzname()}"
+    # R5: names are checked at input; rows from before that check must still give a one-line subject.
+    service = CONTROL.sub(" ", appointment.service.name)
+    return f"{verb}: {service} on {s:%a} {s.day} {s:%b} at {s:%H:%M} {s.tzname()}"
 
 
 def notify_appointment(appointment: Appointment, kind: str, staff=None,

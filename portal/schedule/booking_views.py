@@ -13,6 +13,7 @@ from ..extensions import db
 from ..jobs.after_commit import enqueue_after_commit
 from ..models import Appointment, AppointmentChange, Client, ExchangeIntegration, Location, Service, StaffMember
 from ..notifications import notify_appointment
+from ..validators import plausible_day
 from . import bp
 from .forms import AppointmentForm
 
@@ -107,6 +108,8 @@ def _prefill(form: AppointmentForm) -> None:
     try:
         form.date.data = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
+        form.date.data = None
+    if not plausible_day(form.date.data):  # R5: ?date=0001-01-01 pre-fills nothing
         form.date.data = None
     try:
         form.time.data = time.fromisoformat(request.args.get("time", ""))

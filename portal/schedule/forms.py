@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..auth.forms import EMAIL_SHAPE
+from ..validators import no_control_chars, plausible_date
 
 US_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
             "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"]
@@ -40,15 +41,16 @@ class CheckboxListField(SelectMultipleField):
 class AppointmentForm(FlaskForm):
     service = SelectField("Service", coerce=int, validators=[InputRequired()])
     location = SelectField("Location", coerce=int, validators=[InputRequired()])
-    date = DateField("Date", validators=[DataRequired()])
+    date = DateField("Date", validators=[DataRequired(), plausible_date])
     time = TimeField("Start time", validators=[DataRequired()])
     duration = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(min=5, max=24 * 60)])
     staff = CheckboxListField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
     clients = CheckboxListField("Clients", coerce=int)
     # A walk-in: a new client created in the booking's own transaction (name given → created).
-    new_client_name = StringField("Name", validators=[Length(max=120)])  # no Optional(): it would skip the check below
+    # no Optional(): it would skip the check below
+    new_client_name = StringField("Name", validators=[Length(max=120), no_control_chars])
     new_client_email = EmailField("Email", validators=[Optional(), Length(max=254), EMAIL_SHAPE])
-    new_client_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    new_client_phone = StringField("Phone", validators=[Optional(), Length(max=40), no_control_chars])
     notes = TextAreaField("Internal notes", validators=[Length(max=5000)])
 
     def validate_clients(self, field):
@@ -62,7 +64,7 @@ class AppointmentForm(FlaskForm):
 
 
 class StaffForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120), no_control_chars])
     email = EmailField("Email (the Exchange mailbox's primary address)",
                        validators=[DataRequired(), Length(max=254), EMAIL_SHAPE])
     timezone = SelectField("Time zone", validators=[DataRequired()])
@@ -78,19 +80,19 @@ class StaffForm(FlaskForm):
 
 
 class ClientForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120), no_control_chars])
     email = EmailField("Email", validators=[Optional(), Length(max=254), EMAIL_SHAPE])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40), no_control_chars])
 
 
 class ServiceForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120), no_control_chars])
     duration_minutes = IntegerField("Length (minutes)", validators=[
         InputRequired("Enter the length in minutes."),
         NumberRange(min=5, max=24 * 60, message="Enter a length from 5 to 1440 minutes.")])
 
 
 class LocationForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    address = StringField("Address", validators=[Optional(), Length(max=300)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120), no_control_chars])
+    address = StringField("Address", validators=[Optional(), Length(max=300), no_control_chars])
     timezone = SelectField("Time zone", validators=[DataRequired()])

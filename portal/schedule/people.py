@@ -111,3 +111,18 @@ def staff_new():
 @admin_required
 def staff_edit(staff_id: int):
     return _save_staff(db.get_or_404(StaffMember, staff_id))
+
+
+@bp.route("/admin/staff/<int:staff_id>/sign-out-everywhere", methods=["POST"])
+@admin_required
+def staff_sign_out_everywhere(staff_id: int):
+    """R1: revoke every session and remember-me cookie of this staff member's login."""
+    member = db.get_or_404(StaffMember, staff_id)
+    login = _login_of(member, None)
+    if login is None:
+        flash(f"{member.name} has no Sundial login, so there is nothing to sign out.", "info")
+    else:
+        login.revoke_sessions()
+        db.session.commit()
+        flash(f"{member.name} is signed out on every browser and device.", "success")
+    return redirect(url_for("schedule.staff_edit", staff_id=staff_id))

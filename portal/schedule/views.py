@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.access import login_required
 from ..booking.appointments import absence_label
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, ExternalAbsence, StaffMember, utcnow
+from ..validators import plausible_day
 from . import bp
 from .week import empty_week, place
 
@@ -40,9 +41,10 @@ def _chosen_staff() -> StaffMember | None:
 
 def _week_date() -> date | None:
     try:
-        return date.fromisoformat(request.args.get("week", ""))
+        day = date.fromisoformat(request.args.get("week", ""))
     except ValueError:
         return None
+    return day if plausible_day(day) else None  # R5: no week of year 1 or 9999 (its neighbours overflow)
 
 
 def build_staff_week(member: StaffMember, day: date | None, now: datetime | None = None):
@@ -80,7 +82,11 @@ def week():
     member = _chosen_staff()
     if member is None:
         return render_template("schedule/no_staff.html"), 200
-    week, n_appts, n_absences = build_staff_week(member, _week_date())
+    day = _week_date()
+    if day is None and request.args.get("week"):
+        flash("That is not a week Sundial can show (use a date between 1900 and 2999); here is this week.", "warning")
+        return redirect(url_for("schedule.week", staff=request.args.get("staff", type=int)))
+    week, n_appts, n_absences = build_staff_week(member, day)
     return render_template("schedule/week.html", member=member, week=week, n_appts=n_appts,
                            n_absences=n_absences, staff_choices=_staff_choices() if current_user.is_admin else [],
                            hours=range(24))

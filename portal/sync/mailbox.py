@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..ews_soap.types import CalendarEvent
-from .actions import Action, DropLink, KeepLink, LinkValues
+from .actions import Action, DropLink, KeepLink, LinkValues, Skip
 from .plan import LinkState, linked_units, needs_confirmation, plan_exchange_item, plan_gone, plan_series, removals
 from .rules import SyncSettings
+from .sanity import item_problem
 from .shapes import AppointmentSide, item_key, series_key
 
 # SyncFolderItems reports an item moved to another calendar as a Delete, like a deletion (I2/D2): say both.
@@ -98,7 +99,20 @@ class MailboxPlanner:
             self.unseen_gone()
         return self.out
 
+    def absurd(self, ev: CalendarEvent) -> bool:
+        """G11/R5: an item that cannot be planned is explained in the activity log and left as it is in
+        Sundial (never stored inverted or absurd); the rest of the mailbox goes on."""
+        why = item_problem(ev)
+        if why is None:
+            return False
+        key = item_key(ev) if ev.item_type != "RecurringMaster" else ev.item_id
+        self.seen.add(key)
+        self.out.append(Planned([Skip(key, "G11", why, (ev.subject or "")[:255] or None)]))
+        return True
+
     def event(self, ev: CalendarEvent) -> None:
+        if self.absurd(ev):
+            return
         key = item_key(ev)
         self.seen.add(key)
         link = self.mb.links.get(key)
@@ -127,6 +141,10 @@ class MailboxPlanner:
     def series(self, s: Series) -> None:
         """U4: the occurrences expanded over the horizon are the truth for the whole series."""
         m, skey = s.master, series_key(s.master)
+        if self.absurd(m):
+            return
+        occurrences = [e for e in s.occurrences if not self.absurd(e)]
+        s = Series(m, occurrences)
         self.seen.add(m.item_id)
         self.out.append(Planned([KeepLink(LinkValues(m.item_id, m.item_id, m.change_key, None, skey,
                                                      m.last_modified))]))

@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 import nh3
 
 MARKER = "Edits above this line will be synced"
+# R5: notes imported from an Exchange body are capped (a pasted e-mail thread can be megabytes).
+NOTES_CAP = 10_000  # characters
+CUT_MARK = "[… cut by Sundial: the notes in Exchange are longer than 10,000 characters]"
 
 _BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/tr|/h[1-6]|/blockquote|/pre|/table)\s*>")
 _LI = re.compile(r"(?i)<\s*li(\s[^>]*)?>")
@@ -50,7 +53,14 @@ def notes_above_marker(body: str | None) -> str | None:
     idx = text.find(MARKER)
     if idx < 0:
         return None
-    return normalise(text[:idx])
+    return cap_notes(normalise(text[:idx]))
+
+
+def cap_notes(text: str) -> str:
+    """At most NOTES_CAP characters, plus a line saying the rest was cut."""
+    if len(text) <= NOTES_CAP:
+        return text
+    return text[:NOTES_CAP].rstrip() + "\n" + CUT_MARK
 
 
 def appointment_details(*, appointment_id: int, service: str, start: datetime, end: datetime, time_zone: str,

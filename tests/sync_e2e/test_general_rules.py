@@ -10,7 +10,7 @@ from portal.engine.session import server_config
 from portal.ews_soap.transport import discard_session
 from portal.extensions import db
 from portal.jobs.queues import enqueue_incremental_sync, get_queue
-from portal.models import ExchangeIntegration, ExternalAbsence, StaffMember
+from portal.models import AuditEvent, ExchangeIntegration, ExternalAbsence, StaffMember
 
 from .conftest import future
 
@@ -61,6 +61,8 @@ def test_g4_rejected_password_pauses_everyone_without_retrying(world):
     db.session.expire_all()
     integ = ExchangeIntegration.get()
     assert integ.state == "paused" and "password" in integ.paused_reason
+    [audit] = db.session.execute(db.select(AuditEvent).filter_by(action="paused_automatically")).scalars().all()
+    assert audit.user_id is None and integ.paused_reason in audit.detail  # G4: the automatic pause is audited
     auth_attempts = world.sim.counters.total()
     for _ in range(3):
         world.sync()

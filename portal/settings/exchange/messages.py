@@ -18,6 +18,8 @@ AUTHORIZE_SENTENCES: dict[type, str] = {
                                "and authorize again."),
     ews.ServerUnreachable: ("Sundial could not reach the Exchange server at this address; check the address "
                             "and that the server is online and reachable from Sundial."),
+    # a slow or silent server is not a wrong address: its own sentence says "did not answer within N s"
+    ews.ServerTimedOut: "{own}",
     ews.TlsNotTrusted: ("The Exchange server's certificate is not trusted; upload your organisation's CA "
                         "certificate below, or give the server a publicly trusted certificate."),
     ews.PlainHttpRefused: PLAIN_HTTP_SENTENCE,
@@ -40,6 +42,7 @@ AUTHORIZE_SENTENCES: dict[type, str] = {
 FAILURE_FIELDS: dict[type, tuple[str, str]] = {
     ews.AuthenticationFailed: ("password", "Rejected by Exchange — type the password again."),
     ews.ServerUnreachable: ("server_url", "Nothing answered at this address."),
+    ews.ServerTimedOut: ("server_url", "The server at this address did not answer in time."),
     ews.ProtocolError: ("server_url", "This address does not answer like Exchange Web Services."),
     ews.TlsNotTrusted: ("ca_cert", "Upload the CA certificate that signed the server's certificate."),
     ews.VersionNotAccepted: ("version", "This server does not accept this version."),
@@ -119,13 +122,14 @@ AUDIT_ACTIONS: dict[str, str] = {
     "included": "Included",
     "confirmed_empty": "Confirmed empty calendar",
     "keys_rotated": "Rotated encryption key",
+    "paused_automatically": "Paused (Exchange rejected the password)",
 }
 
 
 def authorize_sentence(error: Exception) -> str:
     for cls in type(error).__mro__:
         if cls in AUTHORIZE_SENTENCES:
-            return AUTHORIZE_SENTENCES[cls]
+            return AUTHORIZE_SENTENCES[cls].replace("{own}", getattr(error, "sentence", ""))
     return getattr(error, "sentence", None) or "Exchange answered with an error Sundial does not recognise."
 
 
