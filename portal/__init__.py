@@ -43,6 +43,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_cli(app)
     register_templating(app)
 
+    from .ops import init_ops
+
+    init_ops(app)
+
     @app.errorhandler(403)
     def forbidden(_e):
         return render_template("errors/403.html"), 403

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, ExchangeLink, StaffMember, utcnow
+from ..ops.metrics import sundial_to_exchange
 from ..sync.plan import plan_export
 from .apply import Applier
 from .context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
@@ -53,6 +54,7 @@ def export_appointment(appointment_id: int) -> str:
         AppointmentChange.created_at <= started)).scalars()
     for change in pending:
         change.exported_at = utcnow()
+        sundial_to_exchange((change.exported_at - change.created_at).total_seconds())
     db.session.commit()
     return f"exported to {len(done)} mailboxes"
 

@@ -16,6 +16,8 @@ from datetime import timedelta
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
+from ..ops.logs import log_context
+from ..ops.metrics import throttled
 from .locks import LockLost
 from .queues import redis_connection
 
@@ -55,7 +57,8 @@ def clear_stale_pause(integ: ExchangeIntegration) -> None:
 def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
     """Wrap one mailbox's work; on failure roll back and record the outcome on MailboxState."""
     try:
-        yield
+        with log_context(mailbox=f"staff-{staff_id}"):
+            yield
     except Throttled as exc:
         db.session.rollback()
         wait = max(float(exc.backoff_seconds or 30.0), 1.0)
@@ -63,6 +66,7 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         ms.state, ms.throttled_until = "throttled", utcnow() + timedelta(seconds=wait)
         ms.last_error = exc.sentence
         _activity(staff_id, "throttled", f"{exc.sentence} Waiting {wait:.0f} s.", "G3")
+        throttled(wait)
         db.session.commit()
         requeue(wait)
     except AuthenticationFailed as exc:

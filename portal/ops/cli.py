@@ -1,0 +1,35 @@
+"""`flask sundial status` (O1) and `flask sundial doctor` (O5)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cli import sundial
+
+
+@sundial.command("status")
+def status():
+    """What /readyz checks, with details; exit status 1 when something is not ready."""
+    from .health import current_readiness, summary_lines
+
+    checks = current_readiness()
+    for line in summary_lines(checks):
+        click.echo(line)
+    sys.exit(0 if all(c.ok for c in checks) else 1)
+
+
+@sundial.command("doctor")
+@click.option("--sample", default=5, show_default=True, help="How many staff mailboxes to check for access rights.")
+def doctor(sample: int):
+    """Check the Exchange connection step by step (DNS, TCP, TLS, sign-in, rights, notifications)."""
+    from .doctor import run_doctor_for_integration
+
+    report = run_doctor_for_integration(sample=sample)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+def register(app) -> None:
+    """The commands attach to the `sundial` group when this module is imported (by init_ops)."""
