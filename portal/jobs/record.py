@@ -42,6 +42,9 @@ def pause_integration(exc: AuthenticationFailed) -> None:
         integ.paused_reason = exc.sentence
         _activity(None, "paused", exc.sentence, "G4")
     db.session.commit()
+    from ..ops.alerts import evaluate_safely
+
+    evaluate_safely()  # O4: admins hear of the pause now, not at the next tick
 
 
 def clear_stale_pause(integ: ExchangeIntegration) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 def init_ops(app) -> None:
     """Called by create_app: routes, the EWS metrics observer, log format, CLI commands."""
-    from ..extensions import csrf
-    from . import cli, logs, metrics
+    from . import alerts, cli, logs, metrics
     from .views import bp
 
     app.register_blueprint(bp)
-    csrf.exempt(bp)
+    app.jinja_env.globals["open_alerts"] = alerts.open_incidents
     metrics.install()
     logs.install(app)
     cli.register(app)

@@ -18,8 +18,7 @@ _mailbox = contextvars.ContextVar("sundial_log_mailbox", default="")
 _operation = contextvars.ContextVar("sundial_log_operation", default="")
 _secrets: set[str] = set()
 HANDLER_NAME = "sundial"
-TEXT_FORMAT = ("%(asctime)s %(levelname)s %(name)s [%(request_id)s%(job_id)s mailbox=%(mailbox)s "
-               "op=%(operation)s] %(message)s")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(context)s mailbox=%(mailbox)s op=%(operation)s] %(message)s"
 
 
 def register_secret(value: str | None) -> None:
@@ -60,8 +59,7 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         request_id, endpoint = _request_fields()
         job_id, func = _job_fields()
-        record.request_id = f"req={request_id} " if request_id else ""
-        record.job_id = f"job={job_id} " if job_id else ""
+        record.context = (f"req={request_id}" if request_id else "") + (f"job={job_id}" if job_id else "") or "-"
         record.mailbox = _mailbox.get() or "-"
         record.operation = _operation.get() or endpoint or func or "-"
         record.ids = {"request_id": request_id or None, "job_id": job_id or None}

@@ -10,6 +10,8 @@ import hmac
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user
 
+from ..auth.access import admin_required
+
 bp = Blueprint("ops", __name__)
 
 
@@ -66,3 +68,19 @@ def metrics():
     if not _may_scrape():
         abort(403)
     return render(current_collector()), 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+
+
+@bp.post("/settings/integrations/exchange/check-connection")
+@admin_required
+def check_connection():
+    """The connection doctor (O5), run synchronously within DOCTOR_TIMEOUT_SECONDS; the report shows on the
+    Exchange page. Read-only, except that a password found rejected pauses the integration (G4, S10)."""
+    from flask import g
+
+    from ..models import ExchangeIntegration
+    from ..settings.exchange.views import _form_for, _render
+    from .doctor import run_doctor_for_integration
+
+    g.doctor_report = run_doctor_for_integration()
+    integ = ExchangeIntegration.get()
+    return _render(_form_for(integ), integ)

@@ -85,3 +85,38 @@ def wait_for(predicate, timeout: float, step: float = 0.5):
             return value, time.monotonic() - start
         time.sleep(step)
     raise AssertionError(f"not reached within {timeout} s; last value {value!r}")
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def subjects(self, to: str | None = None) -> list[str]:
+        import email
+
+        return [email.message_from_bytes(e.content)["Subject"] for e in self.messages
+                if to is None or to in e.rcpt_tos]
+
+
+@pytest.fixture
+def smtp_inbox(app):
+    """A real SMTP server (aiosmtpd) on localhost; the app delivers its outbox to it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:  # aiosmtpd's start() connects to its port to check it is up: no port 0
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SENDER="Sundial <no-reply@sundial.test>")
+    yield inbox
+    controller.stop()
