@@ -80,7 +80,8 @@ def run_step(report: Report, clock: Clock, name: str, fn: Callable[[float], str]
         step = Step(name, None, str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
         why = getattr(exc, "sentence", None) or f"{type(exc).__name__}: {exc}"
-        sentence, fix = fix_for(name, type(exc).__name__, why=why, **fix_values)
+        values = {**fix_values, **getattr(exc, "values", {})}
+        sentence, fix = fix_for(name, type(exc).__name__, why=why, **values)
         step = Step(name, False, sentence, fix)
         step.error = exc
     step.seconds = time.monotonic() - started

@@ -46,15 +46,16 @@ def _schemes(report, clock, integ, url, ca, vals) -> None:
         wanted = {"ntlm": ("Ntlm", "Negotiate"), "basic": ("Basic",)}.get(integ.auth_type, ("Ntlm", "Negotiate",
                                                                                              "Basic"))
         if not set(offered) & set(wanted):
-            vals.update(wanted="/".join(wanted), offered=", ".join(offered) or "nothing")
-            raise SchemeMissing()
+            raise SchemeMissing(wanted="/".join(wanted), offered=", ".join(offered) or "nothing")
         return "the 401 challenge offers " + ", ".join(offered)
 
     run_step(report, clock, "schemes", check, **vals)
 
 
 class SchemeMissing(Exception):
-    pass
+    def __init__(self, **values):
+        super().__init__("scheme not offered")
+        self.values = values
 
 
 def _session(integ, clock):
