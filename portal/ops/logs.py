@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -66,14 +67,23 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# HTTP authentication tokens as libraries print them at DEBUG (an NTLM authenticate message can be cracked
+# offline for the password; Basic is the password in base64).
+AUTH_TOKEN = re.compile(r"\b(NTLM|Negotiate|Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}")
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return AUTH_TOKEN.sub(r"\1 ***", text)
+
+
 class RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        exc = record.exc_text or ""
-        for secret in _secrets:
-            text, exc = text.replace(secret, "***"), exc.replace(secret, "***")
+        text, exc = redact(text), redact(record.exc_text or "")
         record.msg, record.args, record.exc_text = text, None, exc or None
         return True
 
@@ -122,5 +132,13 @@ def install(app) -> None:
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(make_handler(app.config.get("LOG_FORMAT", "text")))
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
+    root.setLevel(getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO))
+    from ..ews_soap.observe import add_observer
+
+    add_observer(log_ews)
+
+
+def log_ews(operation: str, outcome: str, seconds: float) -> None:
+    """One line per EWS request: DEBUG when it worked, INFO when Exchange said no."""
+    level = logging.DEBUG if outcome == "ok" else logging.INFO
+    logging.getLogger("portal.ews").log(level, "EWS %s: %s in %.0f ms", operation, outcome, seconds * 1000)

@@ -19,6 +19,7 @@ def ops_config(env) -> dict:
         "METRICS_ADDRESSES": _addresses(env.get("SUNDIAL_METRICS_ADDRESSES", "")),
         # O3: "json" for JSON lines, anything else for human-readable lines.
         "LOG_FORMAT": env.get("SUNDIAL_LOG_FORMAT", "text"),
+        "LOG_LEVEL": env.get("SUNDIAL_LOG_LEVEL", "INFO").upper(),
         # O4: admins are emailed; this URL (optional) gets a JSON POST per alert.
         "ALERT_WEBHOOK_URL": env.get("SUNDIAL_ALERT_WEBHOOK_URL", ""),
         # O5: the whole connection doctor stops after this many seconds.
