@@ -31,5 +31,16 @@ def doctor(sample: int):
     sys.exit(0 if report.ok else 1)
 
 
+@sundial.command("scheduler")
+def scheduler():
+    """Run RQ's scheduler alone (deploy/systemd/sundial-scheduler.service): moves delayed jobs to their queues.
+    Workers run one too; a lock per queue in Redis lets one at a time work, so either may stop."""
+    from rq.scheduler import RQScheduler
+
+    from ..jobs.queues import QUEUE_NAMES, redis_connection
+
+    RQScheduler(list(QUEUE_NAMES), connection=redis_connection()).work()
+
+
 def register(app) -> None:
     """The commands attach to the `sundial` group when this module is imported (by init_ops)."""
