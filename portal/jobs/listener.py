@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..ops.state_metrics import publish_listener_stats
+from ..ops.state_metrics import fallback_sentence, publish_listener_stats
 from .listener_affinity import LISTENED_STATES, AffinityRefresher, listened_rows
 from .listener_coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
 from .listener_groups import Plan, Target, plan_groups
@@ -141,7 +141,8 @@ class Listener:
         self._renew_leases()
         self._check_runners()
         self._balance()
-        publish_listener_stats(self.coord.redis, self.owner, self.runners, self.settings.lease_ms)
+        publish_listener_stats(self.coord.redis, self.owner, self.runners, self.settings.lease_ms,
+                               fallback_sentence(self.world))
 
     def _apply_world(self, world: World) -> None:
         old = self.world

@@ -53,13 +53,24 @@ class StateCollector:
         yield GaugeMetricFamily("sundial_listener_subscriptions", "Notification subscriptions", value=subs)
 
 
-def publish_listener_stats(redis, owner: str, runners: dict, ttl_ms: int) -> None:
-    """Called by the listener on every pass: its open connections and subscriptions, expiring with it."""
+def fallback_sentence(world) -> str:
+    """Why some mailboxes are not on streaming notifications although the server offers them (O4 alert), or "".
+    Delegate access and Exchange 2010 RTM never stream: that is their configuration, not an incident."""
+    plan = getattr(world, "plan", None)
+    if world is None or not world.connected or plan is None or plan.mode != "streaming":
+        return ""
+    pulled = sum(len(g.members) for g in plan.groups if g.mode != "streaming")
+    return f"{pulled} mailbox(es) are read by pull notifications instead of streaming. {plan.reason}" if pulled else ""
+
+
+def publish_listener_stats(redis, owner: str, runners: dict, ttl_ms: int, fallback: str = "") -> None:
+    """Called by the listener on every pass: its open connections and subscriptions (and any fallback from
+    streaming), expiring with it."""
     key = f"sundial:listener:stats:{owner}"
     conns = sum(1 for r in runners.values() if getattr(r, "_aborter", None) is not None)
     subs = sum(len(getattr(r, "subs", None) or {}) for r in runners.values())
     pipe = redis.pipeline()
-    pipe.hset(key, mapping={"connections": conns, "subscriptions": subs})
+    pipe.hset(key, mapping={"connections": conns, "subscriptions": subs, "fallback": fallback})
     pipe.pexpire(key, ttl_ms)
     pipe.execute()
 

@@ -167,3 +167,20 @@ def test_o4_a_webhook_that_is_down_does_not_stop_the_email(app, ops_redis):
     db.session.commit()
     evaluate()
     assert _admin_outbox() == ["[Sundial] Alert: Exchange syncing is paused for everyone"]
+
+
+def test_o4_the_listener_reports_a_fallback_from_streaming_but_not_delegate_polling():
+    from types import SimpleNamespace
+
+    from portal.jobs.listener_groups import Group, Plan, Target
+    from portal.ops.state_metrics import fallback_sentence
+
+    a, b = Target("a@example.com", 1), Target("b@example.com", 2)
+    streaming = Group("s1", "streaming", (a,))
+    pulled = Group("p1", "pull", (b,))
+    world = SimpleNamespace(connected=True, plan=Plan("streaming", "2 over the limit.", (streaming, pulled)))
+    assert fallback_sentence(world).startswith("1 mailbox(es) are read by pull notifications")
+    world.plan = Plan("streaming", "", (streaming,))
+    assert fallback_sentence(world) == ""
+    world.plan = Plan("polling", "delegate access", ())
+    assert fallback_sentence(world) == ""  # a configuration, not an incident
