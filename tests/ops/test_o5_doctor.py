@@ -158,3 +158,23 @@ def test_o5_check_connection_button_shows_the_report(csrf_app, ops_redis, sim):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and 'id="doctor-report"' in html
     assert 'data-step="signin" data-ok="yes"' in html and 'data-step="subscribe" data-ok="yes"' in html
+
+
+def test_o5_tls_chain_with_the_stored_ca_and_without_it(app, ops_redis):
+    """https with the simulator's own CA: trusted when the CA is stored (and Extended Protection's channel binding
+    rides the sign-in), refused with one sentence and the certificate command when it is not."""
+    with running_simulator(version="2016", auth="ntlm", tls=True) as tls_sim:
+        tls_sim.add_mailbox(tls_sim.service_account.upn, name="Sundial service")
+        tls_sim.add_mailbox(ALICE, name="Alice Able")
+        configure(tls_sim, app, allow_http=False, ca_cert_pem=tls_sim.ca_pem)
+        report = run_doctor()
+        steps = by_name(report)
+        assert steps["tls"][0].ok is True and "TLSv1." in steps["tls"][0].sentence
+        assert steps["signin"][0].ok is True and steps["extended_protection"][0].ok is True
+        ExchangeIntegration.get().ca_cert_pem = None
+        db.session.commit()
+        report = run_doctor()
+        tls = by_name(report)["tls"][0]
+        assert tls.ok is False and "not trusted" in tls.sentence and "Get-ExchangeCertificate" in tls.fix
+        assert "signin" not in by_name(report)  # no password goes to a server Sundial cannot trust
+        close_pools()

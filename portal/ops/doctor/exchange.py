@@ -83,6 +83,7 @@ def _exchange_steps(report, clock, integ, sample, vals, secure) -> None:
                 signin.sentence += " If the password is right, " + sentence[0].lower() + sentence[1:]
                 signin.fix += " — or, for Extended Protection: " + fix
         return
+    _extended_protection(report, secure, signin)
     version = session.server_version
     run_step(report, clock, "build", lambda t: f"{label_for_server(version) or 'unknown'} (build "
              f"{version.major}.{version.minor}.{version.build})" if version else "the server did not say", **vals)
@@ -101,6 +102,17 @@ def _exchange_steps(report, clock, integ, sample, vals, secure) -> None:
         skip(report, "subscribe", "Delegate access cannot subscribe to notifications; Sundial polls instead.")
     elif staff:
         run_step(report, clock, "subscribe", lambda t: _subscribe(session, staff[0]), **vals, mailbox=staff[0])
+
+
+def _extended_protection(report, secure: bool, signin) -> None:
+    """Whether the server requires Extended Protection is not visible before signing in; Sundial's NTLM sign-in
+    over https always carries channel binding (requests-ntlm send_cbt), so a sign-in that passed over https
+    passed whatever the server requires. A failed one gets the EP sentence appended above."""
+    if not secure:
+        skip(report, "extended_protection", "Not applicable over plain http (no TLS channel to bind to).")
+    else:
+        report.steps.append(Step("extended_protection", True, "sign-in over https carried channel binding and "
+                                 "passed: Extended Protection, if the server requires it, is satisfied"))
 
 
 def _sign_in(session) -> str:
