@@ -29,6 +29,11 @@ def test_o1_readyz_names_what_failed_and_keeps_details_for_localhost_and_admins(
     details = {c["name"]: c for c in local["checks"]}
     assert details["database"]["ok"] and details["redis"]["ok"]
     assert "sync" in details["worker:sync"]["detail"] and not details["listener"]["ok"]
+    staff = make_user("ops-staff@example.test", role="staff")
+    staff_client = app.test_client()
+    staff_client.post("/login", data={"email": staff.email, "password": "correct horse battery"},
+                      environ_base=REMOTE)
+    assert "checks" not in staff_client.get("/readyz", environ_base=REMOTE).get_json()
     admin = make_user("ops-admin@example.test", role="admin")
     client.post("/login", data={"email": admin.email, "password": "correct horse battery"},
                 environ_base=REMOTE)

@@ -70,8 +70,13 @@ def test_o3_a_response_carries_its_request_id(app):
     assert len(app.test_client().get("/healthz").headers["X-Request-ID"]) == 16
 
 
-def test_o3_a_full_run_never_logs_the_password_or_the_session_secret(app, processes):
-    app.config["EXCHANGE_PROBE_TIMEOUT"] = (3, 10)
+def test_o2_o3_a_full_run_never_logs_the_password_or_the_session_secret(app, processes, tmp_path, monkeypatch):
+    """Also O2 across processes: the worker process writes its metrics to the multi-process directory and this
+    process's /metrics reports them."""
+    app.config.update(EXCHANGE_PROBE_TIMEOUT=(3, 10), METRICS_TOKEN="o2-token")
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    processes.env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
     stream, handler = _capture("json")
     handler.setLevel(logging.DEBUG)
     root = logging.getLogger()
@@ -96,6 +101,10 @@ def test_o3_a_full_run_never_logs_the_password_or_the_session_secret(app, proces
                for x in job_lines), [(x["message"], x["operation"]) for x in job_lines if "EWS" in x["message"]]
     web = [json.loads(x) for x in ours.splitlines() if '"request_id": "' in x]
     assert any(x["operation"] == "exchange_settings.authorize_view" for x in web)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prom))
+    metrics = app.test_client().get("/metrics", headers={"Authorization": "Bearer o2-token"}).get_data(as_text=True)
+    assert re.search(r'sundial_ews_requests_total\{operation="CreateItem",outcome="ok"\} [1-9]', metrics)
+    assert re.search(r"sundial_sundial_to_exchange_delay_seconds_count [1-9]", metrics)
 
 
 def _full_run(app, sim, processes) -> list[str]:
