@@ -27,8 +27,16 @@ def healthz():
     return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
 
 
+def _direct_from(addresses: list[str]) -> bool:
+    """The caller's own address is listed. A request that came through a reverse proxy (X-Forwarded-For or
+    Forwarded present) is not trusted by address: behind a proxy on this host everyone looks local."""
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
+    return request.remote_addr in addresses
+
+
 def _sees_details() -> bool:
-    if request.remote_addr in current_app.config["OPS_DETAIL_ADDRESSES"]:
+    if _direct_from(current_app.config["OPS_DETAIL_ADDRESSES"]):
         return True
     return bool(current_user.is_authenticated and current_user.is_admin)
 
@@ -54,7 +62,7 @@ def _may_scrape() -> bool:
     given = request.headers.get("Authorization", "")
     if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
         return True
-    return request.remote_addr in current_app.config["METRICS_ADDRESSES"]
+    return _direct_from(current_app.config["METRICS_ADDRESSES"])
 
 
 @bp.get("/metrics")

@@ -25,6 +25,8 @@ def test_o1_readyz_names_what_failed_and_keeps_details_for_localhost_and_admins(
     assert body["status"] == "not ready"
     assert body["failed"] == ["worker:sync", "worker:fast", "scheduler", "listener"]
     assert "checks" not in body  # no details for an anonymous remote caller
+    proxied = client.get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"}).get_json()
+    assert "checks" not in proxied  # through a reverse proxy on this host everyone would look local
     local = client.get("/readyz").get_json()  # the test client comes from 127.0.0.1
     details = {c["name"]: c for c in local["checks"]}
     assert details["database"]["ok"] and details["redis"]["ok"]

@@ -43,6 +43,8 @@ def test_o2_metrics_need_the_token_or_an_allowed_address(metrics_app):
     wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"}, environ_base=REMOTE)
     assert wrong.status_code == 403 and b"sundial_" not in wrong.data
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.10"},
+                      headers={"X-Forwarded-For": "203.0.113.1"}).status_code == 403
     assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"},
                       environ_base=REMOTE).status_code == 200
 
