@@ -147,3 +147,14 @@ def _rotate_after_restore(app, old_keys, token):
     db.session.expire_all()
     rotated = ExchangeIntegration.get().password_encrypted
     assert rotated != token and decrypt(rotated, [new]) == "Backup-Me-2026!"
+
+
+def test_o6_gunicorn_settings_load(tmp_path):
+    import os
+    import sys
+
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = {**os.environ, "SUNDIAL_INSTANCE_PATH": str(tmp_path / "instance")}
+    done = subprocess.run([str(gunicorn), "--check-config", "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
