@@ -54,6 +54,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_templating(app)
     install_security_headers(app)
 
+    from .ops import init_ops
+
+    init_ops(app)
+
     @app.errorhandler(403)
     def forbidden(_e):
         return render_template("errors/403.html"), 403
@@ -70,5 +74,5 @@ def create_app(config: dict | None = None) -> Flask:
     def too_many(_e):
         return render_template("errors/429.html"), 429
 
-    logging.getLogger("portal").setLevel(logging.INFO)
+    logging.getLogger("portal").setLevel(getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO))
     return app

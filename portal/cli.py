@@ -22,7 +22,9 @@ def worker(queues: str, burst: bool, with_scheduler: bool):
 
     prepare_worker_process(current_app)
     qs = [get_queue(q.strip()) for q in queues.split(",") if q.strip()]
-    Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=with_scheduler)
+    # worker_ttl sets how often an idle worker beats (ttl - 15 s): /readyz reads the beat (O1).
+    ttl = current_app.config["WORKER_TTL_SECONDS"]
+    Worker(qs, connection=redis_connection(), worker_ttl=ttl).work(burst=burst, with_scheduler=with_scheduler)
 
 
 @sundial.command("listener")

@@ -76,7 +76,9 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         secret_key = secret_key or _dev_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
         keys = keys or _dev_secret(instance, "encryption_key", lambda: Fernet.generate_key().decode())
     db_url = env.get("SUNDIAL_DATABASE_URL") or f"sqlite:///{instance / 'sundial.db'}"
-    return {
+    from .ops.settings import ops_config
+
+    return ops_config(env) | {
         "ENV_MODE": mode,
         "SECRET_KEY": secret_key,
         # Comma-separated Fernet keys, newest first: the first encrypts, all decrypt (rotation).

@@ -12,6 +12,9 @@ try: s.bind(('127.0.0.1',p))
 except OSError: s.bind(('127.0.0.1',0))
 print(s.getsockname()[1])" "$1"; }
 
+# Prometheus multi-process mode (O2): every process of this run writes its metrics here; /metrics adds them up.
+export PROMETHEUS_MULTIPROC_DIR="$PWD/.run/prometheus"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 REDIS_URL=$(bash scripts/ensure-redis.sh .run)
 export SUNDIAL_REDIS_URL=$REDIS_URL
 pids=()

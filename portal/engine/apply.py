@@ -13,6 +13,7 @@ from ..ews_soap.errors import AuthenticationFailed, ChangeKeyConflict, EwsError,
 from ..ews_soap.types import EventUpdate, ItemRef, NewEvent
 from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, SyncActivity, utcnow
+from ..ops.metrics import exchange_to_sundial
 from ..sync import actions as A
 from .context import MailboxContext
 
@@ -58,6 +59,7 @@ class Applier:
                                     subject=(subject or "")[:255] or None, delay_seconds=delay))
         if delay is not None:
             self.ctx.ms.last_delay_seconds = max(delay, 0.0)
+            exchange_to_sundial(delay)
         self.ctx.count(action)
 
     def store_link(self, v: A.LinkValues, **ids) -> ExchangeLink:

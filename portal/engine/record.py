@@ -28,6 +28,8 @@ from ..models import (
     SyncActivity,
     utcnow,
 )
+from ..ops.logs import log_context
+from ..ops.metrics import throttled
 from .locks import LockLost
 
 log = logging.getLogger("portal.jobs")
@@ -54,6 +56,9 @@ def pause_integration(exc: AuthenticationFailed) -> None:
         db.session.add(AuditEvent(action="paused_automatically",
                                   detail=f"Syncing paused for everyone: {exc.sentence}"))
     db.session.commit()
+    from ..ops.alerts import evaluate_safely
+
+    evaluate_safely()  # O4: admins hear of the pause now, not at the next tick
 
 
 def clear_stale_pause(integ: ExchangeIntegration) -> None:
@@ -69,12 +74,14 @@ def clear_stale_pause(integ: ExchangeIntegration) -> None:
 def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
     """Wrap one mailbox's work; on failure roll back and record the outcome on MailboxState."""
     try:
-        yield
+        with log_context(mailbox=f"staff-{staff_id}"):
+            yield
     except Throttled as exc:
         db.session.rollback()
         wait = max(float(exc.backoff_seconds or 30.0), 1.0)
         mark_throttled(_ms(staff_id), utcnow() + timedelta(seconds=wait), exc.sentence)
         _activity(staff_id, "throttled", f"{exc.sentence} Waiting {wait:.0f} s.", "G3")
+        throttled(wait)
         db.session.commit()
         requeue(wait)
     except AuthenticationFailed as exc:

@@ -9,6 +9,7 @@ import time
 import requests
 from lxml import etree
 
+from . import observe
 from . import transport as tp
 from .errors import EwsError, ProtocolError, Throttled, TransientServerError
 from .parse import Reply, message_error, read_reply
@@ -177,7 +178,14 @@ class EwsClient:
             headers["X-AnchorMailbox"] = who
         if extra_headers:
             headers.update(extra_headers)
-        return self.read(self.send(data, headers), operation)
+        started, failure = time.monotonic(), None
+        try:
+            return self.read(self.send(data, headers), operation)
+        except Exception as exc:
+            failure = exc
+            raise
+        finally:
+            observe.report(operation, failure, time.monotonic() - started)
 
     def fetch(self, url: str) -> bytes:
         """Authenticated GET of the server's own WSDL/XSD documents (wsdl='server')."""

@@ -14,6 +14,7 @@ from ..engine.record import clear_stale_pause, commit, mailbox_failures
 from ..engine.session import build_session
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, ExchangeLink, StaffMember, utcnow
+from ..ops.metrics import sundial_to_exchange
 from ..sync.plan import plan_export
 from .queues import schedule_retry
 
@@ -53,6 +54,7 @@ def export_appointment(appointment_id: int) -> str:
         AppointmentChange.created_at <= started)).scalars()
     for change in pending:
         change.exported_at = utcnow()
+        sundial_to_exchange((change.exported_at - change.created_at).total_seconds())
     db.session.commit()
     return f"exported to {len(done)} mailboxes"
 

@@ -112,6 +112,11 @@ def enqueue_notify(outbox_id: int):
     return enqueue("notify", outbox_id)
 
 
+def enqueue_alert_check():
+    """Re-evaluate admin alerts soon (O4), e.g. right after Authorize so "resolved" goes out at once."""
+    return get_queue("default").enqueue("portal.ops.alerts.evaluate_job", job_id="alerts-check", job_timeout=60)
+
+
 def enqueue_export(appointment_id: int, delay: float | None = None):
     """Export an appointment's current state to each assigned staff member's Exchange calendar (E1/E2)."""
     return enqueue("export", appointment_id, delay=delay)

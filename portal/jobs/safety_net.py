@@ -20,6 +20,7 @@ from rq import get_current_job
 from ..engine.context import integration_ready
 from ..extensions import db, redis_connection
 from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
+from ..ops.alerts import evaluate_safely
 from .notify import recover_outbox
 from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue
 from .specs import SPECS
@@ -95,6 +96,7 @@ def tick() -> str:
         return "a newer tick chain is live; this one stops"
     recovered = recover_outbox()
     prune_activity()
+    evaluate_safely()  # O4: open, remind and resolve admin alerts
     if integration_ready() is None:
         _schedule_next(interval, only_if_none=False)
         return f"integration not connected; {len(recovered)} outbox messages queued again"

@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from ..ops.state_metrics import fallback_sentence, publish_listener_stats
 from .affinity import LISTENED_STATES, AffinityRefresher, listened_rows
 from .coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
 from .groups import Plan, Target, plan_groups
@@ -140,6 +141,8 @@ class Listener:
         self._renew_leases()
         self._check_runners()
         self._balance()
+        publish_listener_stats(self.coord.redis, self.owner, self.runners, self.settings.lease_ms,
+                               fallback_sentence(self.world))
 
     def _apply_world(self, world: World) -> None:
         old = self.world

@@ -10,6 +10,7 @@ from .exchange import (
     SyncActivity,
 )
 from .notifications import AUDIENCES, NotificationSetting, OutboxMessage
+from .ops import AlertIncident
 from .people import Client, Location, Service, StaffMember, User, staff_locations
 from .schedule import Appointment, AppointmentChange, ExternalAbsence, appointment_clients, appointment_staff
 
@@ -17,5 +18,5 @@ __all__ = [
     "UTCDateTime", "utcnow", "MAILBOX_STATES", "MailboxStatus", "AuditEvent", "ExchangeIntegration", "ExchangeLink",
     "MailboxState", "SyncActivity", "AUDIENCES", "NotificationSetting", "OutboxMessage", "Client",
     "Location", "Service", "StaffMember", "User", "staff_locations", "Appointment", "AppointmentChange",
-    "ExternalAbsence", "appointment_clients", "appointment_staff",
+    "ExternalAbsence", "appointment_clients", "appointment_staff", "AlertIncident",
 ]

@@ -78,6 +78,8 @@ def test_g2_many_notifications_for_one_mailbox_enqueue_one_sync(sundial, sim, ap
             outlook.create(f"Busy {day}", start, end)
             starts.append(start)
         assert wait_for(lambda: sum(r.stats["events"] for r in listener.runners.values()) >= 5)
+        # the runner counts the events just before it triggers the sync: wait for the trigger too
+        assert wait_for(lambda: sundial.queued() >= 1)
         assert sundial.queued() == 1  # coalesced while waiting: the one job reads all five changes
         sundial.run()
         assert all(visible(sundial, BOB, s) for s in starts)

@@ -30,6 +30,9 @@ ROLES = ("anonymous", "staff", "admin")
 
 # The access policy (SPEC S1, A1). Everything not listed is admin-only.
 PUBLIC = {("GET", "static"), ("GET", "auth.login"), ("POST", "auth.login")}
+# For load balancers, supervisors and Prometheus (O1, O2): no session; each checks its own token or address and
+# shows details only to admins or configured addresses — proven in tests/ops, left out of the page crawl below.
+MACHINE = {("GET", "ops.healthz"), ("GET", "ops.readyz"), ("GET", "ops.metrics")}
 SIGNED_IN = {("GET", "schedule.home"), ("GET", "schedule.week"), ("GET", "schedule.appointment"),
              ("POST", "auth.logout")}
 
@@ -40,13 +43,15 @@ REDIRECTS = {"auth.login": "schedule.week", "schedule.home": "schedule.week",
 NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json"}
 
 APP, PAIRS = url_map_pairs()
-GETS = [e for m, e in PAIRS if m == "GET"]
+GETS = [e for m, e in PAIRS if m == "GET" and (m, e) not in MACHINE]
 POSTS = [e for m, e in PAIRS if m == "POST"]
 
 
 def expected_access(method: str, endpoint: str) -> str:
     if (method, endpoint) in PUBLIC:
         return "public"
+    if (method, endpoint) in MACHINE:
+        return "machine"
     if (method, endpoint) in SIGNED_IN:
         return "signed-in"
     return "admin"
@@ -80,14 +85,14 @@ def test_s1_url_map_is_covered():
 
 
 def test_s1_the_written_policy_names_only_real_endpoints():
-    listed = PUBLIC | SIGNED_IN
+    listed = PUBLIC | SIGNED_IN | MACHINE
     assert listed <= set(PAIRS), f"listed but not in the URL map: {sorted(listed - set(PAIRS))}"
     assert set(REDIRECTS) | set(NOT_PAGES) <= set(GETS)
 
 
 def test_s1_views_declare_the_same_access_as_the_policy():
     """The view decorators agree with the written policy (a quick pointer when a behaviour test fails)."""
-    declared = {"public": "public", "login": "signed-in", "admin": "admin"}
+    declared = {"public": "public", "login": "signed-in", "admin": "admin", "machine": "machine"}
     wrong = [(m, e, getattr(APP.view_functions[e], "access", None)) for m, e in PAIRS if e != "static"
              and declared.get(getattr(APP.view_functions[e], "access", None)) != expected_access(m, e)]
     assert wrong == []

@@ -86,9 +86,20 @@ def authorize_view():
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
     if staff_ids:
         authorize.enqueue_initial(staff_ids)
+    _recheck_alerts()
     if version_hint(integ):  # the Configuration tab offers the one-click switch to the server's own version
         return redirect(url_for(".configuration"))
     return redirect(url_for(".accounts"))
+
+
+def _recheck_alerts() -> None:
+    """O4: a pause that Authorize just ended gets its "resolved" message now rather than at the next tick."""
+    from ...jobs.queues import enqueue_alert_check
+
+    try:
+        enqueue_alert_check()
+    except Exception as exc:  # noqa: BLE001 - Redis down: the next safety-net tick resolves it
+        log.warning("could not queue the alert check: %s", exc)
 
 
 def audit_user_id():
