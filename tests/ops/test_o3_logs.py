@@ -108,8 +108,8 @@ def test_o2_o3_a_full_run_never_logs_the_password_or_the_session_secret(app, pro
 
 
 def _full_run(app, sim, processes) -> list[str]:
+    from portal.booking.appointments import book
     from portal.jobs.queues import enqueue_export
-    from portal.schedule.booking import book
 
     acc = sim.service_account
     sim.add_mailbox(acc.upn, name="Sundial service")

@@ -172,7 +172,7 @@ def test_o4_a_webhook_that_is_down_does_not_stop_the_email(app, ops_redis):
 def test_o4_the_listener_reports_a_fallback_from_streaming_but_not_delegate_polling():
     from types import SimpleNamespace
 
-    from portal.jobs.listener_groups import Group, Plan, Target
+    from portal.listener.groups import Group, Plan, Target
     from portal.ops.state_metrics import fallback_sentence
 
     a, b = Target("a@example.com", 1), Target("b@example.com", 2)

@@ -133,7 +133,7 @@ def test_o5_nothing_listening_and_unknown_host(app, ops_redis, sim):
 
 
 def test_o5_throttling_in_force_is_a_failed_step(app, ops_redis, sim):
-    from portal.jobs.throttle import RedisGate
+    from portal.engine.throttle import RedisGate
 
     configure(sim, app)
     RedisGate.for_integration(ExchangeIntegration.get()).backoff(120)

@@ -61,8 +61,8 @@ class SchemeMissing(Exception):
 def _session(integ, clock):
     from dataclasses import replace
 
+    from ...engine.session import server_config
     from ...ews_soap import ExchangeSession
-    from ...jobs.session import server_config
 
     config = server_config(integ)
     t = clock.timeout()
@@ -133,7 +133,7 @@ def _rights(session, email: str) -> str:
 
 
 def _throttling(integ) -> str:
-    from ...jobs.throttle import RedisGate
+    from ...engine.throttle import RedisGate
 
     wait = RedisGate.for_integration(integ).backoff_remaining()
     held = db.session.execute(db.select(db.func.count()).select_from(MailboxState).where(
@@ -165,6 +165,6 @@ def _sample(n: int) -> list[str]:
 
 
 def _pause(exc) -> None:
-    from ...jobs.record import pause_integration
+    from ...engine.record import pause_integration
 
     pause_integration(exc)
