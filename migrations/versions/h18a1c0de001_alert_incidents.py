@@ -12,7 +12,7 @@ import portal.models.base  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'h18a1c0de001'
-down_revision = 'b3c1f0a7d2e4'
+down_revision = 'h16a1c0ffee1'
 branch_labels = None
 depends_on = None
 

@@ -32,6 +32,12 @@ def enqueue_after_commit(what: str, jobs: list[tuple], safety_net: bool = False)
     return ok
 
 
+def enqueue_quietly_after_commit(jobs: list[tuple]) -> bool:
+    """Work nobody waits for (an early alert re-check): on a Redis outage it is only logged, because the
+    safety net's next tick does the same work."""
+    return enqueue_all(jobs)
+
+
 def staff_changed_after_commit(staff_id: int, old_email: str | None, old_takes: bool | None) -> bool:
     """G7: a staff member's email or "takes appointments" changed; the sync (re)initializes or stops them."""
     try:

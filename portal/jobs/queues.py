@@ -114,7 +114,7 @@ def enqueue_notify(outbox_id: int):
 
 def enqueue_alert_check():
     """Re-evaluate admin alerts soon (O4), e.g. right after Authorize so "resolved" goes out at once."""
-    return get_queue("default").enqueue("portal.ops.alerts.evaluate_job", job_id="alerts-check", job_timeout=60)
+    return enqueue("alert_check")
 
 
 def enqueue_export(appointment_id: int, delay: float | None = None):

@@ -49,9 +49,9 @@ def evaluate(redis=None, now=None) -> list[OutboxMessage]:
                 messages += _send(inc, "Resolved", "This has cleared by itself; nothing needs doing.")
     db.session.commit()
     if messages:
-        from ..notifications import queue_delivery
+        from ..jobs.queues import enqueue_all  # a Redis outage leaves them pending for the safety net
 
-        queue_delivery(messages)
+        enqueue_all([("notify", m.id) for m in messages])
     return messages
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from click.testing import CliRunner
-from conftest import wait_for
+from tests.ops.conftest import wait_for
 
 from portal.ops.health import readiness
 from tests.conftest import make_user

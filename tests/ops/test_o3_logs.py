@@ -9,7 +9,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from conftest import wait_for
+from tests.ops.conftest import wait_for
 
 from ews_simulator.testing import running_simulator
 from portal.extensions import db

@@ -94,12 +94,9 @@ def authorize_view():
 
 def _recheck_alerts() -> None:
     """O4: a pause that Authorize just ended gets its "resolved" message now rather than at the next tick."""
-    from ...jobs.queues import enqueue_alert_check
+    from ...jobs.after_commit import enqueue_quietly_after_commit
 
-    try:
-        enqueue_alert_check()
-    except Exception as exc:  # noqa: BLE001 - Redis down: the next safety-net tick resolves it
-        log.warning("could not queue the alert check: %s", exc)
+    enqueue_quietly_after_commit([("alert_check",)])
 
 
 def audit_user_id():
