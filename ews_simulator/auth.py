@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import spnego
 from spnego._ntlm_raw.messages import Authenticate
@@ -59,6 +59,10 @@ class Authenticator:
         self._conns: dict = {}  # connection key -> {"ctx": server context, "account": Account}
         self._weak: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._failures: dict[str, list[float]] = defaultdict(list)
+        # Every wrong password per account (AD's badPwdCount, never reset by the lockout window) and every
+        # sign-in refused because the account was locked: what the lockout tests count (S10).
+        self.failed_signins: Counter = Counter()
+        self.locked_refusals: Counter = Counter()
         self._locked_until: dict[str, float] = {}
         self.lock = threading.Lock()
         directory.on_accounts_changed = lambda: refresh_user_file(directory)
@@ -89,9 +93,15 @@ class Authenticator:
 
     # -- lockout ------------------------------------------------------------------------------------------
     def is_locked(self, upn: str) -> bool:
-        return self._locked_until.get(upn, 0) > time.monotonic()
+        locked = self._locked_until.get(upn, 0) > time.monotonic()
+        if locked:
+            with self.lock:
+                self.locked_refusals[upn] += 1
+        return locked
 
     def _bad_attempt(self, upn: str) -> None:
+        with self.lock:
+            self.failed_signins[upn] += 1
         policy = self.faults.lockout_policy
         if not policy.threshold:
             return
@@ -119,7 +129,7 @@ class Authenticator:
             return self._basic(value.strip())
         if not header and state.get("account") is not None:
             account = state["account"]
-            if not self.is_locked(account.upn.lower()):
+            if self._locked_until.get(account.upn.lower(), 0) <= time.monotonic():
                 return account  # IIS keeps an NTLM-authenticated connection authenticated
         raise Unauthorized()
 

@@ -129,6 +129,7 @@ ACTIONS = {
   item_busy n=1   throttle budget=10 [window_s=60]   drop_connection n=1   latency_ms value=200
   concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
+  get_405 [on=false]   html_page [on=false]
   clear""",
 }
 

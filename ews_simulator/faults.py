@@ -43,6 +43,8 @@ class Faults:
         self._streams: Counter = Counter()
         self.lockout_policy = Lockout()
         self.stream_generation = 0
+        self.get_answers_405 = False
+        self.html_front_page = False
         self.streams_stalled = False
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
@@ -99,6 +101,16 @@ class Faults:
         self.streams_stalled = stalled
         with self._sim.hub.cond:
             self._sim.hub.cond.notify_all()
+
+    def get_405(self, on: bool = True):
+        """GET /EWS/Exchange.asmx answers 405 Method Not Allowed without any WWW-Authenticate header, before
+        authentication, as a field EWS server did: the offered schemes show only in the 401 to a POST."""
+        self.get_answers_405 = bool(on)
+
+    def html_page(self, on: bool = True):
+        """Every request to /EWS/Exchange.asmx answers 200 with an HTML sign-in page, as a reverse proxy with
+        forms-based pre-authentication does."""
+        self.html_front_page = bool(on)
 
     def lockout(self, threshold: int = 5, window_s: float = 300.0, duration_s: float = 300.0):
         self.lockout_policy = Lockout(threshold, window_s, duration_s)

@@ -61,6 +61,14 @@ class RunningSimulator:
     def unlock(self, account_upn: str):
         self.server.app.auth.unlock(account_upn)
 
+    def failed_signins(self, account_upn: str) -> int:
+        """Wrong passwords this account received so far (what Active Directory's lockout counts)."""
+        return self.server.app.auth.failed_signins[account_upn.lower()]
+
+    def locked_refusals(self, account_upn: str) -> int:
+        """Sign-ins refused because the account was locked (right or wrong password alike)."""
+        return self.server.app.auth.locked_refusals[account_upn.lower()]
+
     def outlook(self, email: str):
         from .outlook import Outlook
         return Outlook(self.sim, email)
