@@ -142,11 +142,13 @@ class _Attempt:
 
 def discover(username: str, password: str | None = None, *, email: str | None = None,
              extra_candidates: list[str] | tuple = (), ca_bundle_pem: str | None = None, auth: str = "auto",
-             total_timeout: float = 10.0, allow_http: bool = False, standard: bool = True) -> AutodiscoverResult:
+             total_timeout: float = 10.0, allow_http: bool = False, standard: bool = True,
+             rejected: bool = False) -> AutodiscoverResult:
     """Find the EWS URL for `username`'s domain; never raises for an unreachable Autodiscover (it guesses).
     Without a password nothing is signed in to; a rejected password raises AuthenticationFailed at once."""
     domain = username.rpartition("@")[2].strip().lower()
     address = (email or username).strip()
+    signin.refuse_rejected(ServerConfig("", Credentials(username, "", rejected=rejected)))
     attempt = _Attempt(Credentials(username, password or "", auth), ca_bundle_pem, allow_http,
                        time.monotonic() + total_timeout)
     candidates = list(extra_candidates)

@@ -90,6 +90,7 @@ class EwsClient:
     def _ensure_auth(self, data: bytes | None = None, headers: dict | None = None):
         """The scheme comes from the 401 to this very request sent without credentials (signin.py) unless the
         admin chose one; before the first request (fetching the server's WSDL) a fixed GetFolder request is used."""
+        signin.refuse_rejected(self.config)
         if self._auth is None:
             self.auth_kind = signin.learn_scheme(self.config, self.http, data, headers)
             self._auth = signin.make_auth(self.auth_kind, self.config)

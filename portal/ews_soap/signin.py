@@ -19,7 +19,7 @@ from requests.auth import HTTPBasicAuth
 from requests_ntlm import HttpNtlmAuth
 
 from . import transport as tp
-from .errors import ProtocolError
+from .errors import AuthenticationFailed, ProtocolError
 from .types import ServerConfig
 from .versions import header_for
 
@@ -33,6 +33,22 @@ PREFERENCE: dict[str, tuple[tuple[str, str], ...]] = {
 
 NO_OFFER = ("The server at this address does not offer a sign-in Sundial supports for EWS (it offers {offer}); "
             "ask your Exchange administrator to enable NTLM or Basic authentication on the EWS virtual directory.")
+
+
+
+class PasswordRejectedBefore(AuthenticationFailed):
+    """Nothing was sent: Exchange already rejected this password, and resending it only brings the Active
+    Directory lockout closer (S10). Raised before any request, by every path (client, Autodiscover)."""
+
+    sentence = ("Exchange rejected this password before, so Sundial does not send it again; an administrator must "
+                "enter the current password on the Configuration tab and authorize.")
+    default_code = "PasswordRejectedBefore"
+
+
+def refuse_rejected(config: ServerConfig) -> None:
+    if config.credentials.rejected:
+        raise PasswordRejectedBefore("the stored password was rejected before; no request sent")
+
 
 _cache: dict[tuple[str, str], str] = {}  # (url, chosen type) → scheme learnt from the server's 401
 

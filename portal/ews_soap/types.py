@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import EwsError
 
-AuthKind = Literal["auto", "ntlm", "basic"]
+AuthKind = Literal["auto", "ntlm", "basic", "negotiate"]
 WsdlSource = Literal["sundial", "microsoft", "server"]
 
 
@@ -23,9 +23,13 @@ class Credentials:
     username: str
     password: str = field(repr=False)
     auth: AuthKind = "auto"
+    # S10: Exchange rejected this very password before (the caller compared keyed fingerprints): no request
+    # carrying it is sent at all, by anything — the client raises AuthenticationFailed instead.
+    rejected: bool = False
+    realm: str | None = None  # S12: optional Kerberos realm (or REALM@kdc-host[:port]); else from DNS
 
     def __repr__(self) -> str:  # explicit so no dataclass option can leak it
-        return f"Credentials(username={self.username!r}, password='***', auth={self.auth!r})"
+        return f"Credentials(username={self.username!r}, password='***', auth={self.auth!r}, rejected={self.rejected})"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import hashlib
 
 from flask import current_app
 
-from ..crypto import decrypt
+from ..crypto import decrypt, password_fingerprint
 from ..ews_soap import Credentials, ExchangeSession, ServerConfig
 from ..models import ExchangeIntegration
 
@@ -18,9 +18,12 @@ def server_key(integration: ExchangeIntegration) -> str:
 
 def server_config(integration: ExchangeIntegration) -> ServerConfig:
     password = decrypt(integration.password_encrypted) if integration.password_encrypted else ""
+    rejected = bool(integration.rejected_password_fp) and \
+        integration.rejected_password_fp == password_fingerprint(integration.username, password)
     return ServerConfig(
         url=integration.server_url,
-        credentials=Credentials(integration.username, password, auth=integration.auth_type or "auto"),
+        credentials=Credentials(integration.username, password, auth=integration.auth_type or "auto",
+                                rejected=rejected, realm=getattr(integration, "kerberos_realm", None) or None),
         version=integration.version, impersonation=integration.impersonation,
         ca_bundle_pem=integration.ca_cert_pem or None, allow_http=integration.allow_http,
         wsdl=integration.wsdl_source or "sundial",

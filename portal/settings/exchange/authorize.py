@@ -6,7 +6,6 @@ plain dict until the probe has passed, so nothing reaches the ORM row (and no au
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from flask_login import current_user
 from redis.exceptions import RedisError
@@ -15,7 +14,7 @@ from ...crypto import decrypt, encrypt
 from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
 from ...jobs.queues import enqueue_initial_sync, start_safety_net
-from ...models import AuditEvent, ExchangeIntegration, MailboxState, StaffMember, utcnow
+from ...models import ExchangeIntegration, MailboxState, StaffMember, utcnow
 from . import audit, connection, messages
 
 log = logging.getLogger(__name__)
@@ -82,9 +81,22 @@ def impersonation_targets(values: dict, limit: int = 3) -> list[str]:
     return found
 
 
+def discover_with_password(values: dict, password: str) -> None:
+    """Authenticated Autodiscover runs only here, as part of Authorize (S10): when the address is still the
+    guess from the domain. A rejected password raises at once (one failed sign-in for the whole action)."""
+    if values.get("server_url_source") != "guessed":
+        return
+    staff = staff_to_sync()
+    found = connection.discover(values["username"], password, staff[0].email if staff else None,
+                                auth=values.get("auth_type") or "auto")
+    if found.source == "autodiscover":
+        values["server_url"], values["server_url_source"] = found.url, "autodiscover"
+
+
 def probe(values: dict, password: str):
     """Run the probe; a staff email that is not a mailbox (I1) is that staff member's problem, not the
     integration's, so the next staff member is tried before giving up."""
+    discover_with_password(values, password)
     config = connection.server_config(values, password)
     targets = impersonation_targets(values)
     for target in targets[:-1]:
@@ -99,13 +111,6 @@ def probe(values: dict, password: str):
             exc.sentence = messages.NO_STAFF_MAILBOX.format(addresses=", ".join(targets))
             exc.staff_addresses = targets
         raise
-
-
-def recent_rejections(minutes: int = 30) -> int:
-    """Authorize attempts Exchange answered with "credentials rejected" lately (AD lockout counts these)."""
-    since = utcnow() - timedelta(minutes=minutes)
-    return db.session.execute(db.select(db.func.count(AuditEvent.id)).where(
-        AuditEvent.action == "authorize_rejected", AuditEvent.at >= since)).scalar_one()
 
 
 def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:
@@ -129,6 +134,7 @@ def save_authorized(integ: ExchangeIntegration, values: dict, new_password: str 
     integ.state = "connected"
     integ.paused_reason = None
     integ.server_version_reported = result.server_version
+    integ.signed_in_with = result.auth_used
     integ.authorized_by_id = current_user.id
     integ.authorized_at = utcnow()
     if changed:

@@ -18,7 +18,8 @@ CONNECTION_FIELDS = ("auth_type", "username", "version", "server_url", "allow_ht
 def server_config(values: dict, password: str) -> ServerConfig:
     return ServerConfig(
         url=values["server_url"],
-        credentials=Credentials(values["username"], password, auth=values["auth_type"]),
+        credentials=Credentials(values["username"], password, auth=values["auth_type"],
+                                realm=values.get("kerberos_realm") or None),
         version=values["version"],
         impersonation=bool(values["impersonation"]),
         ca_bundle_pem=values.get("ca_cert_pem") or None,
@@ -41,7 +42,7 @@ class Discovered:
     source: str  # "autodiscover" | "guessed"
 
 
-def discover(username: str, password: str | None, staff_email: str | None = None) -> Discovered:
+def discover(username: str, password: str | None, staff_email: str | None = None, auth: str = "auto") -> Discovered:
     """The EWS URL for a UPN's domain (S4): Autodiscover first, else https://mail.<domain>/EWS/Exchange.asmx.
 
     An impersonation-only service account often has no mailbox, and Autodiscover answers only for
@@ -53,7 +54,8 @@ def discover(username: str, password: str | None, staff_email: str | None = None
 
     cfg = current_app.config
     candidates = list(cfg.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
-    options = dict(extra_candidates=candidates, ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
+    options = dict(extra_candidates=candidates, auth=auth if auth in ("ntlm", "basic") else "auto",
+                   ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
                    total_timeout=float(cfg.get("EXCHANGE_AUTODISCOVER_TIMEOUT", 8.0)),
                    allow_http=any(c.startswith("http://") for c in candidates),
                    standard=bool(cfg.get("EXCHANGE_AUTODISCOVER_STANDARD", True)))

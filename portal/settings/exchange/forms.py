@@ -40,6 +40,7 @@ VERSION_NAMES = dict(VERSION_CHOICES)
 AUTH_CHOICES = [
     ("auto", "Basic or NTLM (whichever the server offers)"),
     ("ntlm", "NTLM only"),
+    ("negotiate", "Negotiate (Kerberos, falling back to NTLM)"),
     ("basic", "Basic only (over https)"),
 ]
 
@@ -91,6 +92,9 @@ class ConfigurationForm(FlaskForm):
     sync_interval_minutes = IntegerField("Safety-net sync every (minutes)", default=5, validators=[
         DataRequired(message="Enter how often every mailbox is re-checked, in minutes."),
         NumberRange(min=1, max=1440, message="Choose between 1 and 1440 minutes.")])
+    # S10: the one way to send a password Exchange already rejected (the account was unlocked meanwhile)
+    resend_password = BooleanField("An administrator has unlocked the account and this password is right: send "
+                                   "it once more")
     use_version = HiddenField()  # set by the one-click "choose the server's version" button
 
     ca_pem: str | None = None  # the validated upload, when one was given
@@ -127,5 +131,6 @@ class ActionForm(FlaskForm):
 
 
 class AutodiscoverForm(FlaskForm):
+    """The as-you-type lookup takes the user name only: it never sends a password (S10)."""
+
     username = StringField(validators=[DataRequired(), Length(max=254), UPN_SHAPE])
-    password = PasswordField(validators=[Optional(), Length(max=256)])
