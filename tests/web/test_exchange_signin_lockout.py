@@ -132,3 +132,19 @@ def test_s10_another_password_rejected_soon_after_reads_probably_locked(admin, s
     assert sim.locked_refusals(sim.service_account.upn) == 1
     resp = admin.post(BASE + "/authorize", data=data_for(sim, resend_password="y"))
     assert resp.status_code == 302
+
+
+@pytest.mark.parametrize("switch, path, words", [
+    ("get_405", "/EWS/Exchange.asmx", None),  # the field server: Authorize succeeds ("auto" learns from a POST)
+    ("html_page", "/EWS/Exchange.asmx", "answered with a web page instead of Exchange Web Services"),
+    (None, "/EWS/Elsewhere.asmx", "There is no Exchange Web Services endpoint at this address (HTTP 404)"),
+])
+def test_s6_authorize_says_what_answered_instead_of_ews(admin, sim, switch, path, words):
+    if switch:
+        getattr(sim.faults, switch)()
+    resp = admin.post(BASE + "/authorize", data=data_for(sim, auth_type="auto", server_url=sim.base_url + path))
+    if words is None:
+        assert resp.status_code == 302 and ExchangeIntegration.get().signed_in_with == "ntlm"
+    else:
+        assert words in failure_of(resp)
+    assert failed(sim) == 0

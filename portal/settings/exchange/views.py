@@ -9,7 +9,7 @@ import logging
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
-from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, VersionNotAccepted
+from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, ProtocolError, VersionNotAccepted
 from ...extensions import db
 from ...models import ExchangeIntegration, MailboxState
 from . import audit, authorize, bp, connection, messages, signin_guard
@@ -116,6 +116,8 @@ def _failed(form, values, exc: EwsError, attempted: str, fp: str):
     settings that were tried (`attempted`, names only) — and, for a rejected password, its fingerprint (S10)."""
     db.session.rollback()
     sentence = messages.authorize_sentence(exc)
+    if isinstance(exc, ProtocolError) and "sentence" in vars(exc):
+        sentence = exc.sentence  # said for this very answer: 404, 405, an HTML page, a redirect, no usable scheme
     if isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
         locked = signin_guard.remember_rejection(authorize.integration(), fp)
         if locked:
