@@ -13,6 +13,9 @@ from collections import Counter, defaultdict
 
 import spnego
 from spnego._ntlm_raw.messages import Authenticate
+from spnego.exceptions import BadBindingsError
+
+from . import extended_protection as ep
 
 _FILE_LOCK = threading.Lock()
 
@@ -63,6 +66,8 @@ class Authenticator:
         # sign-in refused because the account was locked: what the lockout tests count (S10).
         self.failed_signins: Counter = Counter()
         self.locked_refusals: Counter = Counter()
+        self.ep_refusals: Counter = Counter()  # sign-ins Extended Protection refused (never a bad password)
+        self.cert_hash: bytes | None = None  # tls-server-end-point of the https certificate, set when TLS is on
         self._locked_until: dict[str, float] = {}
         self.lock = threading.Lock()
         directory.on_accounts_changed = lambda: refresh_user_file(directory)
@@ -172,7 +177,12 @@ class Authenticator:
         if account is not None and self.is_locked(account.upn.lower()):
             raise Unauthorized()
         try:
-            _with_own_file(self.directory, lambda: ctx.step(token))
+            cbt = ep.required_bindings(self.faults.extended_protection_mode, self.cert_hash, msg)
+            _with_own_file(self.directory, lambda: ctx.step(token, channel_bindings=cbt))
+        except (ep.Refused, BadBindingsError):  # checked before the password: not a bad sign-in for AD
+            with self.lock:
+                self.ep_refusals[account.upn.lower() if account else user.lower()] += 1
+            raise Unauthorized() from None
         except Exception:  # pyspnego raises on a wrong password or unknown user
             if account is not None:
                 self._bad_attempt(account.upn.lower())

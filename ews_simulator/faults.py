@@ -44,6 +44,7 @@ class Faults:
         self.lockout_policy = Lockout()
         self.stream_generation = 0
         self.get_answers_405 = False
+        self.extended_protection_mode = "none"
         self.html_front_page = False
         self.streams_stalled = False
 
@@ -101,6 +102,13 @@ class Faults:
         self.streams_stalled = stalled
         with self._sim.hub.cond:
             self._sim.hub.cond.notify_all()
+
+    def extended_protection(self, mode: str = "require"):
+        """Extended Protection over https as IIS enforces it: none, allow (a wrong channel binding is refused, a
+        missing one accepted) or require (a missing or wrong one is refused with 401). Plain http: no effect."""
+        if mode not in ("none", "allow", "require"):
+            raise ValueError("extended_protection mode is none, allow or require")
+        self.extended_protection_mode = mode
 
     def get_405(self, on: bool = True):
         """GET /EWS/Exchange.asmx answers 405 Method Not Allowed without any WWW-Authenticate header, before

@@ -69,6 +69,10 @@ class RunningSimulator:
         """Sign-ins refused because the account was locked (right or wrong password alike)."""
         return self.server.app.auth.locked_refusals[account_upn.lower()]
 
+    def ep_refusals(self, account_upn: str) -> int:
+        """Sign-ins Extended Protection refused (missing or wrong channel binding)."""
+        return self.server.app.auth.ep_refusals[account_upn.lower()]
+
     def outlook(self, email: str):
         from .outlook import Outlook
         return Outlook(self.sim, email)
@@ -99,6 +103,8 @@ def running_simulator(version: str = "2016", auth: str = "ntlm", tls: bool = Fal
     if tls:
         from .tls import TlsTerminator
         terminator = TlsTerminator(host, server.port).start()
+        from .extended_protection import end_point_hash
+        server.app.auth.cert_hash = end_point_hash(terminator.cert_der)  # what Extended Protection binds to
         sim.config.extra["public_scheme"] = "https"
         handle = RunningSimulator(sim, server, "https", terminator.port, account, terminator.ca_pem)
         handle.tls = terminator

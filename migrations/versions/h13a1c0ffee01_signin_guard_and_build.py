@@ -24,10 +24,12 @@ def upgrade():
         batch_op.add_column(sa.Column('kerberos_realm', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('signed_in_with', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('build_checked_at', portal.models.base.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('tls_end_point', sa.String(length=128), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('exchange_integration', schema=None) as batch_op:
+        batch_op.drop_column('tls_end_point')
         batch_op.drop_column('build_checked_at')
         batch_op.drop_column('signed_in_with')
         batch_op.drop_column('kerberos_realm')

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .errors import EwsError, MailboxNotFound, VersionNotAccepted
+from . import signin
+from .errors import AuthenticationFailed, EwsError, MailboxNotFound, VersionNotAccepted
 from .operations import get_folder
 from .types import ProbeResult, ServerConfig, ServerVersion
 from .versions import label_for_server, suggested_label
@@ -79,6 +80,7 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         impersonated=impersonated,
         auth_used=client.auth_kind,
         checks=tuple(checks),
+        tls_end_point=signin.tls_end_point(config) if client.auth_kind != "basic" else None,
     )
 
 
@@ -88,4 +90,10 @@ def probe(config: ServerConfig, impersonate: str | None = None, gate=None) -> Pr
     from .session import ExchangeSession
 
     transport.discard_session(config)  # prove the credentials on a fresh connection, never a kept-alive one
-    return run_probe(ExchangeSession(config, gate=gate), impersonate)
+    try:
+        return run_probe(ExchangeSession(config, gate=gate), impersonate)
+    except AuthenticationFailed as exc:
+        # S11: with the certificate seen now, the settings page can tell a re-encrypting proxy (a certificate
+        # other than the one of the last successful sign-in) from a wrong password; a TLS handshake only.
+        exc.tls_end_point = signin.tls_end_point(config) if config.credentials.auth != "basic" else None
+        raise

@@ -112,6 +112,34 @@ def learn_scheme(config: ServerConfig, session: requests.Session, data: bytes | 
     return scheme
 
 
+def tls_end_point(config: ServerConfig) -> str | None:
+    """S11: the tls-server-end-point hash (hex) of the certificate this server presents to Sundial, from a TLS
+    handshake alone (no HTTP request, no credentials, verified like every EWS connection); None over http."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    parts = urlsplit(config.url)
+    if parts.scheme != "https":
+        return None
+    context = ssl.create_default_context(cafile=tp._ca_file(config.ca_bundle_pem) if config.ca_bundle_pem else None)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=config.timeout[0]) as raw, \
+                context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError):
+        return None
+    algorithm = x509.load_der_x509_certificate(der).signature_hash_algorithm
+    if algorithm is None or algorithm.name in ("md5", "sha1"):  # RFC 5929 §4.1
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return digest.finalize().hex()
+
+
 def make_auth(scheme: str, config: ServerConfig):
     creds = config.credentials
     if scheme == "ntlm":

@@ -85,8 +85,11 @@ class ProbeResult:
     suggested_version: str | None = None  # a label, when the server's real version differs from the chosen one
     calendar: FolderInfo | None = None
     impersonated: str | None = None  # the mailbox whose calendar was reached by impersonation
-    auth_used: str | None = None  # "ntlm" | "basic"
+    auth_used: str | None = None  # "ntlm" | "basic" | "kerberos" (the mechanism that signed in, S12)
     checks: tuple[str, ...] = ()  # checks passed, in order ("reach", "tls", "credentials", ...)
+    tls_end_point: str | None = None  # S11: hex tls-server-end-point hash of the certificate Sundial saw
+    build_name: str | None = None  # S13: "Exchange Server SE RTM", "Exchange 2019 CU14", ...
+    build_supported: bool | None = None  # S13: Microsoft still supports this build (versions.BUILD_NAMES)
 
 
 @dataclass

@@ -48,6 +48,7 @@ class ExchangeIntegration(db.Model):
     kerberos_realm = db.Column(db.String(255), nullable=True)  # S12: optional REALM or REALM@kdc-host[:port]
     signed_in_with = db.Column(db.String(20), nullable=True)  # S12: the mechanism the last Authorize used
     build_checked_at = db.Column(UTCDateTime, nullable=True)  # S13: the daily re-check of the server's build
+    tls_end_point = db.Column(db.String(128), nullable=True)  # S11: certificate hash seen at the last Authorize
 
     authorized_by = db.relationship("User")
 

@@ -135,6 +135,7 @@ def save_authorized(integ: ExchangeIntegration, values: dict, new_password: str 
     integ.paused_reason = None
     integ.server_version_reported = result.server_version
     integ.signed_in_with = result.auth_used
+    integ.tls_end_point = result.tls_end_point
     integ.authorized_by_id = current_user.id
     integ.authorized_at = utcnow()
     if changed:

@@ -25,6 +25,13 @@ PROBABLY_LOCKED = ("Exchange rejected this password too, {ago} after rejecting a
                    "is probably locked: a typical Active Directory policy locks an account for 10 to 30 minutes "
                    "after 3 to 10 wrong passwords. An Exchange or AD administrator can unlock it at once; authorize "
                    "again when it is unlocked.")
+# S11: Extended Protection binds NTLM/Kerberos to the TLS certificate the client saw; a proxy that re-encrypts TLS
+# shows Sundial another certificate, so Exchange refuses even the right password (MSDOC exchange-extended-protection:
+# "SSL offloading is not supported").
+EP_INTERCEPTED = ("Exchange's Extended Protection refused the sign-in because something between Sundial and "
+                  "Exchange re-encrypts TLS (Sundial now sees a different certificate than at the last successful "
+                  "sign-in): let Sundial reach Exchange without TLS inspection or offloading, or have that device "
+                  "pass TLS through unchanged.")
 RESEND_LABEL = "An administrator has unlocked the account and this password is right: send it once more"
 
 
@@ -57,3 +64,14 @@ def remember_rejection(integ: ExchangeIntegration, fp: str) -> str | None:
 
 def forget_rejection(integ: ExchangeIntegration) -> None:
     integ.rejected_password_fp = integ.rejected_at = None
+
+
+def intercepted(integ: ExchangeIntegration | None, values: dict, exc) -> bool:
+    """A 401 to NTLM/Negotiate over https while the same host shows another certificate than at the last
+    successful Authorize: Extended Protection refused a binding made for the interceptor's certificate."""
+    from urllib.parse import urlsplit
+
+    seen = getattr(exc, "tls_end_point", None)
+    if integ is None or not seen or not integ.tls_end_point or seen == integ.tls_end_point:
+        return False
+    return urlsplit(values["server_url"]).hostname == urlsplit(integ.server_url or "").hostname

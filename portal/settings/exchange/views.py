@@ -118,7 +118,9 @@ def _failed(form, values, exc: EwsError, attempted: str, fp: str):
     sentence = messages.authorize_sentence(exc)
     if isinstance(exc, ProtocolError) and "sentence" in vars(exc):
         sentence = exc.sentence  # said for this very answer: 404, 405, an HTML page, a redirect, no usable scheme
-    if isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
+    if isinstance(exc, AuthenticationFailed) and signin_guard.intercepted(ExchangeIntegration.get(), values, exc):
+        sentence = signin_guard.EP_INTERCEPTED  # not the password's fault: nothing remembered against it
+    elif isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
         locked = signin_guard.remember_rejection(authorize.integration(), fp)
         if locked:
             sentence = locked
