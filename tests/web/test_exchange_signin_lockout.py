@@ -148,3 +148,32 @@ def test_s6_authorize_says_what_answered_instead_of_ews(admin, sim, switch, path
     else:
         assert words in failure_of(resp)
     assert failed(sim) == 0
+
+
+def test_s11_authorize_through_a_re_encrypting_proxy_says_extended_protection_refused(admin):
+    """Connected directly over https with Extended Protection required, then the same host is reached through a
+    TLS-intercepting proxy: one sentence names Extended Protection and the re-encryption, and the (right)
+    password is not remembered as rejected."""
+    import io
+
+    from tests.tls_intercept import Interceptor
+
+    with running_simulator(version="2019", auth="ntlm", tls=True) as tls_sim:
+        populate(tls_sim)
+        tls_sim.faults.extended_protection("require")
+        data = data_for(tls_sim)
+        data["ca_cert"] = (io.BytesIO(tls_sim.ca_pem.encode()), "internal-ca.pem")
+        resp = admin.post(BASE + "/authorize", data=data, content_type="multipart/form-data")
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+        assert ExchangeIntegration.get().tls_end_point
+        with Interceptor(tls_sim.port, tls_sim.ca_pem) as proxy:
+            data = data_for(tls_sim, server_url=proxy.url)
+            data["ca_cert"] = (io.BytesIO(proxy.ca_pem.encode()), "proxy-ca.pem")
+            resp = admin.post(BASE + "/authorize", data=data, content_type="multipart/form-data")
+            sentence = failure_of(resp)
+        assert sentence.startswith("Exchange's Extended Protection refused the sign-in because something between "
+                                   "Sundial and Exchange re-encrypts TLS")
+        assert tls_sim.ep_refusals(tls_sim.service_account.upn) == 1
+        assert tls_sim.failed_signins(tls_sim.service_account.upn) == 0
+        db.session.expire_all()
+        assert ExchangeIntegration.get().rejected_password_fp is None
