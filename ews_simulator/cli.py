@@ -19,7 +19,8 @@ def _serve_parser(sub=None):
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--state", help="file to load the mailboxes from and save them to")
     p.add_argument("--seed", choices=["demo"], help="populate the demo organisation (when no state exists)")
-    p.add_argument("--version", default="2016", help="2010, 2010_SP1, 2010_SP2, 2010_SP3, 2013, 2013_SP1, 2016, 2019")
+    p.add_argument("--version", default="2016", help="2010, 2010_SP1, 2010_SP2, 2010_SP3, 2013, 2013_SP1, 2016, "
+                                                     "2019, SE (Exchange Server SE, build 15.2.2562.17)")
     p.add_argument("--auth", default="ntlm", choices=["ntlm", "basic", "both"])
     p.add_argument("--tls", action="store_true", help="serve https on --port (self-signed certificate)")
     p.add_argument("--latency-ms", type=int, default=0)
@@ -135,6 +136,7 @@ ACTIONS = {
   concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
   get_405 [on=false]   html_page [on=false]   extended_protection mode=none|allow|require
+  pose_as version=SE|2019|2016|...   (the server was updated: another build in ServerVersionInfo)
   clear""",
 }
 

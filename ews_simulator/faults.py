@@ -110,6 +110,13 @@ class Faults:
             raise ValueError("extended_protection mode is none, allow or require")
         self.extended_protection_mode = mode
 
+    def pose_as(self, version: str = "SE"):
+        """Answer as another Exchange build from now on (an update was installed): ServerVersionInfo and the
+        accepted RequestServerVersion values follow the new version."""
+        from .versions import get_version
+
+        self._sim.version = get_version(version)
+
     def get_405(self, on: bool = True):
         """GET /EWS/Exchange.asmx answers 405 Method Not Allowed without any WWW-Authenticate header, before
         authentication, as a field EWS server did: the offered schemes show only in the 401 to a POST."""

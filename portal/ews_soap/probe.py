@@ -7,13 +7,16 @@ the server's real version and a suggested version label when it differs from the
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 from . import signin
 from .errors import AuthenticationFailed, EwsError, MailboxNotFound, VersionNotAccepted
 from .operations import get_folder
 from .types import ProbeResult, ServerConfig, ServerVersion
-from .versions import label_for_server, suggested_label
+from .versions import VERSIONS, describe_build, label_for_build, label_for_server, suggested_label
+
+__all__ = ["VERSIONS", "describe_build", "label_for_build", "probe", "run_probe"]  # the settings pages' view
 
 if TYPE_CHECKING:  # pragma: no cover
     from .session import ExchangeSession
@@ -71,6 +74,7 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         impersonated = impersonate
         checks.append("impersonation" if config.impersonation else "delegate-access")
     version = client.server_version
+    build = describe_build(str(version), date.today()) if version else None
     return ProbeResult(
         server_version=str(version) if version else "unknown",
         version_header=client.version_header,
@@ -81,6 +85,8 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         auth_used=client.auth_kind,
         checks=tuple(checks),
         tls_end_point=signin.tls_end_point(config) if client.auth_kind != "basic" else None,
+        build_name=build.name if build else None,
+        build_supported=build.supported if build else None,
     )
 
 

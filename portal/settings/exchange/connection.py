@@ -70,19 +70,17 @@ def guess_url(username: str) -> str:
     return f"https://mail.{domain}/EWS/Exchange.asmx" if domain else ""
 
 
-# Server build → the settings label to suggest (same facts as portal.ews_soap.versions.BUILDS, which
-# views may not import): 15.2 = 2019, 15.1 = 2016, 15.0 build ≥ 847 = 2013 SP1, 14.1/14.2 = 2010 SP1/SP2.
-_BUILDS = (((15, 2, 0), "2019"), ((15, 1, 0), "2016"), ((15, 0, 847), "2013_SP1"), ((15, 0, 0), "2013"),
-           ((14, 2, 0), "2010_SP2"), ((14, 1, 0), "2010_SP1"), ((14, 0, 0), "2010"))
-
-
 def label_for_server(server_version) -> str | None:
-    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown."""
-    if server_version is None:
-        return None
-    try:
-        parts = [int(p) for p in str(server_version).split(".")[:3]]
-    except ValueError:
-        return None
-    key = tuple(parts + [0] * (3 - len(parts)))
-    return next((label for first, label in _BUILDS if key >= first), None)
+    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown (ews_soap.versions' table)."""
+    from ...ews_soap import probe as probe_module
+
+    return None if server_version is None else probe_module.label_for_build(str(server_version))
+
+
+def build_info(server_version: str | None):
+    """S13: the build's name and whether Microsoft still supports it (ews_soap.versions' table), or None."""
+    from datetime import UTC, datetime
+
+    from ...ews_soap import probe as probe_module
+
+    return probe_module.describe_build(server_version, datetime.now(UTC).date())

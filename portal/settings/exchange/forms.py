@@ -23,18 +23,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ...auth.forms import EMAIL_SHAPE
+from ...ews_soap.probe import VERSIONS
 from . import messages
 
-# Labels understood by portal.ews_soap (its versions table); 2019 is sent as Exchange2016 (S3).
-VERSION_CHOICES = [
-    ("2010", "Exchange 2010"),
-    ("2010_SP1", "Exchange 2010 SP1"),
-    ("2010_SP2", "Exchange 2010 SP2"),
-    ("2013", "Exchange 2013"),
-    ("2013_SP1", "Exchange 2013 SP1"),
-    ("2016", "Exchange 2016"),
-    ("2019", "Exchange 2019"),
-]
+# Labels of portal.ews_soap's versions table (its one copy); 2019 and SE are sent as Exchange2016 (S3).
+VERSION_CHOICES = [(label, name) for label, (_header, name) in VERSIONS.items()]
 VERSION_NAMES = dict(VERSION_CHOICES)
 
 AUTH_CHOICES = [

@@ -121,6 +121,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "included": "Included",
     "confirmed_empty": "Confirmed empty calendar",
     "keys_rotated": "Rotated encryption key",
+    "exchange_updated": "Exchange was updated (daily build check)",
 }
 
 

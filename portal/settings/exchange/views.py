@@ -42,7 +42,8 @@ def _render(form, integ, failure=None, suggestion=None, status=200):
         version_names=VERSION_NAMES, has_password=bool(integ and integ.password_encrypted),
         version_hint=hint, version_differs=hint and messages.VERSION_DIFFERS.format(
             server=VERSION_NAMES[hint], chosen=VERSION_NAMES.get(integ.version, integ.version)),
-        action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES), status
+        action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES,
+        build=connection.build_info(integ.server_version_reported) if integ else None), status
 
 
 @bp.route("/")
