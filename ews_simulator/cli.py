@@ -32,6 +32,8 @@ def _serve_parser(sub=None):
     p.add_argument("--drop", type=int, default=0, metavar="N", help="drop the next N responses mid-body")
     p.add_argument("--unavailable", action="append", default=[], metavar="EMAIL")
     p.add_argument("--lockout", default="5/300/300", metavar="N/WINDOW_S/DURATION_S")
+    p.add_argument("--kerberos-keytab", metavar="FILE", help="accept Kerberos in Negotiate with this keytab's "
+                                                              "HTTP/<host> keys (KRB5_CONFIG names the realm)")
     p.add_argument("--extended-protection", default="none", choices=["none", "allow", "require"],
                    help="IIS Extended Protection over https (--tls): channel binding none / allow / require")
     p.add_argument("--minute-seconds", type=float, default=60.0, help="scale streaming ConnectionTimeout")
@@ -63,6 +65,8 @@ def serve(args) -> int:
     f.extended_protection(args.extended_protection)
     port = 0 if args.tls else args.port
     server = ServerThread(sim, args.host, port).start()
+    if args.kerberos_keytab:
+        server.app.auth.use_kerberos(args.kerberos_keytab)
     scheme, public_port = "http", server.port
     ca_note = ""
     if args.tls:

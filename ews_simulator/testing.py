@@ -69,6 +69,14 @@ class RunningSimulator:
         """Sign-ins refused because the account was locked (right or wrong password alike)."""
         return self.server.app.auth.locked_refusals[account_upn.lower()]
 
+    def use_kerberos(self, keytab: str) -> None:
+        """Accept Kerberos (Negotiate) with the HTTP/<host> keys in `keytab`."""
+        self.server.app.auth.use_kerberos(keytab)
+
+    def signed_in_with(self, mechanism: str) -> int:
+        """Successful sign-ins by mechanism: "ntlm", "kerberos" or "basic"."""
+        return self.server.app.auth.signed_in_with[mechanism]
+
     def ep_refusals(self, account_upn: str) -> int:
         """Sign-ins Extended Protection refused (missing or wrong channel binding)."""
         return self.server.app.auth.ep_refusals[account_upn.lower()]

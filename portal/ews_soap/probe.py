@@ -82,7 +82,7 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         suggested_version=suggested_label(config.version, version),
         calendar=calendar,
         impersonated=impersonated,
-        auth_used=client.auth_kind,
+        auth_used=getattr(client._auth, "mechanism", None) or client.auth_kind,  # S12: what really signed in
         checks=tuple(checks),
         tls_end_point=signin.tls_end_point(config) if client.auth_kind != "basic" else None,
         build_name=build.name if build else None,

@@ -29,6 +29,7 @@ PREFERENCE: dict[str, tuple[tuple[str, str], ...]] = {
     "auto": (("ntlm", "ntlm"), ("negotiate", "ntlm"), ("basic", "basic")),
     "ntlm": (("ntlm", "ntlm"), ("negotiate", "ntlm")),
     "basic": (("basic", "basic"),),
+    "negotiate": (("negotiate", "negotiate"), ("ntlm", "ntlm")),  # S12: Kerberos when offered, else NTLM
 }
 
 NO_OFFER = ("The server at this address does not offer a sign-in Sundial supports for EWS (it offers {offer}); "
@@ -142,6 +143,10 @@ def tls_end_point(config: ServerConfig) -> str | None:
 
 def make_auth(scheme: str, config: ServerConfig):
     creds = config.credentials
+    if scheme == "negotiate":
+        from .negotiate import NegotiateAuth
+
+        return NegotiateAuth(creds.username, creds.password, creds.realm)
     if scheme == "ntlm":
         return HttpNtlmAuth(creds.username, creds.password)  # send_cbt=True: channel binding over https (S11)
     return HTTPBasicAuth(creds.username, creds.password)

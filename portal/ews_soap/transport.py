@@ -76,7 +76,8 @@ def origin(url: str) -> str:
 
 def pool_key(config: ServerConfig) -> tuple:
     creds = config.credentials
-    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}".encode()).hexdigest()
+    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}\x00{creds.realm}"
+                            .encode()).hexdigest()
     return (origin(config.url), creds.username.lower(), secret)
 
 
