@@ -19,7 +19,7 @@ from . import audit, connection, messages
 
 log = logging.getLogger(__name__)
 
-SETTING_FIELDS = ("auth_type", "username", "version", "server_url", "server_url_source", "allow_http",
+SETTING_FIELDS = ("auth_type", "username", "kerberos_realm", "version", "server_url", "server_url_source", "allow_http",
                   "display_name", "impersonation", "show_titles", "block_busy", "block_oof", "block_tentative",
                   "ca_cert_pem", "sync_interval_minutes")
 

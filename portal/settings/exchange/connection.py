@@ -12,7 +12,8 @@ from flask import current_app
 from ...ews_soap.types import Credentials, ProbeResult, ServerConfig
 
 # The settings fields that decide how Sundial reaches the server (a change needs a new Authorize).
-CONNECTION_FIELDS = ("auth_type", "username", "version", "server_url", "allow_http", "impersonation", "ca_cert_pem")
+CONNECTION_FIELDS = ("auth_type", "username", "kerberos_realm", "version", "server_url", "allow_http", "impersonation",
+                     "ca_cert_pem")
 
 
 def server_config(values: dict, password: str) -> ServerConfig:

@@ -66,6 +66,10 @@ class ConfigurationForm(FlaskForm):
         message="Enter the service account's user name as user@domain."), Length(max=254), UPN_SHAPE],
         description="The account's user principal name (UPN), e.g. svc-sundial@bank.example.")
     password = PasswordField("Password", validators=[Optional(), Length(max=256)])
+    kerberos_realm = StringField("Kerberos realm (optional)", validators=[Optional(), Length(max=255), Regexp(
+        r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.:\[\]-]+)?$", message="Enter the realm, e.g. BANK.EXAMPLE, optionally with "
+        "its KDC: BANK.EXAMPLE@dc1.bank.example:88.")],
+        description="Only for Negotiate. Blank: the user name's domain in capitals, its KDC found through DNS.")
     version = SelectField("Exchange version", choices=_choices(VERSION_CHOICES), default="2016")
     server_url = StringField("Exchange server address (EWS URL)", validators=[DataRequired(
         message="Enter the Exchange server address, e.g. https://mail.bank.example/EWS/Exchange.asmx."),
@@ -104,6 +108,9 @@ class ConfigurationForm(FlaskForm):
     def validate_server_url_source(self, field):
         if field.data not in ("autodiscover", "guessed", "manual"):
             field.data = "manual"
+
+    def validate_kerberos_realm(self, field):
+        field.data = (field.data or "").strip() or None
 
     def validate_username(self, field):
         field.data = (field.data or "").strip()

@@ -96,6 +96,7 @@ STATE_BADGES: dict[str, tuple[str, str]] = {
 FIELD_LABELS: dict[str, str] = {
     "auth_type": "authentication type",
     "username": "user name",
+    "kerberos_realm": "Kerberos realm",
     "password": "password",
     "version": "Exchange version",
     "server_url": "server address",
