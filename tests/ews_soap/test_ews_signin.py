@@ -107,3 +107,11 @@ def test_s6_a_405_to_the_ews_post_has_its_own_sentence():
 def test_s12_offer_parsing(header, kinds, auto):
     assert offered({"WWW-Authenticate": header}) == kinds
     assert choose("auto", kinds) == auto
+
+
+def test_s12_auto_learns_the_scheme_before_fetching_the_servers_own_wsdl(both):
+    """wsdl='server': the WSDL is fetched (authenticated) before zeep can build any request, so the offer is
+    learnt with a fixed GetFolder request; GET still answers 405 here."""
+    both.faults.get_405()
+    result = probe.run_probe(session(both, auth="auto", wsdl="server"))
+    assert result.auth_used == "ntlm" and "credentials" in result.checks
