@@ -49,6 +49,7 @@ def test_s12_authorize_with_negotiate_signs_in_with_kerberos(admin, kdc):
         assert kdc.failed_preauth("svc-sundial") == 1 and sim.failed_signins(sim.service_account.upn) == 0
         resp = admin.post(BASE + "/authorize", data=data, content_type="multipart/form-data")
         assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+        assert "Signed in with Kerberos." in admin.get(resp.headers["Location"]).get_data(as_text=True)
         integ = ExchangeIntegration.get()
         assert integ.signed_in_with == "kerberos" and integ.kerberos_realm == f"EXAMPLE.COM@{kdc.kdc}"
         html = admin.get(BASE + "/").get_data(as_text=True)

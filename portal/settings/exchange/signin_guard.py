@@ -75,3 +75,12 @@ def intercepted(integ: ExchangeIntegration | None, values: dict, exc) -> bool:
     if integ is None or not seen or not integ.tls_end_point or seen == integ.tls_end_point:
         return False
     return urlsplit(values["server_url"]).hostname == urlsplit(integ.server_url or "").hostname
+
+
+# S12: the mechanism that really signed in (Negotiate may have fallen back to NTLM)
+MECHANISMS = {"kerberos": "Kerberos", "ntlm": "NTLM", "basic": "Basic"}
+
+
+def mechanism_sentence(auth_used: str | None) -> str:
+    name = MECHANISMS.get(auth_used or "")
+    return f" Signed in with {name}." if name else ""

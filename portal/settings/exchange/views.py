@@ -43,7 +43,8 @@ def _render(form, integ, failure=None, suggestion=None, status=200):
         version_hint=hint, version_differs=hint and messages.VERSION_DIFFERS.format(
             server=VERSION_NAMES[hint], chosen=VERSION_NAMES.get(integ.version, integ.version)),
         action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES,
-        build=connection.build_info(integ.server_version_reported) if integ else None), status
+        build=connection.build_info(integ.server_version_reported) if integ else None,
+        signed_in=signin_guard.mechanism_sentence(integ.signed_in_with if integ else None)), status
 
 
 @bp.route("/")
@@ -85,10 +86,11 @@ def authorize_view():
     log.info("Exchange integration authorized by user %s for %s", audit_user_id(), values["server_url"])
     if staff_ids:
         template = {"paused": messages.RESUMED, "connected": messages.REAUTHORIZED}.get(was, messages.AUTHORIZED)
-        flash(template.format(server=values["server_url"], count=len(staff_ids),
-                              s="" if len(staff_ids) == 1 else "s"), "success")
+        flash(template.format(server=values["server_url"], count=len(staff_ids), s="" if len(staff_ids) == 1
+                              else "s") + signin_guard.mechanism_sentence(result.auth_used), "success")
     else:
-        flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
+        flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]) +
+              signin_guard.mechanism_sentence(result.auth_used), "success")
     if staff_ids and not authorize.enqueue_initial(staff_ids):
         flash(messages.QUEUE_DOWN, "warning")
     if version_hint(integ):  # the Configuration tab offers the one-click switch to the server's own version
