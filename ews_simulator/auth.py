@@ -9,10 +9,13 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import spnego
 from spnego._ntlm_raw.messages import Authenticate
+from spnego.exceptions import BadBindingsError
+
+from . import extended_protection as ep
 
 _FILE_LOCK = threading.Lock()
 
@@ -59,6 +62,14 @@ class Authenticator:
         self._conns: dict = {}  # connection key -> {"ctx": server context, "account": Account}
         self._weak: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._failures: dict[str, list[float]] = defaultdict(list)
+        # Every wrong password per account (AD's badPwdCount, never reset by the lockout window) and every
+        # sign-in refused because the account was locked: what the lockout tests count (S10).
+        self.failed_signins: Counter = Counter()
+        self.locked_refusals: Counter = Counter()
+        self.ep_refusals: Counter = Counter()  # sign-ins Extended Protection refused (never a bad password)
+        self.cert_hash: bytes | None = None  # tls-server-end-point of the https certificate, set when TLS is on
+        self.kerberos_keytab: str | None = None  # HTTP/<host> keys: Negotiate accepts Kerberos (use_kerberos)
+        self.signed_in_with: Counter = Counter()  # mechanism → successful sign-ins (ntlm, kerberos, basic)
         self._locked_until: dict[str, float] = {}
         self.lock = threading.Lock()
         directory.on_accounts_changed = lambda: refresh_user_file(directory)
@@ -68,6 +79,8 @@ class Authenticator:
         if token:
             return [("WWW-Authenticate", f"{scheme} {token}")]
         out = []
+        if self.kerberos_keytab and self.mode in ("ntlm", "both"):
+            out.append(("WWW-Authenticate", "Negotiate"))  # IIS Windows authentication: Negotiate, then NTLM
         if self.mode in ("ntlm", "both"):
             out += [("WWW-Authenticate", "NTLM")]
         if self.mode in ("basic", "both"):
@@ -89,9 +102,15 @@ class Authenticator:
 
     # -- lockout ------------------------------------------------------------------------------------------
     def is_locked(self, upn: str) -> bool:
-        return self._locked_until.get(upn, 0) > time.monotonic()
+        locked = self._locked_until.get(upn, 0) > time.monotonic()
+        if locked:
+            with self.lock:
+                self.locked_refusals[upn] += 1
+        return locked
 
     def _bad_attempt(self, upn: str) -> None:
+        with self.lock:
+            self.failed_signins[upn] += 1
         policy = self.faults.lockout_policy
         if not policy.threshold:
             return
@@ -113,13 +132,16 @@ class Authenticator:
         scheme, _, value = header.partition(" ")
         scheme = scheme.lower()
         state = self._conn_state(environ)
+        if scheme == "negotiate" and self.kerberos_keytab and self.mode in ("ntlm", "both") \
+                and not base64.b64decode(value.strip() or "").startswith(b"NTLMSSP\x00"):
+            return self._kerberos(state, value.strip())
         if scheme in ("ntlm", "negotiate") and self.mode in ("ntlm", "both"):
             return self._ntlm(state, value.strip(), "Negotiate" if scheme == "negotiate" else "NTLM")
         if scheme == "basic" and self.mode in ("basic", "both"):
             return self._basic(value.strip())
         if not header and state.get("account") is not None:
             account = state["account"]
-            if not self.is_locked(account.upn.lower()):
+            if self._locked_until.get(account.upn.lower(), 0) <= time.monotonic():
                 return account  # IIS keeps an NTLM-authenticated connection authenticated
         raise Unauthorized()
 
@@ -137,6 +159,7 @@ class Authenticator:
         if password != account.password:
             self._bad_attempt(upn)
             raise Unauthorized()
+        self.signed_in_with["basic"] += 1
         return account
 
     def _ntlm(self, state: dict, value: str, scheme: str):
@@ -162,7 +185,12 @@ class Authenticator:
         if account is not None and self.is_locked(account.upn.lower()):
             raise Unauthorized()
         try:
-            _with_own_file(self.directory, lambda: ctx.step(token))
+            cbt = ep.required_bindings(self.faults.extended_protection_mode, self.cert_hash, msg)
+            _with_own_file(self.directory, lambda: ctx.step(token, channel_bindings=cbt))
+        except (ep.Refused, BadBindingsError):  # checked before the password: not a bad sign-in for AD
+            with self.lock:
+                self.ep_refusals[account.upn.lower() if account else user.lower()] += 1
+            raise Unauthorized() from None
         except Exception:  # pyspnego raises on a wrong password or unknown user
             if account is not None:
                 self._bad_attempt(account.upn.lower())
@@ -170,4 +198,35 @@ class Authenticator:
         if account is None:
             raise Unauthorized()
         state["account"] = account
+        self.signed_in_with["ntlm"] += 1
+        return account
+
+    def use_kerberos(self, keytab: str) -> None:
+        """Accept Kerberos in Negotiate with the keys of HTTP/<host> in `keytab` (the KDC issued them)."""
+        os.environ["KRB5_KTNAME"] = keytab  # GSSAPI's acceptor reads the keytab named here
+        self.kerberos_keytab = keytab
+
+    def _kerberos(self, state: dict, value: str):
+        """One-leg Kerberos (SPNEGO-wrapped AP-REQ) checked by pyspnego/GSSAPI against the keytab, with the TLS
+        channel binding under Extended Protection. The KDC already judged the password; a failure here is a
+        ticket or binding problem, never a bad password."""
+        try:
+            token = base64.b64decode(value)
+        except ValueError:
+            raise Unauthorized() from None
+        mode = self.faults.extended_protection_mode
+        cbt = ep.bindings(self.cert_hash) if mode != "none" and self.cert_hash else None
+        ctx = spnego.server(protocol="negotiate", service="HTTP")
+        try:
+            out = ctx.step(token, channel_bindings=cbt)
+        except Exception:  # noqa: BLE001 - a bad ticket or binding
+            with self.lock:
+                self.ep_refusals["(kerberos)"] += 1
+            raise Unauthorized(None, "Negotiate") from None
+        account = self.directory.find_account(ctx.client_principal or "") if ctx.complete else None
+        if account is None or self.is_locked(account.upn.lower()):
+            raise Unauthorized()
+        state["account"] = account
+        state["kerberos_reply"] = base64.b64encode(out).decode() if out else None
+        self.signed_in_with["kerberos"] += 1
         return account

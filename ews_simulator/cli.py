@@ -19,7 +19,8 @@ def _serve_parser(sub=None):
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--state", help="file to load the mailboxes from and save them to")
     p.add_argument("--seed", choices=["demo"], help="populate the demo organisation (when no state exists)")
-    p.add_argument("--version", default="2016", help="2010, 2010_SP1, 2010_SP2, 2010_SP3, 2013, 2013_SP1, 2016, 2019")
+    p.add_argument("--version", default="2016", help="2010, 2010_SP1, 2010_SP2, 2010_SP3, 2013, 2013_SP1, 2016, "
+                                                     "2019, SE (Exchange Server SE, build 15.2.2562.17)")
     p.add_argument("--auth", default="ntlm", choices=["ntlm", "basic", "both"])
     p.add_argument("--tls", action="store_true", help="serve https on --port (self-signed certificate)")
     p.add_argument("--latency-ms", type=int, default=0)
@@ -31,6 +32,10 @@ def _serve_parser(sub=None):
     p.add_argument("--drop", type=int, default=0, metavar="N", help="drop the next N responses mid-body")
     p.add_argument("--unavailable", action="append", default=[], metavar="EMAIL")
     p.add_argument("--lockout", default="5/300/300", metavar="N/WINDOW_S/DURATION_S")
+    p.add_argument("--kerberos-keytab", metavar="FILE", help="accept Kerberos in Negotiate with this keytab's "
+                                                              "HTTP/<host> keys (KRB5_CONFIG names the realm)")
+    p.add_argument("--extended-protection", default="none", choices=["none", "allow", "require"],
+                   help="IIS Extended Protection over https (--tls): channel binding none / allow / require")
     p.add_argument("--minute-seconds", type=float, default=60.0, help="scale streaming ConnectionTimeout")
     p.add_argument("--heartbeat-seconds", type=float, default=30.0)
     p.add_argument("--no-validate", action="store_true", help="skip schema validation of requests")
@@ -57,13 +62,18 @@ def serve(args) -> int:
     for email in args.unavailable:
         f.mailbox_unavailable(email)
     f.lockout(*[float(x) for x in args.lockout.split("/")])
+    f.extended_protection(args.extended_protection)
     port = 0 if args.tls else args.port
     server = ServerThread(sim, args.host, port).start()
+    if args.kerberos_keytab:
+        server.app.auth.use_kerberos(args.kerberos_keytab)
     scheme, public_port = "http", server.port
     ca_note = ""
     if args.tls:
         from .tls import TlsTerminator
         terminator = TlsTerminator(args.host, server.port, args.port).start()
+        from .extended_protection import end_point_hash
+        server.app.auth.cert_hash = end_point_hash(terminator.cert_der)
         public_port, scheme = terminator.port, "https"
         ca_path = os.path.abspath(f"ews-simulator-ca-{public_port}.pem")
         with open(ca_path, "w") as fh:
@@ -129,7 +139,10 @@ ACTIONS = {
   item_busy n=1   throttle budget=10 [window_s=60]   drop_connection n=1   latency_ms value=200
   concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
-  poison_item item_id=... kind=year_0001|year_9999|inverted   clear""",
+  poison_item item_id=... kind=year_0001|year_9999|inverted,
+  get_405 [on=false]   html_page [on=false]   extended_protection mode=none|allow|require
+  pose_as version=SE|2019|2016|...   (the server was updated: another build in ServerVersionInfo)
+  clear""",
 }
 
 

@@ -52,6 +52,9 @@ class Faults:
         self._streams: Counter = Counter()
         self.lockout_policy = Lockout()
         self.stream_generation = 0
+        self.get_answers_405 = False
+        self.extended_protection_mode = "none"
+        self.html_front_page = False
         self.streams_stalled = False
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
@@ -108,6 +111,30 @@ class Faults:
         self.streams_stalled = stalled
         with self._sim.hub.cond:
             self._sim.hub.cond.notify_all()
+
+    def extended_protection(self, mode: str = "require"):
+        """Extended Protection over https as IIS enforces it: none, allow (a wrong channel binding is refused, a
+        missing one accepted) or require (a missing or wrong one is refused with 401). Plain http: no effect."""
+        if mode not in ("none", "allow", "require"):
+            raise ValueError("extended_protection mode is none, allow or require")
+        self.extended_protection_mode = mode
+
+    def pose_as(self, version: str = "SE"):
+        """Answer as another Exchange build from now on (an update was installed): ServerVersionInfo and the
+        accepted RequestServerVersion values follow the new version."""
+        from .versions import get_version
+
+        self._sim.version = get_version(version)
+
+    def get_405(self, on: bool = True):
+        """GET /EWS/Exchange.asmx answers 405 Method Not Allowed without any WWW-Authenticate header, before
+        authentication, as a field EWS server did: the offered schemes show only in the 401 to a POST."""
+        self.get_answers_405 = bool(on)
+
+    def html_page(self, on: bool = True):
+        """Every request to /EWS/Exchange.asmx answers 200 with an HTML sign-in page, as a reverse proxy with
+        forms-based pre-authentication does."""
+        self.html_front_page = bool(on)
 
     def lockout(self, threshold: int = 5, window_s: float = 300.0, duration_s: float = 300.0):
         self.lockout_policy = Lockout(threshold, window_s, duration_s)

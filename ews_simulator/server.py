@@ -15,6 +15,7 @@ from .versions import unknown_element
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
+HTML_SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>"
 UNAUTHORIZED_PAGE = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>"
 
 
@@ -75,6 +76,17 @@ class App:
         start_response("401 Unauthorized", headers)
         return [UNAUTHORIZED_PAGE]
 
+    def _before_auth(self, environ, start_response):
+        """Answers some servers and proxies give before looking at credentials (fault switches)."""
+        faults = self.sim.faults
+        if faults.get_answers_405 and environ.get("REQUEST_METHOD") != "POST":
+            start_response("405 Method Not Allowed", [("Content-Type", "text/html"), ("Allow", "POST")])
+            return [b"<html><body>405 - Method Not Allowed</body></html>"]
+        if faults.html_front_page:
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [HTML_SIGN_IN_PAGE]
+        return None
+
     # -- EWS ------------------------------------------------------------------------------------------------
     def ews(self, environ, start_response):
         sim, faults = self.sim, self.sim.faults
@@ -88,6 +100,9 @@ class App:
             reason = "Too Many Requests" if status == 429 else "Service Unavailable"
             start_response(f"{status} {reason}", [("Content-Type", "text/html"), *headers])
             return [b"<html><body>Service Unavailable</body></html>"]
+        early = self._before_auth(environ, start_response)
+        if early is not None:
+            return early
         try:
             account = self.auth.authenticate(environ)
         except Unauthorized as exc:

@@ -36,7 +36,7 @@ def hanging_limit(sim) -> int:
     """HangingConnectionLimit: 3 by default on-premises, 10 for 2016/2019 (EWS-FACTS section 7)."""
     if sim.config.hanging_connection_limit is not None:
         return sim.config.hanging_connection_limit
-    return 10 if sim.version.key in ("2016", "2019") else 3
+    return 10 if sim.version.key in ("2016", "2019", "SE") else 3
 
 
 def closing(chunks, on_close):

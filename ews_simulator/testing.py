@@ -61,6 +61,26 @@ class RunningSimulator:
     def unlock(self, account_upn: str):
         self.server.app.auth.unlock(account_upn)
 
+    def failed_signins(self, account_upn: str) -> int:
+        """Wrong passwords this account received so far (what Active Directory's lockout counts)."""
+        return self.server.app.auth.failed_signins[account_upn.lower()]
+
+    def locked_refusals(self, account_upn: str) -> int:
+        """Sign-ins refused because the account was locked (right or wrong password alike)."""
+        return self.server.app.auth.locked_refusals[account_upn.lower()]
+
+    def use_kerberos(self, keytab: str) -> None:
+        """Accept Kerberos (Negotiate) with the HTTP/<host> keys in `keytab`."""
+        self.server.app.auth.use_kerberos(keytab)
+
+    def signed_in_with(self, mechanism: str) -> int:
+        """Successful sign-ins by mechanism: "ntlm", "kerberos" or "basic"."""
+        return self.server.app.auth.signed_in_with[mechanism]
+
+    def ep_refusals(self, account_upn: str) -> int:
+        """Sign-ins Extended Protection refused (missing or wrong channel binding)."""
+        return self.server.app.auth.ep_refusals[account_upn.lower()]
+
     def outlook(self, email: str):
         from .outlook import Outlook
         return Outlook(self.sim, email)
@@ -91,6 +111,8 @@ def running_simulator(version: str = "2016", auth: str = "ntlm", tls: bool = Fal
     if tls:
         from .tls import TlsTerminator
         terminator = TlsTerminator(host, server.port).start()
+        from .extended_protection import end_point_hash
+        server.app.auth.cert_hash = end_point_hash(terminator.cert_der)  # what Extended Protection binds to
         sim.config.extra["public_scheme"] = "https"
         handle = RunningSimulator(sim, server, "https", terminator.port, account, terminator.ca_pem)
         handle.tls = terminator

@@ -36,6 +36,7 @@ class TlsTerminator:
     def __init__(self, host: str, backend_port: int, port: int = 0):
         cert, key = self_signed(host)
         self.ca_pem = cert.decode()
+        self.cert_der = x509.load_pem_x509_certificate(cert).public_bytes(serialization.Encoding.DER)
         self.backend = (host, backend_port)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with tempfile.TemporaryDirectory() as tmp:

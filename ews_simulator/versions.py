@@ -47,6 +47,9 @@ _TABLE = [
     ServerVersion("2013_SP1", "Exchange 2013 SP1", 15, 0, 939, 16, "V2_11", "Exchange2013_SP1"),
     ServerVersion("2016", "Exchange 2016", 15, 1, 2176, 12, "V2017_07_11", "V2017_07_11"),
     ServerVersion("2019", "Exchange 2019", 15, 2, 1118, 7, "V2017_07_11", "V2018_01_08"),
+    # Exchange Server SE RTM, 15.2.2562.17 (MSDOC exchange/new-features/build-numbers-and-release-dates): the
+    # Exchange 2019 CU15 code base renamed, same schema and ServerVersionInfo Version string.
+    ServerVersion("SE", "Exchange Server SE", 15, 2, 2562, 17, "V2017_07_11", "V2018_01_08"),
 ]
 VERSIONS = {v.key: v for v in _TABLE}
 
@@ -64,7 +67,7 @@ def unknown_element(version: ServerVersion, operation: str, child: str | None) -
 
 
 def get_version(key: str) -> ServerVersion:
-    key = str(key).replace(" ", "_").upper().replace("EXCHANGE", "").strip("_")
+    key = str(key).replace(" ", "_").upper().replace("EXCHANGE", "").replace("SERVER_", "").strip("_")
     try:
         return VERSIONS[key]
     except KeyError:

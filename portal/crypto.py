@@ -33,3 +33,20 @@ def decrypt(token: str, keys: list[str] | None = None) -> str:
 
 def rotate(token: str, keys: list[str] | None = None) -> str:
     return _fernet(keys).rotate(token.encode()).decode()
+
+
+def fingerprint(*parts: str, keys: list[str] | None = None) -> str:
+    """A keyed fingerprint (HMAC-SHA256) of a secret, for recognising it again without storing it (S10: a
+    rejected password). The HMAC key is derived from the newest encryption key, so the database alone cannot
+    be used to test guesses against it."""
+    import hashlib
+    import hmac
+
+    newest = (keys or current_app.config["ENCRYPTION_KEYS"])[0]
+    key = hashlib.sha256(b"sundial rejected-password fingerprint\x00" + newest.encode()).digest()
+    return hmac.new(key, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def password_fingerprint(username: str, password: str) -> str:
+    """S10: how a rejected password is recognised (it is never stored itself); the user name is part of it."""
+    return fingerprint(username.strip().lower(), password)

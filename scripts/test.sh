@@ -2,7 +2,7 @@
 # make test: the whole suite. Installs what it needs and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3} bash scripts/ensure-venv.sh requirements-dev.txt
+export PATH="$PATH:/usr/sbin"  # krb5kdc, kdb5_util and kadmin.local live there
 need_apt() {  # $1 = command, $2 = Debian package
   command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -11,7 +11,11 @@ need_apt() {  # $1 = command, $2 = Debian package
   fi
   command -v "$1" >/dev/null 2>&1 || { echo "The tests need $1: install Debian's $2 package." >&2; exit 1; }
 }
+need_apt krb5-config libkrb5-dev  # python gssapi/krb5 (requirements.txt) build against it
+PYTHON=${PYTHON:-python3} bash scripts/ensure-venv.sh requirements-dev.txt
 need_apt redis-server redis-server
+need_apt krb5kdc krb5-kdc  # the Kerberos tests (S12) start their own KDC on a free port
+need_apt kadmin.local krb5-admin-server
 [ -x /usr/bin/chromium ] || need_apt chromium chromium
 if .venv/bin/python -c "import psycopg2,os; psycopg2.connect(os.environ.get('SUNDIAL_TEST_DATABASE_URL','postgresql://postgres@127.0.0.1:5432/test'), connect_timeout=3)" 2>/dev/null; then
   echo "→ PostgreSQL reachable: the suite runs on SQLite and PostgreSQL"

@@ -48,6 +48,7 @@ def pause_integration(exc: AuthenticationFailed) -> None:
     if integ is None:
         return
     redis_connection().set(paused_key(server_key(integ)), utcnow().isoformat())
+    remember_rejected_stored_password(integ, exc)
     if integ.state != "paused":
         integ.state = "paused"
         integ.paused_reason = exc.sentence
@@ -59,6 +60,22 @@ def pause_integration(exc: AuthenticationFailed) -> None:
     from ..ops.alerts import evaluate_safely
 
     evaluate_safely()  # O4: admins hear of the pause now, not at the next tick
+
+
+def remember_rejected_stored_password(integ: ExchangeIntegration, exc: AuthenticationFailed) -> None:
+    """S10: the stored password drew a 401, so nothing sends it again until an admin types a password. A refusal
+    the gate or the guard made without sending anything changes nothing."""
+    from ..crypto import decrypt, password_fingerprint
+
+    if exc.code in ("PasswordRejectedBefore",) or "no request sent" in (exc.detail or "") or \
+            not integ.password_encrypted:
+        return
+    try:
+        password = decrypt(integ.password_encrypted)
+    except ValueError:
+        return
+    integ.rejected_password_fp = password_fingerprint(integ.username, password)
+    integ.rejected_at = utcnow()
 
 
 def clear_stale_pause(integ: ExchangeIntegration) -> None:

@@ -6,7 +6,7 @@ import hashlib
 
 from flask import current_app
 
-from ..crypto import decrypt
+from ..crypto import decrypt, password_fingerprint
 from ..ews_soap import ExchangeSession, ServerConfig
 from ..ews_soap.types import SETTINGS_FIELDS, server_config_from
 from ..models import ExchangeIntegration
@@ -20,7 +20,9 @@ def server_key(integration: ExchangeIntegration) -> str:
 def server_config(integration: ExchangeIntegration) -> ServerConfig:
     password = decrypt(integration.password_encrypted) if integration.password_encrypted else ""
     settings = {name: getattr(integration, name) for name in SETTINGS_FIELDS}
-    return server_config_from(settings, password, current_app.config["EWS_TIMEOUT"])
+    rejected = bool(integration.rejected_password_fp) and \
+        integration.rejected_password_fp == password_fingerprint(integration.username, password)
+    return server_config_from(settings, password, current_app.config["EWS_TIMEOUT"], rejected=rejected)
 
 
 def build_session(integration: ExchangeIntegration, gate=None) -> ExchangeSession:

@@ -6,8 +6,10 @@ then an unauthenticated GET to http://autodiscover.<domain>/autodiscover/autodis
 followed only to an https URL inside the domain. SCP (AD) and DNS SRV lookups are not done. Falls back to
 https://mail.<domain>/EWS/Exchange.asmx and reports whether the URL was detected or guessed.
 
-Credentials are never sent over plain http (unless allow_http, for a lab), and never after a redirect to
-another host. Replies are parsed with the hardened parser; POX shapes: ews-samples/Autodiscover-POX-*.xml.
+A password is sent only when given (Authorize; never the as-you-type lookup) and the first rejection ends
+the whole search (S10). Credentials are never sent over plain http (unless allow_http, for a lab), and
+never after a redirect to another host. Replies are parsed with the hardened parser; POX shapes:
+ews-samples/Autodiscover-POX-*.xml.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from urllib.parse import urlsplit
 import requests
 from lxml import etree
 
+from . import signin
 from . import transport as tp
-from .errors import EwsError
+from .errors import AuthenticationFailed, EwsError
 from .types import Credentials, ServerConfig
 from .xml import parse_xml
 
@@ -98,12 +101,11 @@ class _Attempt:
         try:
             resp = self.http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
             if resp.status_code == 401:
-                offer = resp.headers.get("WWW-Authenticate", "").lower()
-                kind = self.creds.auth if self.creds.auth in ("ntlm", "basic") else (
-                    "ntlm" if ("ntlm" in offer or "negotiate" in offer) else "basic" if "basic" in offer else None)
-                if kind is None or self.timeout() is None:
+                # Credentials only with a password, and with the one scheme chosen from the offer (S10)
+                kind = signin.choose(self.creds.auth, signin.offered(resp.headers))
+                if kind is None or not self.creds.password or self.timeout() is None:
                     return None
-                auth = tp.make_auth(kind, ServerConfig(url, self.creds))
+                auth = signin.make_auth(kind, ServerConfig(url, self.creds))
                 resp = self.http.post(url, data=body, headers=headers, timeout=self.timeout(), auth=auth,
                                       allow_redirects=False, stream=True)
                 content = tp.read_capped(resp, 1024 * 1024, self.deadline)
@@ -111,6 +113,10 @@ class _Attempt:
                 content = resp.content[:1024 * 1024]
         except (requests.exceptions.RequestException, EwsError):
             return None
+        if resp.status_code == 401:
+            # The directory rejected the password: stop here, across every candidate URL and scheme (S10) —
+            # each further candidate would cost another failed sign-in towards the AD lockout.
+            raise AuthenticationFailed(f"Autodiscover at {url} rejected the credentials")
         if resp.status_code in (301, 302, 303, 307, 308):
             target = resp.headers.get("Location", "")
             same_host = urlsplit(target).netloc == urlsplit(url).netloc and urlsplit(target).scheme == "https"
@@ -140,10 +146,13 @@ def https_inside(url: str | None, domain: str) -> bool:
 
 def discover(username: str, password: str | None = None, *, email: str | None = None,
              extra_candidates: list[str] | tuple = (), ca_bundle_pem: str | None = None, auth: str = "auto",
-             total_timeout: float = 10.0, allow_http: bool = False, standard: bool = True) -> AutodiscoverResult:
-    """Find the EWS URL for `username`'s domain; never raises for an unreachable Autodiscover (it guesses)."""
+             total_timeout: float = 10.0, allow_http: bool = False, standard: bool = True,
+             rejected: bool = False) -> AutodiscoverResult:
+    """Find the EWS URL for `username`'s domain; never raises for an unreachable Autodiscover (it guesses).
+    Without a password nothing is signed in to; a rejected password raises AuthenticationFailed at once."""
     domain = username.rpartition("@")[2].strip().lower()
     address = (email or username).strip()
+    signin.refuse_rejected(ServerConfig("", Credentials(username, "", rejected=rejected)))
     attempt = _Attempt(Credentials(username, password or "", auth), ca_bundle_pem, allow_http,
                        time.monotonic() + total_timeout)
     candidates = list(extra_candidates)

@@ -9,7 +9,7 @@ import time
 import requests
 from lxml import etree
 
-from . import observe
+from . import observe, signin
 from . import transport as tp
 from .errors import EwsError, ProtocolError, Throttled, TransientServerError
 from .parse import Reply, message_error, read_reply
@@ -87,17 +87,20 @@ class EwsClient:
         return value
 
     # ----- HTTP side -------------------------------------------------------------------------------
-    def _ensure_auth(self):
+    def _ensure_auth(self, data: bytes | None = None, headers: dict | None = None):
+        """The scheme comes from the 401 to this very request sent without credentials (signin.py) unless the
+        admin chose one; before the first request (fetching the server's WSDL) a fixed GetFolder request is used."""
+        signin.refuse_rejected(self.config)
         if self._auth is None:
-            self.auth_kind = tp.auth_offer(self.config, self.http)
-            self._auth = tp.make_auth(self.auth_kind, self.config)
+            self.auth_kind = signin.learn_scheme(self.config, self.http, data, headers)
+            self._auth = signin.make_auth(self.auth_kind, self.config)
         return self._auth
 
     def send(self, data: bytes, headers: dict, *, stream: bool = False, read_timeout: float | None = None,
              url: str | None = None):
         """POST with gate, auth, timeouts and no redirects. stream=True returns the open Response (200 only).
         `url`: another endpoint of the same server (SOAP Autodiscover); EWS's own URL by default."""
-        auth = self._ensure_auth()
+        auth = self._ensure_auth(data, headers)
         timeout = (self.config.timeout[0], read_timeout or self.config.timeout[1])
         if self.gate is not None:
             self.gate.acquire()

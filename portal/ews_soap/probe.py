@@ -7,12 +7,16 @@ the server's real version and a suggested version label when it differs from the
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
-from .errors import EwsError, MailboxNotFound, VersionNotAccepted
+from . import signin
+from .errors import AuthenticationFailed, EwsError, MailboxNotFound, VersionNotAccepted
 from .operations import get_folder
 from .types import ProbeResult, ServerConfig, ServerVersion
-from .versions import label_for_server, suggested_label
+from .versions import VERSIONS, describe_build, label_for_build, label_for_server, suggested_label
+
+__all__ = ["VERSIONS", "describe_build", "label_for_build", "probe", "run_probe"]  # the settings pages' view
 
 if TYPE_CHECKING:  # pragma: no cover
     from .session import ExchangeSession
@@ -24,14 +28,6 @@ def _parse_version(text: str | None) -> ServerVersion | None:
     except ValueError:
         return None
     return ServerVersion(*(parts + [0, 0, 0, 0])[:4]) if len(parts) >= 2 else None
-
-
-def label_for_build(server_version) -> str | None:
-    """"15.0.1497.2" (or a ServerVersion) → the settings label of versions.BUILDS ("2013_SP1"); None if unknown."""
-    if server_version is None:
-        return None
-    version = server_version if isinstance(server_version, ServerVersion) else _parse_version(str(server_version))
-    return label_for_server(version) if version is not None else None
 
 
 def _ask_real_version(config: ServerConfig) -> str | None:
@@ -78,6 +74,7 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         impersonated = impersonate
         checks.append("impersonation" if config.impersonation else "delegate-access")
     version = client.server_version
+    build = describe_build(str(version), date.today()) if version else None
     return ProbeResult(
         server_version=str(version) if version else "unknown",
         version_header=client.version_header,
@@ -85,8 +82,11 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         suggested_version=suggested_label(config.version, version),
         calendar=calendar,
         impersonated=impersonated,
-        auth_used=client.auth_kind,
+        auth_used=getattr(client._auth, "mechanism", None) or client.auth_kind,  # S12: what really signed in
         checks=tuple(checks),
+        tls_end_point=signin.tls_end_point(config) if client.auth_kind != "basic" else None,
+        build_name=build.name if build else None,
+        build_supported=build.supported if build else None,
     )
 
 
@@ -96,4 +96,10 @@ def probe(config: ServerConfig, impersonate: str | None = None, gate=None) -> Pr
     from .session import ExchangeSession
 
     transport.discard_session(config)  # prove the credentials on a fresh connection, never a kept-alive one
-    return run_probe(ExchangeSession(config, gate=gate), impersonate)
+    try:
+        return run_probe(ExchangeSession(config, gate=gate), impersonate)
+    except AuthenticationFailed as exc:
+        # S11: with the certificate seen now, the settings page can tell a re-encrypting proxy (a certificate
+        # other than the one of the last successful sign-in) from a wrong password; a TLS handshake only.
+        exc.tls_end_point = signin.tls_end_point(config) if config.credentials.auth != "basic" else None
+        raise

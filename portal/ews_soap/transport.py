@@ -19,8 +19,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from requests.auth import HTTPBasicAuth
-from requests_ntlm import HttpNtlmAuth
 
 from .errors import (
     AccessDenied,
@@ -55,7 +53,6 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 
 _sessions: dict[tuple, requests.Session] = {}  # (origin, user, secret digest, thread id) → pool
-_auth_offers: dict[str, str] = {}
 _ca_files: dict[str, str] = {}
 _lock = threading.Lock()
 
@@ -80,7 +77,8 @@ def origin(url: str) -> str:
 
 def pool_key(config: ServerConfig) -> tuple:
     creds = config.credentials
-    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}".encode()).hexdigest()
+    secret = hashlib.sha256(f"{creds.auth}\x00{creds.password}\x00{config.ca_bundle_pem or ''}\x00{creds.realm}"
+                            .encode()).hexdigest()
     return (origin(config.url), creds.username.lower(), secret)
 
 
@@ -125,6 +123,21 @@ def check_scheme(config: ServerConfig) -> None:
         raise ProtocolError(f"unsupported URL scheme {scheme!r}", sentence="The server address must start with https://.")
 
 
+# HTTP answers that show the address is not an EWS endpoint (or something stands in front of it): one sentence
+# each. 405: a field EWS server refused GET this way; the HTML page: reverse proxies with forms-based sign-in.
+ANSWERS = {
+    404: "There is no Exchange Web Services endpoint at this address (HTTP 404); the address usually ends in "
+         "/EWS/Exchange.asmx.",
+    405: "The server at this address refused an Exchange Web Services request (HTTP 405 Method Not Allowed); "
+         "check that the address ends in /EWS/Exchange.asmx and points at Exchange, not at a web site.",
+    "html": "The server at this address answered with a web page instead of Exchange Web Services, probably a "
+            "sign-in portal or proxy in front of Exchange; use an EWS address that is published without "
+            "forms-based sign-in.",
+    "anonymous": "The server at this address answered without asking Sundial to sign in, which Exchange Web "
+                 "Services never does; check the address (it usually ends in /EWS/Exchange.asmx).",
+}
+
+SLOW = "The Exchange server did not answer in time; try again or check its load."
 DROPPED = "The connection to Exchange broke off; the request will be retried."
 
 
@@ -153,41 +166,6 @@ def map_request_exception(exc: Exception, timeout: tuple[float, float] | None = 
     if isinstance(exc, OSError):
         return TransientServerError(text, code="ConnectionDropped", sentence=DROPPED)
     return ProtocolError(text)
-
-
-def auth_offer(config: ServerConfig, session: requests.Session) -> str:
-    """'ntlm' or 'basic' from the server's WWW-Authenticate offer (one unauthenticated GET, cached per URL)."""
-    if config.credentials.auth in ("ntlm", "basic"):
-        return config.credentials.auth
-    cached = _auth_offers.get(config.url)
-    if cached:
-        return cached
-    try:
-        resp = session.get(config.url, timeout=config.timeout, allow_redirects=False, stream=True)
-        resp.close()
-    except requests.exceptions.RequestException as exc:
-        raise map_request_exception(exc, config.timeout) from exc
-    offer = resp.headers.get("WWW-Authenticate", "").lower()
-    if resp.status_code in (429, 503):  # a busy IIS answers before any sign-in offer: throttling, not a wrong server
-        raise status_error(resp.status_code, resp.headers, b"", had_success=False)
-    if "ntlm" in offer or "negotiate" in offer:
-        kind = "ntlm"
-    elif "basic" in offer:
-        kind = "basic"
-    elif resp.status_code in (301, 302, 303, 307, 308):
-        raise redirect_error(resp)
-    else:
-        raise ProtocolError(f"no Basic or NTLM offer (HTTP {resp.status_code}, WWW-Authenticate {offer!r})",
-                            sentence="The server at this address does not offer Basic or NTLM sign-in for EWS.")
-    _auth_offers[config.url] = kind
-    return kind
-
-
-def make_auth(kind: str, config: ServerConfig):
-    creds = config.credentials
-    if kind == "ntlm":
-        return HttpNtlmAuth(creds.username, creds.password)  # send_cbt=True: channel binding over https
-    return HTTPBasicAuth(creds.username, creds.password)
 
 
 def redirect_error(resp: requests.Response) -> ProtocolError:
@@ -245,9 +223,10 @@ def status_error(status: int, headers, content: bytes, *, had_success: bool) -> 
                             sentence="Exchange refused the service account access to EWS (HTTP 403).")
     if status in (429, 503):
         return Throttled(f"HTTP {status}", code=f"HTTP{status}", backoff_seconds=retry_after(headers))
-    if status == 404:
-        return ProtocolError("HTTP 404", code="HTTP404",
-                             sentence="There is no Exchange Web Services endpoint at this address (HTTP 404).")
+    if status in (404, 405):
+        return ProtocolError(f"HTTP {status}", code=f"HTTP{status}", sentence=ANSWERS[status])
+    if status == 200 and "html" in (headers.get("Content-Type") or "").lower():
+        return ProtocolError("HTTP 200 with an HTML page", code="HtmlPage", sentence=ANSWERS["html"])
     if 300 <= status < 400:
         return ProtocolError(f"HTTP {status} redirect to {headers.get('Location', '?')}", code=f"HTTP{status}",
                              sentence=f"The server redirected Sundial to {headers.get('Location', '?')}; enter the "
@@ -264,6 +243,8 @@ def close_pools() -> None:
     with _lock:
         sessions = list(_sessions.values())
         _sessions.clear()
-        _auth_offers.clear()
     for session in sessions:
         session.close()
+    from .signin import forget
+
+    forget()

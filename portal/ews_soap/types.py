@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import EwsError
 
-AuthKind = Literal["auto", "ntlm", "basic"]
+AuthKind = Literal["auto", "ntlm", "basic", "negotiate"]
 WsdlSource = Literal["sundial", "microsoft", "server"]
 
 
@@ -23,9 +23,13 @@ class Credentials:
     username: str
     password: str = field(repr=False)
     auth: AuthKind = "auto"
+    # S10: Exchange rejected this very password before (the caller compared keyed fingerprints): no request
+    # carrying it is sent at all, by anything — the client raises AuthenticationFailed instead.
+    rejected: bool = False
+    realm: str | None = None  # S12: optional Kerberos realm (or REALM@kdc-host[:port]); else from DNS
 
     def __repr__(self) -> str:  # explicit so no dataclass option can leak it
-        return f"Credentials(username={self.username!r}, password='***', auth={self.auth!r})"
+        return f"Credentials(username={self.username!r}, password='***', auth={self.auth!r}, rejected={self.rejected})"
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,16 @@ class ServerConfig:
 
 
 # The stored Exchange settings (the Configuration tab's fields) a ServerConfig is made from.
-SETTINGS_FIELDS = ("server_url", "username", "auth_type", "version", "impersonation", "ca_cert_pem", "allow_http",
-                   "wsdl_source")
+SETTINGS_FIELDS = ("server_url", "username", "auth_type", "kerberos_realm", "version", "impersonation", "ca_cert_pem",
+                   "allow_http", "wsdl_source")
 
 
-def server_config_from(settings, password: str, timeout: tuple[float, float]) -> ServerConfig:
+def server_config_from(settings, password: str, timeout: tuple[float, float], rejected: bool = False) -> ServerConfig:
     """The one mapping from Sundial's Exchange settings (a dict with SETTINGS_FIELDS) to a ServerConfig."""
     return ServerConfig(
         url=settings["server_url"],
-        credentials=Credentials(settings["username"], password, auth=settings["auth_type"] or "auto"),
+        credentials=Credentials(settings["username"], password, auth=settings["auth_type"] or "auto",
+                                rejected=rejected, realm=settings.get("kerberos_realm") or None),
         version=settings["version"], impersonation=bool(settings["impersonation"]),
         ca_bundle_pem=settings.get("ca_cert_pem") or None, allow_http=bool(settings["allow_http"]),
         wsdl=settings.get("wsdl_source") or "sundial", timeout=tuple(timeout))
@@ -96,8 +101,11 @@ class ProbeResult:
     suggested_version: str | None = None  # a label, when the server's real version differs from the chosen one
     calendar: FolderInfo | None = None
     impersonated: str | None = None  # the mailbox whose calendar was reached by impersonation
-    auth_used: str | None = None  # "ntlm" | "basic"
+    auth_used: str | None = None  # "ntlm" | "basic" | "kerberos" (the mechanism that signed in, S12)
     checks: tuple[str, ...] = ()  # checks passed, in order ("reach", "tls", "credentials", ...)
+    tls_end_point: str | None = None  # S11: hex tls-server-end-point hash of the certificate Sundial saw
+    build_name: str | None = None  # S13: "Exchange Server SE RTM", "Exchange 2019 CU14", ...
+    build_supported: bool | None = None  # S13: Microsoft still supports this build (versions.BUILD_NAMES)
 
 
 @dataclass

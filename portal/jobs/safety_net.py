@@ -109,5 +109,8 @@ def tick() -> str:
             enqueue_incremental_sync(staff_id, "periodic", delay=delay or None)
     for appointment_id in unexported_appointments():
         enqueue_export(appointment_id)
+    from .build_check import enqueue_if_due
+
+    enqueue_if_due()  # S13: the server's build, once a day
     _schedule_next(interval, only_if_none=False)
     return f"{len(due)} mailboxes spread over {interval} s; {len(recovered)} outbox messages queued again"

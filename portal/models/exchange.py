@@ -56,6 +56,13 @@ class ExchangeIntegration(db.Model):
     authorized_by_id = db.Column(db.ForeignKey("users.id"), nullable=True)
     authorized_at = db.Column(UTCDateTime, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # S10: keyed fingerprint (crypto.fingerprint) of the last password Exchange rejected — never the password
+    rejected_password_fp = db.Column(db.String(64), nullable=True)
+    rejected_at = db.Column(UTCDateTime, nullable=True)
+    kerberos_realm = db.Column(db.String(255), nullable=True)  # S12: optional REALM or REALM@kdc-host[:port]
+    signed_in_with = db.Column(db.String(20), nullable=True)  # S12: the mechanism the last Authorize used
+    build_checked_at = db.Column(UTCDateTime, nullable=True)  # S13: the daily re-check of the server's build
+    tls_end_point = db.Column(db.String(128), nullable=True)  # S11: certificate hash seen at the last Authorize
 
     authorized_by = db.relationship("User")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 
 from click.testing import CliRunner
-from tests.ops.conftest import wait_for
 
 from portal.ops.health import readiness
 from tests.conftest import make_user
+from tests.ops.conftest import wait_for
 
 REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
 

@@ -9,13 +9,12 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from tests.ops.conftest import wait_for
-
 from ews_simulator.testing import running_simulator
 from portal.extensions import db
 from portal.models import AppointmentChange, Client, Location, MailboxState, Service, StaffMember
 from portal.ops.logs import log_context, make_handler, register_secret
 from tests.conftest import login, make_user
+from tests.ops.conftest import wait_for
 
 BASE = "/settings/integrations/exchange"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from tests.ops.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

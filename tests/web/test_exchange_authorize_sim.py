@@ -99,18 +99,20 @@ def test_s6_wrong_password(admin, sim):
     assert_nothing_saved()
 
 
-def test_s6_locked_account(admin, sim):
-    """AD answers a locked account with the same 401 as a wrong password; after repeated rejections the
-    sentence says what is most likely going on and that more attempts make it worse."""
+def test_s6_s10_locked_account(admin, sim):
+    """AD answers a locked account with the same 401 as a wrong password; a password Sundial never saw rejected,
+    rejected soon after another one, reads as "probably locked" with the typical lock time and who can unlock.
+    After the unlock, the right password (rejected while locked) is sent again only when the admin says so."""
     sim.faults.lockout(threshold=2, window_s=60, duration_s=60)
-    for _ in range(2):
-        admin.post(BASE + "/authorize", data=data_for(sim, password="typo"))
+    for typo in ("typo-one", "typo-two"):  # two different typos: the second locks the account
+        admin.post(BASE + "/authorize", data=data_for(sim, password=typo))
     resp = admin.post(BASE + "/authorize", data=data_for(sim))  # the right password, but the account is locked
     sentence = failure_of(resp)
-    assert "Active Directory locks the account" in sentence and "unlock the service account" in sentence
+    assert "probably locked" in sentence and "10 to 30 minutes" in sentence
+    assert "An Exchange or AD administrator can unlock it" in sentence
     assert_nothing_saved()
     sim.unlock(sim.service_account.upn)
-    assert admin.post(BASE + "/authorize", data=data_for(sim)).status_code == 302
+    assert admin.post(BASE + "/authorize", data=data_for(sim, resend_password="y")).status_code == 302
 
 
 def test_s6_stored_password_rejected_says_it_changed_or_is_locked(admin, sim):
@@ -238,12 +240,16 @@ def test_s6_failures_are_audited_with_the_settings_tried_never_the_password(admi
         assert not any(secret in e.detail for e in AuditEvent.query.all())
 
 
-def test_s4_autodiscover_endpoint_detects_the_simulator(app, admin, sim):
+def test_s4_s10_autodiscover_endpoint_sends_no_password(app, admin, sim):
+    """The as-you-type lookup never signs in (S10): even when a password is posted along, nothing carries it,
+    so an Autodiscover that needs a sign-in (the simulator's, like IIS's) leaves the guessed address."""
     app.config["EXCHANGE_AUTODISCOVER_CANDIDATES"] = [sim.autodiscover_url]
     app.config["EXCHANGE_AUTODISCOVER_STANDARD"] = False
     acc = sim.service_account
-    data = admin.post(BASE + "/autodiscover", data={"username": acc.upn, "password": acc.password}).get_json()
-    assert data == {"ok": True, "url": sim.url, "source": "autodiscover", "note": "Detected via Autodiscover."}
+    before = sim.failed_signins(acc.upn)
+    data = admin.post(BASE + "/autodiscover", data={"username": acc.upn, "password": "Typo-While-Typing"}).get_json()
+    assert data["source"] == "guessed" and data["url"] == "https://mail.example.com/EWS/Exchange.asmx"
+    assert sim.failed_signins(acc.upn) == before
     guessed = admin.post(BASE + "/autodiscover", data={"username": "svc@bank.example"}).get_json()
     assert guessed["source"] == "guessed" and guessed["url"] == "https://mail.bank.example/EWS/Exchange.asmx"
     assert "Guessed from your domain" in guessed["note"]
@@ -267,11 +273,14 @@ def test_s5_password_never_logged_by_the_real_client(admin, sim, caplog):
 
 def test_s4_autodiscover_through_a_staff_mailbox_when_the_service_account_has_none(app, admin):
     """Impersonation-only service accounts often have no mailbox, and Autodiscover answers only for mailboxes:
-    the lookup then asks for the first staff member's mailbox with the same credentials."""
+    Authorize's Autodiscover (the address was only guessed) then asks for the first staff member's mailbox."""
     with running_simulator(version="2016", auth="ntlm") as bare:
         bare.add_mailbox("alice@example.com", name="Alice Able")  # no mailbox for the service account
         app.config["EXCHANGE_AUTODISCOVER_CANDIDATES"] = [bare.autodiscover_url]
         app.config["EXCHANGE_AUTODISCOVER_STANDARD"] = False
-        acc = bare.service_account
-        data = admin.post(BASE + "/autodiscover", data={"username": acc.upn, "password": acc.password}).get_json()
-        assert data["source"] == "autodiscover" and data["url"] == bare.url
+        resp = admin.post(BASE + "/authorize", data=data_for(
+            bare, server_url="https://mail.example.com/EWS/Exchange.asmx", server_url_source="guessed",
+            allow_http="y"))
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+        integ = ExchangeIntegration.get()
+        assert integ.server_url == bare.url and integ.server_url_source == "autodiscover"

@@ -44,10 +44,10 @@ def test_s2_configuration_tab_has_every_field(admin):
 def test_s3_versions_offered_and_cumulative_update_hint(admin):
     html = admin.get(BASE + "/").get_data(as_text=True)
     for label in ("Exchange 2010", "Exchange 2010 SP1", "Exchange 2010 SP2", "Exchange 2013", "Exchange 2013 SP1",
-                  "Exchange 2016", "Exchange 2019"):
+                  "Exchange 2016", "Exchange 2019", "Exchange Server SE"):
         assert f">{label}</option>" in html
     assert "should choose the newest version of its year" in html
-    assert "Exchange 2019 is sent to the server as Exchange 2016" in html
+    assert "Exchange 2019 and Exchange Server SE are sent to the server as Exchange 2016" in html
 
 
 def test_i3_blocking_statuses_default_on(admin):

@@ -5,7 +5,7 @@ plain dict until the probe has passed, so nothing reaches the ORM row (and no au
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
 
 from flask_login import current_user
 
@@ -14,10 +14,12 @@ from ...engine.record import mark_error, mark_excluded, mark_initializing
 from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
 from ...jobs.after_commit import enqueue_after_commit
-from ...models import AuditEvent, ExchangeIntegration, MailboxState, StaffMember, utcnow
+from ...models import ExchangeIntegration, MailboxState, StaffMember, utcnow
 from . import audit, connection, messages
 
-SETTING_FIELDS = ("auth_type", "username", "version", "server_url", "server_url_source", "allow_http",
+log = logging.getLogger(__name__)
+
+SETTING_FIELDS = ("auth_type", "username", "kerberos_realm", "version", "server_url", "server_url_source", "allow_http",
                   "display_name", "impersonation", "show_titles", "block_busy", "block_oof", "block_tentative",
                   "ca_cert_pem", "sync_interval_minutes")
 
@@ -79,9 +81,22 @@ def impersonation_targets(values: dict, limit: int = 3) -> list[str]:
     return found
 
 
+def discover_with_password(values: dict, password: str) -> None:
+    """Authenticated Autodiscover runs only here, as part of Authorize (S10): when the address is still the
+    guess from the domain. A rejected password raises at once (one failed sign-in for the whole action)."""
+    if values.get("server_url_source") != "guessed":
+        return
+    staff = staff_to_sync()
+    found = connection.discover(values["username"], password, staff[0].email if staff else None,
+                                auth=values.get("auth_type") or "auto")
+    if found.source == "autodiscover":
+        values["server_url"], values["server_url_source"] = found.url, "autodiscover"
+
+
 def probe(values: dict, password: str):
     """Run the probe; a staff email that is not a mailbox (I1) is that staff member's problem, not the
     integration's, so the next staff member is tried before giving up."""
+    discover_with_password(values, password)
     config = connection.server_config(values, password)
     targets = impersonation_targets(values)
     for target in targets[:-1]:
@@ -96,13 +111,6 @@ def probe(values: dict, password: str):
             exc.sentence = messages.NO_STAFF_MAILBOX.format(addresses=", ".join(targets))
             exc.staff_addresses = targets
         raise
-
-
-def recent_rejections(minutes: int = 30) -> int:
-    """Authorize attempts Exchange answered with "credentials rejected" lately (AD lockout counts these)."""
-    since = utcnow() - timedelta(minutes=minutes)
-    return db.session.execute(db.select(db.func.count(AuditEvent.id)).where(
-        AuditEvent.action == "authorize_rejected", AuditEvent.at >= since)).scalar_one()
 
 
 def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:
@@ -126,6 +134,8 @@ def save_authorized(integ: ExchangeIntegration, values: dict, new_password: str 
     integ.state = "connected"
     integ.paused_reason = None
     integ.server_version_reported = result.server_version
+    integ.signed_in_with = result.auth_used
+    integ.tls_end_point = result.tls_end_point
     integ.authorized_by_id = current_user.id
     integ.authorized_at = utcnow()
     if changed:

@@ -12,7 +12,8 @@ from flask import current_app
 from ...ews_soap.types import ProbeResult, ServerConfig, server_config_from
 
 # The settings fields that decide how Sundial reaches the server (a change needs a new Authorize).
-CONNECTION_FIELDS = ("auth_type", "username", "version", "server_url", "allow_http", "impersonation", "ca_cert_pem")
+CONNECTION_FIELDS = ("auth_type", "username", "kerberos_realm", "version", "server_url", "allow_http", "impersonation",
+                     "ca_cert_pem")
 
 
 def server_config(values: dict, password: str) -> ServerConfig:
@@ -32,7 +33,7 @@ class Discovered:
     source: str  # "autodiscover" | "guessed"
 
 
-def discover(username: str, password: str | None, staff_email: str | None = None) -> Discovered:
+def discover(username: str, password: str | None, staff_email: str | None = None, auth: str = "auto") -> Discovered:
     """The EWS URL for a UPN's domain (S4): Autodiscover first, else https://mail.<domain>/EWS/Exchange.asmx.
 
     An impersonation-only service account often has no mailbox, and Autodiscover answers only for
@@ -44,7 +45,8 @@ def discover(username: str, password: str | None, staff_email: str | None = None
 
     cfg = current_app.config
     candidates = list(cfg.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
-    options = dict(extra_candidates=candidates, ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
+    options = dict(extra_candidates=candidates, auth=auth if auth in ("ntlm", "basic") else "auto",
+                   ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
                    total_timeout=float(cfg.get("EXCHANGE_AUTODISCOVER_TIMEOUT", 8.0)),
                    allow_http=any(c.startswith("http://") for c in candidates),
                    standard=bool(cfg.get("EXCHANGE_AUTODISCOVER_STANDARD", True)))
@@ -60,7 +62,16 @@ def guess_url(username: str) -> str:
 
 
 def label_for_server(server_version) -> str | None:
-    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown (the build table of ews_soap)."""
-    from ...ews_soap.probe import label_for_build
+    """"15.0.1497.2" (or a ServerVersion) → "2013_SP1"; None when unknown (ews_soap.versions' table)."""
+    from ...ews_soap import probe as probe_module
 
-    return label_for_build(server_version)
+    return None if server_version is None else probe_module.label_for_build(str(server_version))
+
+
+def build_info(server_version: str | None):
+    """S13: the build's name and whether Microsoft still supports it (ews_soap.versions' table), or None."""
+    from datetime import UTC, datetime
+
+    from ...ews_soap import probe as probe_module
+
+    return probe_module.describe_build(server_version, datetime.now(UTC).date())

@@ -23,23 +23,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ...auth.forms import EMAIL_SHAPE
+from ...ews_soap.probe import VERSIONS
 from . import messages
 
-# Labels understood by portal.ews_soap (its versions table); 2019 is sent as Exchange2016 (S3).
-VERSION_CHOICES = [
-    ("2010", "Exchange 2010"),
-    ("2010_SP1", "Exchange 2010 SP1"),
-    ("2010_SP2", "Exchange 2010 SP2"),
-    ("2013", "Exchange 2013"),
-    ("2013_SP1", "Exchange 2013 SP1"),
-    ("2016", "Exchange 2016"),
-    ("2019", "Exchange 2019"),
-]
+# Labels of portal.ews_soap's versions table (its one copy); 2019 and SE are sent as Exchange2016 (S3).
+VERSION_CHOICES = [(label, name) for label, (_header, name) in VERSIONS.items()]
 VERSION_NAMES = dict(VERSION_CHOICES)
 
 AUTH_CHOICES = [
     ("auto", "Basic or NTLM (whichever the server offers)"),
     ("ntlm", "NTLM only"),
+    ("negotiate", "Negotiate (Kerberos, falling back to NTLM)"),
     ("basic", "Basic only (over https)"),
 ]
 
@@ -72,6 +66,10 @@ class ConfigurationForm(FlaskForm):
         message="Enter the service account's user name as user@domain."), Length(max=254), UPN_SHAPE],
         description="The account's user principal name (UPN), e.g. svc-sundial@bank.example.")
     password = PasswordField("Password", validators=[Optional(), Length(max=256)])
+    kerberos_realm = StringField("Kerberos realm (optional)", validators=[Optional(), Length(max=255), Regexp(
+        r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.:\[\]-]+)?$", message="Enter the realm, e.g. BANK.EXAMPLE, optionally with "
+        "its KDC: BANK.EXAMPLE@dc1.bank.example:88.")],
+        description="Only for Negotiate. Blank: the user name's domain in capitals, its KDC found through DNS.")
     version = SelectField("Exchange version", choices=_choices(VERSION_CHOICES), default="2016")
     server_url = StringField("Exchange server address (EWS URL)", validators=[DataRequired(
         message="Enter the Exchange server address, e.g. https://mail.bank.example/EWS/Exchange.asmx."),
@@ -91,6 +89,9 @@ class ConfigurationForm(FlaskForm):
     sync_interval_minutes = IntegerField("Safety-net sync every (minutes)", default=5, validators=[
         DataRequired(message="Enter how often every mailbox is re-checked, in minutes."),
         NumberRange(min=1, max=1440, message="Choose between 1 and 1440 minutes.")])
+    # S10: the one way to send a password Exchange already rejected (the account was unlocked meanwhile)
+    resend_password = BooleanField("An administrator has unlocked the account and this password is right: send "
+                                   "it once more")
     use_version = HiddenField()  # set by the one-click "choose the server's version" button
 
     ca_pem: str | None = None  # the validated upload, when one was given
@@ -107,6 +108,9 @@ class ConfigurationForm(FlaskForm):
     def validate_server_url_source(self, field):
         if field.data not in ("autodiscover", "guessed", "manual"):
             field.data = "manual"
+
+    def validate_kerberos_realm(self, field):
+        field.data = (field.data or "").strip() or None
 
     def validate_username(self, field):
         field.data = (field.data or "").strip()
@@ -127,5 +131,6 @@ class ActionForm(FlaskForm):
 
 
 class AutodiscoverForm(FlaskForm):
+    """The as-you-type lookup takes the user name only: it never sends a password (S10)."""
+
     username = StringField(validators=[DataRequired(), Length(max=254), UPN_SHAPE])
-    password = PasswordField(validators=[Optional(), Length(max=256)])

@@ -97,6 +97,7 @@ STATE_BADGES: dict[str, tuple[str, str]] = {
 FIELD_LABELS: dict[str, str] = {
     "auth_type": "authentication type",
     "username": "user name",
+    "kerberos_realm": "Kerberos realm",
     "password": "password",
     "version": "Exchange version",
     "server_url": "server address",
@@ -123,6 +124,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "confirmed_empty": "Confirmed empty calendar",
     "keys_rotated": "Rotated encryption key",
     "paused_automatically": "Paused (Exchange rejected the password)",
+    "exchange_updated": "Exchange was updated (daily build check)",
 }
 
 

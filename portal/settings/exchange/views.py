@@ -10,10 +10,10 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
 from ...engine.record import mark_not_connected
-from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, VersionNotAccepted
+from ...ews_soap.errors import AccountLocked, AuthenticationFailed, EwsError, ProtocolError, VersionNotAccepted
 from ...extensions import db
 from ...models import ExchangeIntegration, MailboxState
-from . import audit, authorize, bp, connection, messages
+from . import audit, authorize, bp, connection, messages, signin_guard
 from .forms import VERSION_NAMES, ActionForm, AutodiscoverForm, ConfigurationForm
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ def _render(form, integ, failure=None, suggestion=None, status=200):
         version_names=VERSION_NAMES, has_password=bool(integ and integ.password_encrypted),
         version_hint=hint, version_differs=hint and messages.VERSION_DIFFERS.format(
             server=VERSION_NAMES[hint], chosen=VERSION_NAMES.get(integ.version, integ.version)),
-        action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES), status
+        action_form=ActionForm(), source_notes=messages.AUTODISCOVER_NOTES,
+        build=connection.build_info(integ.server_version_reported) if integ else None,
+        signed_in=signin_guard.mechanism_sentence(integ.signed_in_with if integ else None)), status
 
 
 @bp.route("/")
@@ -70,20 +72,26 @@ def authorize_view():
         return _render(form, ExchangeIntegration.get(), status=422)
     attempted = audit.describe_attempt(authorize.changed_fields(integ, values, new_password),
                                        first=integ.authorized_at is None)
+    fp = signin_guard.fingerprint_of(values, password)
+    refused = signin_guard.refusal(integ, fp, bool(form.resend_password.data))
+    if refused:  # S10: nothing is sent
+        return _refused(form, values, refused, attempted)
     try:
         result = authorize.probe(values, password)
     except EwsError as exc:
-        return _failed(form, values, exc, attempted)
+        return _failed(form, values, exc, attempted, fp)
     was = integ.state
     staff_ids = authorize.save_authorized(integ, values, new_password, result)
+    signin_guard.forget_rejection(integ)
     db.session.commit()
     log.info("Exchange integration authorized by user %s for %s", audit_user_id(), values["server_url"])
     if staff_ids:
         template = {"paused": messages.RESUMED, "connected": messages.REAUTHORIZED}.get(was, messages.AUTHORIZED)
-        flash(template.format(server=values["server_url"], count=len(staff_ids),
-                              s="" if len(staff_ids) == 1 else "s"), "success")
+        flash(template.format(server=values["server_url"], count=len(staff_ids), s="" if len(staff_ids) == 1
+                              else "s") + signin_guard.mechanism_sentence(result.auth_used), "success")
     else:
-        flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
+        flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]) +
+              signin_guard.mechanism_sentence(result.auth_used), "success")
     if staff_ids:
         authorize.enqueue_initial(staff_ids)
     _recheck_alerts()
@@ -105,14 +113,29 @@ def audit_user_id():
     return getattr(current_user, "id", None)
 
 
-def _failed(form, values, exc: EwsError, attempted: str):
+def _refused(form, values, sentence: str, attempted: str):
+    """S10: the password was rejected before and is not sent again; said like a failure, audited, nothing sent."""
+    db.session.rollback()
+    audit.record("authorize_failed", f"{values['server_url']}: {sentence} {attempted}")
+    db.session.commit()
+    form.password.data = ""
+    form.password.errors = [*form.password.errors, "Rejected by Exchange before — not sent again."]
+    return _render(form, ExchangeIntegration.get(), failure=sentence, status=422)
+
+
+def _failed(form, values, exc: EwsError, attempted: str, fp: str):
     """The probe failed: one sentence, nothing saved except the audit line (S6) — which also names the
-    settings that were tried (`attempted`, names only)."""
+    settings that were tried (`attempted`, names only) — and, for a rejected password, its fingerprint (S10)."""
     db.session.rollback()
     sentence = messages.authorize_sentence(exc)
-    if isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
-        if authorize.recent_rejections() >= 2:
-            sentence = messages.AUTH_PROBABLY_LOCKED
+    if isinstance(exc, ProtocolError) and "sentence" in vars(exc):
+        sentence = exc.sentence  # said for this very answer: 404, 405, an HTML page, a redirect, no usable scheme
+    if isinstance(exc, AuthenticationFailed) and signin_guard.intercepted(ExchangeIntegration.get(), values, exc):
+        sentence = signin_guard.EP_INTERCEPTED  # not the password's fault: nothing remembered against it
+    elif isinstance(exc, AuthenticationFailed) and not isinstance(exc, AccountLocked):
+        locked = signin_guard.remember_rejection(authorize.integration(), fp)
+        if locked:
+            sentence = locked
         elif not form.password.data:
             sentence = messages.AUTH_STORED_REJECTED
     if getattr(exc, "staff_addresses", None):
@@ -140,19 +163,14 @@ def _failed(form, values, exc: EwsError, attempted: str):
 @bp.route("/autodiscover", methods=["POST"])
 @admin_required
 def autodiscover():
-    """Small JSON lookup for the form's script: the EWS URL for a UPN (S4). POST + CSRF."""
+    """Small JSON lookup for the form's script: the EWS URL for a UPN (S4). POST + CSRF. It never sends a
+    password, typed or stored (S10): an Autodiscover that needs one runs as part of Authorize."""
     form = AutodiscoverForm()
     if not form.validate_on_submit():
         return jsonify(ok=False, error="Enter the user name as user@domain."), 400
     username = form.username.data.strip()
-    password = form.password.data or None
-    if password is None:
-        integ = ExchangeIntegration.get()
-        if integ is not None and integ.username.lower() == username.lower():
-            password = authorize.stored_password(integ)
     try:
-        staff = authorize.staff_to_sync()
-        found = connection.discover(username, password, staff[0].email if staff else None)
+        found = connection.discover(username, None)
     except EwsError as exc:
         log.info("Autodiscover for %s failed: %s", username.rpartition("@")[2], exc.code)
         found = connection.Discovered(connection.guess_url(username), "guessed")

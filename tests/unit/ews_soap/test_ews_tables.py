@@ -19,13 +19,14 @@ from portal.ews_soap.wsdl_loader import REPO_WSDL, _clients, get_client
 @pytest.mark.parametrize("label,header", [("2010", "Exchange2010"), ("2010_SP1", "Exchange2010_SP1"),
                                           ("2010_SP2", "Exchange2010_SP2"), ("2013", "Exchange2013"),
                                           ("2013_SP1", "Exchange2013_SP1"), ("2016", "Exchange2016"),
-                                          ("2019", "Exchange2016")])
+                                          ("2019", "Exchange2016"), ("SE", "Exchange2016")])
 def test_s3_versions_offered_and_their_headers(label, header):
     assert header_for(label) == header
-    assert set(VERSIONS) == {"2010", "2010_SP1", "2010_SP2", "2013", "2013_SP1", "2016", "2019"}
+    assert set(VERSIONS) == {"2010", "2010_SP1", "2010_SP2", "2013", "2013_SP1", "2016", "2019", "SE"}
 
 
-@pytest.mark.parametrize("build,label", [((15, 2, 1118), "2019"), ((15, 1, 2176), "2016"), ((15, 0, 1497), "2013_SP1"),
+@pytest.mark.parametrize("build,label", [((15, 2, 2562), "SE"), ((15, 2, 1748), "2019"),
+                                         ((15, 2, 1118), "2019"), ((15, 1, 2176), "2016"), ((15, 0, 1497), "2013_SP1"),
                                          ((15, 0, 775), "2013"), ((14, 3, 123), "2010_SP2"), ((14, 1, 218), "2010_SP1"),
                                          ((14, 0, 639), "2010"), ((8, 0, 685), None)])
 def test_s3_server_build_to_label(build, label):
