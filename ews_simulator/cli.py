@@ -128,6 +128,7 @@ ACTIONS = {
   http_503 n=3 [retry_after_s=5]   http_429 n=3 [retry_after_s=5]   server_busy n=2 backoff_ms=5000
   item_busy n=1   throttle budget=10 [window_s=60]   drop_connection n=1   latency_ms value=200
   concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
+  cannot_find_user [on=false]      (ErrorCannotFindUser instead of ErrorNonExistentMailbox)
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
   clear""",
 }

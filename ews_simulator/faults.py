@@ -84,6 +84,11 @@ class Faults:
     def mailbox_unavailable(self, email: str, unavailable: bool = True):
         self._sim.directory.mailbox(email).unavailable = unavailable
 
+    def cannot_find_user(self, on: bool = True):
+        """A mailbox that does not exist is answered with ErrorCannotFindUser instead of Microsoft's
+        ErrorNonExistentMailbox, as an independent EWS server did in the field."""
+        self._sim.directory.missing_code = "ErrorCannotFindUser" if on else "ErrorNonExistentMailbox"
+
     def lose_subscription(self, subscription_id: str | None = None):
         self._sim.hub.lose(subscription_id)
 
@@ -104,6 +109,10 @@ class Faults:
         self.lockout_policy = Lockout(threshold, window_s, duration_s)
 
     def clear(self):
+        if self._sim is not None:
+            self.cannot_find_user(False)
+            for mbx in list(self._sim.directory.mailboxes.values()):
+                mbx.unavailable = False
         streams = self._streams
         self.__init__(self._sim)
         self._streams = streams  # open streams stay open

@@ -83,6 +83,10 @@ class ProbeResult:
     impersonated: str | None = None  # the mailbox whose calendar was reached by impersonation
     auth_used: str | None = None  # "ntlm" | "basic"
     checks: tuple[str, ...] = ()  # checks passed, in order ("reach", "tls", "credentials", ...)
+    staff_checked: tuple[str, ...] = ()  # the sample of staff mailboxes whose calendar was opened (S6, I1)
+    staff_reached: tuple[str, ...] = ()
+    # (address, ResponseCode, sentence, User Accounts state) of each sampled mailbox not reached
+    staff_failed: tuple[tuple[str, str, str, str | None], ...] = ()
 
 
 @dataclass

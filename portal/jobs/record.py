@@ -3,7 +3,9 @@
 - Throttled → state "throttled", throttled_until, the job re-enqueued after the back-off (G3).
 - Credentials rejected → the whole integration paused; no worker sends another request (G4).
 - Mailbox not found → "mailbox_not_found" with the address tried (I1).
-- Other Exchange errors → "error" with the error's plain sentence, failures counted, next attempt spaced out.
+- Other mailbox-level errors → their own state (the error's `mailbox_state`: "mailbox_unavailable" while a mailbox
+  moves or its database is down, "no_access" when impersonation or delegate rights miss for this mailbox);
+  other Exchange errors → "error"; both with the error's plain sentence, failures counted, next attempt spaced out.
 - Anything unexpected is recorded, then re-raised so RQ keeps the traceback.
 """
 from __future__ import annotations
@@ -80,7 +82,7 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         db.session.commit()
     except EwsError as exc:
         db.session.rollback()
-        _record_error(staff_id, exc.sentence)
+        _record_error(staff_id, exc.sentence, exc.mailbox_state or "error")
     except LockLost as exc:  # another job holds the mailbox now and does this work: leave its state alone
         db.session.rollback()
         log.warning("%s", exc)
@@ -90,12 +92,12 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         raise
 
 
-def _record_error(staff_id: int, sentence: str) -> None:
+def _record_error(staff_id: int, sentence: str, state: str = "error") -> None:
     ms = _ms(staff_id)
-    ms.state, ms.last_error = "error", sentence
+    ms.state, ms.last_error = state, sentence
     ms.failures = (ms.failures or 0) + 1
     ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
-    _activity(staff_id, "error", sentence)
+    _activity(staff_id, "error" if state == "error" else state, sentence, None if state == "error" else "S8")
     db.session.commit()
 
 

@@ -9,8 +9,8 @@ from .base import UTCDateTime, utcnow
 
 # MailboxState.state values, in the order the User Accounts tab counts them (S8).
 MAILBOX_STATES = (
-    "not_connected", "mailbox_not_found", "initializing", "synced", "throttled",
-    "error", "paused", "excluded", "needs_confirmation",
+    "not_connected", "mailbox_not_found", "mailbox_unavailable", "no_access", "initializing", "synced",
+    "throttled", "error", "paused", "excluded", "needs_confirmation",
 )
 
 

@@ -83,6 +83,9 @@ def authorize_view():
                               s="" if len(staff_ids) == 1 else "s"), "success")
     else:
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]), "success")
+    reach = authorize.reach_sentence(result)
+    if reach:
+        flash(reach, "warning" if result.staff_failed else "success")
     if staff_ids and not authorize.enqueue_initial(staff_ids):
         flash(messages.QUEUE_DOWN, "warning")
     if version_hint(integ):  # the Configuration tab offers the one-click switch to the server's own version
