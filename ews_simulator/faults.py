@@ -44,6 +44,7 @@ class Faults:
         self.lockout_policy = Lockout()
         self.stream_generation = 0
         self.streams_stalled = False
+        self.calendar_view_mode = "expanded"  # | "master" | "partial" (see the calendar_view_* switches)
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
     def throttle(self, budget: int | None, window_s: float = 60.0, backoff_ms: int | None = None):
@@ -88,6 +89,16 @@ class Faults:
         """A mailbox that does not exist is answered with ErrorCannotFindUser instead of Microsoft's
         ErrorNonExistentMailbox, as an independent EWS server did in the field."""
         self._sim.directory.missing_code = "ErrorCannotFindUser" if on else "ErrorNonExistentMailbox"
+
+    def calendar_view_unexpanded(self, on: bool = True):
+        """FindItem with CalendarView returns each recurring master instead of its occurrences, as an
+        independent EWS server did in the field (Microsoft's servers expand series: EWS-FACTS section 2)."""
+        self.calendar_view_mode = "master" if on else "expanded"
+
+    def calendar_view_partial(self, on: bool = True):
+        """FindItem with CalendarView returns only some occurrences of each series: every other one (the 1st,
+        3rd, … in the window), exceptions included."""
+        self.calendar_view_mode = "partial" if on else "expanded"
 
     def lose_subscription(self, subscription_id: str | None = None):
         self._sim.hub.lose(subscription_id)

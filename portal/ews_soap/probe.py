@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, EwsError, ImpersonationDenied, MailboxNotFound, ProtocolError, VersionNotAccepted
 from .operations import get_folder
-from .operations.common import folder_ref
 from .parse import message_error, response_messages
 from .types import ProbeResult, ServerConfig, ServerVersion
 from .versions import label_for_server, suggested_label
@@ -58,9 +57,7 @@ def _one_mailbox(client, config: ServerConfig, mailbox: str) -> EwsError | None:
 def _delegate_batch(client, mailboxes: list[str]) -> list[EwsError | None]:
     """Delegate access names the mailbox in each DistinguishedFolderId, so one GetFolder opens them all and
     answers one ResponseMessage per folder, in request order (MSDOC getfolder-operation)."""
-    body = get_folder.body(None, True)
-    body["FolderIds"] = {"_value_1": [folder_ref(None, m, True) for m in mailboxes]}
-    msgs = response_messages(client.call(get_folder.OPERATION, body))
+    msgs = response_messages(client.call(get_folder.OPERATION, get_folder.body_many(mailboxes)))
     if len(msgs) != len(mailboxes):
         raise ProtocolError(f"GetFolder answered {len(msgs)} messages for {len(mailboxes)} folders")
     out = []

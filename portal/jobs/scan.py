@@ -13,6 +13,7 @@ from flask import current_app
 from ..ews_soap.types import CalendarEvent, ItemError, SyncChange
 from ..extensions import db
 from ..models import Appointment, ExchangeLink
+from ..sync import recurrence
 from ..sync.actions import DropLink, KeepLink, LinkValues
 from ..sync.plan import plan_exchange_item, plan_gone, plan_series
 from ..sync.shapes import item_key, series_key
@@ -82,7 +83,9 @@ class Planner:
             self.gone(row)
 
     def masters(self, masters: list[CalendarEvent]) -> None:
-        """U4: re-expand each changed series over [window start, horizon] and plan its occurrences."""
+        """U4: re-expand each changed series over [window start, horizon] and plan its occurrences. U6: the
+        server's CalendarView occurrences are completed with Sundial's own expansion of the master's pattern
+        when the server returned the master instead, or only some occurrences."""
         if not masters:
             return
         start = self.ctx.settings.window_start or self.ctx.now
@@ -91,16 +94,20 @@ class Planner:
         wanted = {series_key(m) for m in masters}
         occ = [e for e in view if e.item_type in ("Occurrence", "Exception") and series_key(e) in wanted]
         occ = with_bodies(self.ctx, occ)
+        patterns = series_patterns(self.ctx, masters)
         for m in masters:
             skey = series_key(m)
             self.seen.add(m.item_id)
             self.out.append(Planned([KeepLink(LinkValues(m.item_id, m.item_id, m.change_key, None, skey,
                                                          m.last_modified))]))
-            mine = [e for e in occ if series_key(e) == skey]
+            server = [e for e in occ if series_key(e) == skey]
+            own = recurrence.expand(patterns.get(m.item_id, m), start, self.ctx.horizon_end)
+            mine, path, why = recurrence.complete(server, own)
+            mine = exceptions_read(self.ctx, mine, server)
             rows = [r for r in self.links.values() if r.master_item_id == skey and r.item_key != m.item_id]
             self.seen.update(item_key(e) for e in mine)
             acts = plan_series(m, mine, [link_state(r) for r in rows], self.ctx.staff.id, self.ctx.settings,
-                               self.ctx.ms.calendar_folder_id)
+                               self.ctx.ms.calendar_folder_id, (path, why))
             self.out.append(Planned(acts, m.last_modified, m.subject))
 
     def items(self, events: list[CalendarEvent]) -> None:
@@ -126,6 +133,27 @@ class Planner:
 def is_series(row: ExchangeLink) -> bool:
     return row.item_key == row.item_id and row.master_item_id is not None and row.absence_id is None \
         and row.appointment_id is None and row.content_hash is None
+
+
+def series_patterns(ctx: MailboxContext, masters: list[CalendarEvent]) -> dict[str, CalendarEvent]:
+    """The masters with their Recurrence, Modified/DeletedOccurrences and zone (U6): one batched GetItem for
+    those not read with the series shape already."""
+    have = {m.item_id: m for m in masters if m.series is not None}
+    need = [m.item_id for m in masters if m.series is None]
+    for got in ctx.session.get_items(ctx.mailbox, need, series=True) if need else []:
+        if isinstance(got, CalendarEvent) and got.series is not None:
+            have[got.item_id] = got
+    return have
+
+
+def exceptions_read(ctx: MailboxContext, merged: list[CalendarEvent], server: list[CalendarEvent]):
+    """Exceptions Sundial added itself (from ModifiedOccurrences) carry the master's subject, status and body:
+    read their own with GetItem (their ItemIds come from ModifiedOccurrences)."""
+    ours = [e for e in merged if e.item_type == "Exception" and not any(e is s for s in server)]
+    if not ours:
+        return merged
+    read = {id(e): got for e, got in zip(ours, with_bodies(ctx, ours), strict=False)}
+    return [read.get(id(e), e) for e in merged]
 
 
 def with_bodies(ctx: MailboxContext, events: list[CalendarEvent]) -> list[CalendarEvent]:

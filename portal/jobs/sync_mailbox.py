@@ -77,7 +77,7 @@ def extend_horizon(ctx: MailboxContext, planner: Planner, links, changes) -> Non
     series = [r for r in links.values() if is_series(r) and r.item_id not in changes]
     if not series or not redis_connection().set(horizon_key(ctx.staff.id), "1", nx=True, ex=86400):
         return
-    masters = ctx.session.get_items(ctx.mailbox, [r.item_id for r in series])
+    masters = ctx.session.get_items(ctx.mailbox, [r.item_id for r in series], series=True)
     planner.masters([m for m in masters if isinstance(m, CalendarEvent)])
 
 
