@@ -131,6 +131,7 @@ ACTIONS = {
   cannot_find_user [on=false]      (ErrorCannotFindUser instead of ErrorNonExistentMailbox)
   calendar_view_unexpanded [on=false]   (CalendarView returns recurring masters, not occurrences)
   calendar_view_partial [on=false]      (CalendarView returns every other occurrence of each series)
+  update_keeps_time [on=false] [always=true]   (UpdateItem of time + attendees: success, old time kept)
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
   clear""",
 }

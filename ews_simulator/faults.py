@@ -45,6 +45,7 @@ class Faults:
         self.stream_generation = 0
         self.streams_stalled = False
         self.calendar_view_mode = "expanded"  # | "master" | "partial" (see the calendar_view_* switches)
+        self.update_keeps_time_mode: str | None = None  # None | "with_attendees" | "always"
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
     def throttle(self, budget: int | None, window_s: float = 60.0, backoff_ms: int | None = None):
@@ -99,6 +100,12 @@ class Faults:
         """FindItem with CalendarView returns only some occurrences of each series: every other one (the 1st,
         3rd, … in the window), exceptions included."""
         self.calendar_view_mode = "partial" if on else "expanded"
+
+    def update_keeps_time(self, on: bool = True, always: bool = False):
+        """An UpdateItem that changes Start/End together with the attendees answers success but keeps the old
+        time (other fields are applied), as an independent EWS server did in the field; `always`: also when
+        only the time changes."""
+        self.update_keeps_time_mode = ("always" if always else "with_attendees") if on else None
 
     def lose_subscription(self, subscription_id: str | None = None):
         self._sim.hub.lose(subscription_id)

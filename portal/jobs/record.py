@@ -119,8 +119,10 @@ def commit(ctx) -> None:
     then queue their delivery and the re-exports to the appointment's other staff (U2)."""
     from ..notifications import notify_appointment, queue_delivery
     from .apply import fault_point
+    from .confirm import confirm_writes
     from .queues import enqueue_export
 
+    confirm_writes(ctx)  # G10: nothing is logged "exported" before Exchange is seen to hold it
     messages = []
     for appt_id, kind, staff_ids in ctx.pending_notify:
         appt = db.session.get(Appointment, appt_id)
