@@ -61,6 +61,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SMTP_STARTTLS": env.get("SUNDIAL_SMTP_STARTTLS", "0") == "1",
         "SMTP_SENDER": env.get("SUNDIAL_SMTP_SENDER", "Sundial <no-reply@sundial.local>"),
         "SYNC_INTERVAL_MINUTES": int(env.get("SUNDIAL_SYNC_INTERVAL_MINUTES", "5")),
+        # Authorize opens at most this many staff calendars (S6): a sample, never every mailbox.
+        "EXCHANGE_PROBE_SAMPLE": int(env.get("SUNDIAL_EXCHANGE_PROBE_SAMPLE", "10")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
