@@ -67,3 +67,25 @@ def test_u6_a_series_with_nothing_in_the_horizon_never_claims_an_expansion(world
     assert world.absences(world.alice) == []
     logged = [a.reason for a in world.activity(world.alice) if a.subject == "Later"]
     assert logged and all("expanded" not in r for r in logged) and "nothing to import" in logged[-1]
+
+
+def _next_31st(at_least_days: int = 3):
+    d = datetime.now(NY).date() + timedelta(days=at_least_days)
+    while d.day != 31:
+        d += timedelta(days=1)
+    return d
+
+
+def test_u6_monthly_on_the_31st_agrees_with_the_server_no_phantom_occurrences(world):
+    """Sundial's expansion always runs beside the server's: where they agree nothing is added (path "server")."""
+    world.app.config["SYNC_HORIZON_DAYS"] = 200
+    day = _next_31st()
+    start = datetime(day.year, day.month, day.day, 10, tzinfo=NY)
+    world.outlook(world.alice).create_recurring("Month end", start, start + timedelta(hours=1),
+                                                tz="America/New_York", pattern="Monthly", count=4)
+    world.initial(world.alice)
+    got = [s.date() for s in local_starts(world, world.alice, NY)]
+    assert len(got) == 4 and got[0] == day
+    assert any(d.day < 31 for d in got)  # a shorter month: its last day, as Outlook schedules it
+    assert reasons(world, world.alice, "U6") == []
+    assert "expanded by Exchange: 4 occurrences" in reasons(world, world.alice, "U4")[-1]
