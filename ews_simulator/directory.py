@@ -50,6 +50,8 @@ class Directory:
         # What "no such mailbox" answers: Microsoft's servers say ErrorNonExistentMailbox; an independent EWS
         # server was seen answering ErrorCannotFindUser (fault switch cannot_find_user).
         self.missing_code = "ErrorNonExistentMailbox"
+        # Mailboxes outside the impersonation role's management scope (fault switch impersonation_out_of_scope).
+        self.out_of_scope: set[str] = set()
 
     # -- administration -------------------------------------------------------------------
     def add_account(self, upn: str, password: str, display_name: str = "", impersonation: bool = False,
@@ -146,7 +148,8 @@ class Directory:
             target = self.resolve(address, header=True)
         except EwsError as err:  # e.g. mailbox store unavailable
             raise SoapFault(err.code, err.message, err.message_xml) from None
-        if not account.impersonation and target.owner_upn != account.upn.lower():
+        outside = target.primary.lower() in self.out_of_scope
+        if (not account.impersonation or outside) and target.owner_upn != account.upn.lower():
             raise SoapFault("ErrorImpersonateUserDenied",
                             "The account does not have permission to impersonate the requested user.")
         return target

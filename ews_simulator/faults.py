@@ -86,6 +86,12 @@ class Faults:
     def mailbox_unavailable(self, email: str, unavailable: bool = True):
         self._sim.directory.mailbox(email).unavailable = unavailable
 
+    def impersonation_out_of_scope(self, email: str, outside: bool = True):
+        """ExchangeImpersonation of this one mailbox answers ErrorImpersonateUserDenied, as when the
+        ApplicationImpersonation role's management scope (New-ManagementScope) leaves the mailbox out."""
+        scope = self._sim.directory.out_of_scope
+        scope.add(email.lower()) if outside else scope.discard(email.lower())
+
     def cannot_find_user(self, on: bool = True):
         """A mailbox that does not exist is answered with ErrorCannotFindUser instead of Microsoft's
         ErrorNonExistentMailbox, as an independent EWS server did in the field."""
@@ -129,6 +135,7 @@ class Faults:
     def clear(self):
         if self._sim is not None:
             self.cannot_find_user(False)
+            self._sim.directory.out_of_scope.clear()
             for mbx in list(self._sim.directory.mailboxes.values()):
                 mbx.unavailable = False
         streams = self._streams

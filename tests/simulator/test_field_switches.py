@@ -13,7 +13,8 @@ from ews_simulator.admin import FAULT_METHODS
 from ews_simulator.testing import running_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
-SWITCHES = ("cannot_find_user", "calendar_view_unexpanded", "calendar_view_partial", "update_keeps_time")
+SWITCHES = ("cannot_find_user", "impersonation_out_of_scope", "calendar_view_unexpanded", "calendar_view_partial",
+            "update_keeps_time")
 
 
 def _cli(*args):

@@ -24,3 +24,11 @@ def test_s8_i1_cannot_find_user_is_mailbox_not_found_with_the_address(world):
     row = world.state(world.alice)
     assert row.state == "mailbox_not_found" and row.tried_address == "nobody@example.com"
     assert "Sundial problem" not in (row.last_error or "")
+
+
+def test_s8_impersonation_denied_for_one_mailbox_is_no_access_the_other_syncs(world):
+    world.sim.faults.impersonation_out_of_scope(world.bob.email)
+    world.initial()
+    row = world.state(world.bob)
+    assert row.state == "no_access" and "ApplicationImpersonation" in row.last_error
+    assert world.state(world.alice).state == "synced"

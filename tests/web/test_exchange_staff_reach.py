@@ -83,6 +83,15 @@ def test_s6_s8_moving_mailbox_is_its_own_state(admin, sim):
     assert state_of(bob).state == "mailbox_unavailable" and state_of(alice).state == "initializing"
 
 
+def test_s6_s8_impersonation_denied_for_one_mailbox_is_that_staff_members_state(admin, sim):
+    alice = add_staff("Alice Able", "alice@example.com")
+    bob = add_staff("Bob Baker", "bob@example.com")
+    sim.faults.impersonation_out_of_scope("alice@example.com")  # the role's management scope leaves Alice out
+    html = flashed(admin, admin.post(BASE + "/authorize", data=data_for(sim)))
+    assert "Reached 1 of 2 staff calendars checked." in html and "alice@example.com" in html
+    assert state_of(alice).state == "no_access" and state_of(bob).state == "initializing"
+
+
 def test_s6_g5_delegate_access_checks_the_sample_in_one_batched_request(admin, sim):
     sim.grant("alice@example.com", sim.service_account.upn, "author")  # bob granted nothing
     alice = add_staff("Alice Able", "alice@example.com")
