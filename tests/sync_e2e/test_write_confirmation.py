@@ -61,6 +61,8 @@ def test_g10_write_the_server_never_applies_is_reported_not_exported(world, clie
 
     html = login(client, admin_user).get("/settings/integrations/exchange/accounts").get_data(as_text=True)
     assert 'data-unconfirmed="1"' in html and "Exchange accepted but did not apply" in html
+    page = client.get(f"/settings/integrations/exchange/accounts/{world.alice.id}/activity").get_data(as_text=True)
+    assert 'data-unconfirmed="1"' in page and "Exchange still holds" in page
     world.sync(world.alice)  # the next sync neither loops on it nor moves the appointment back
     db.session.refresh(appt)
     assert appt.start == before + timedelta(hours=2)

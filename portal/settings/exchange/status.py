@@ -53,9 +53,7 @@ def rows(state: str | None = None, query: str | None = None) -> list[Row]:
     """Every staff member who takes appointments (and anyone excluded or still holding a state row)."""
     stmt = (db.select(StaffMember, MailboxState).outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
             .where(StaffMember.takes_appointments.is_(True)).order_by(StaffMember.name, StaffMember.id))
-    unconfirmed = dict(db.session.execute(
-        db.select(ExchangeLink.staff_id, db.func.count(ExchangeLink.id)).where(ExchangeLink.unconfirmed_at.is_not(None))
-        .group_by(ExchangeLink.staff_id)).all())
+    unconfirmed = unconfirmed_writes()
     result = [Row(staff, mailbox, unconfirmed.get(staff.id, 0)) for staff, mailbox in db.session.execute(stmt)]
     if query:
         q = query.strip().lower()
@@ -63,6 +61,15 @@ def rows(state: str | None = None, query: str | None = None) -> list[Row]:
     if state:
         result = [r for r in result if r.state == state]
     return result
+
+
+def unconfirmed_writes(staff_id: int | None = None) -> dict[int, int]:
+    """G10: per staff member, the writes Exchange answered with success but did not apply."""
+    stmt = db.select(ExchangeLink.staff_id, db.func.count(ExchangeLink.id)).where(
+        ExchangeLink.unconfirmed_at.is_not(None))
+    if staff_id is not None:
+        stmt = stmt.where(ExchangeLink.staff_id == staff_id)
+    return dict(db.session.execute(stmt.group_by(ExchangeLink.staff_id)).all())
 
 
 def counts(all_rows: list[Row]) -> dict[str, int]:
