@@ -6,7 +6,7 @@ GetItem in batches (CalendarView returns none).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app
 
@@ -143,6 +143,9 @@ def series_patterns(ctx: MailboxContext, masters: list[CalendarEvent]) -> dict[s
     for got in ctx.session.get_items(ctx.mailbox, need, series=True) if need else []:
         if isinstance(got, CalendarEvent) and got.series is not None:
             have[got.item_id] = got
+    for m in have.values():  # a Windows zone Sundial cannot map: the staff member's own zone is the best guess
+        if m.series.time_zone is None and ctx.staff.timezone:
+            m.series = replace(m.series, time_zone=ctx.staff.timezone)
     return have
 
 

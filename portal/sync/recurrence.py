@@ -152,8 +152,11 @@ def complete(server: list[CalendarEvent], own: list[CalendarEvent]) -> tuple[lis
     """Server occurrences completed with Sundial's own: (occurrences, path, activity reason).
 
     path is "server" (the server expanded the whole series), "sundial" (it returned none: Sundial expanded it),
-    "partial" (Sundial added the occurrences the server left out) or "none" (no occurrence in the window)."""
+    "partial" (Sundial added the occurrences the server left out) or "none" (no occurrence in the window).
+    Occurrences are only added when every one the server did return is also in Sundial's expansion."""
     have = {original_key(e) for e in server}
+    if server and not have <= {original_key(e) for e in own}:
+        own = []  # Sundial's expansion disagrees with the server's own (an unknown zone …): trust the server
     missing = [e for e in own if original_key(e) not in have]
     merged = server + missing
     if not merged:

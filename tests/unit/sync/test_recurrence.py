@@ -1,6 +1,7 @@
 """U6: Sundial's own expansion of a recurring series (portal/sync/recurrence.py) — pure, hand-computed answers."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -146,3 +147,14 @@ def test_u6_complete_says_which_path_it_took(server_count, path):
 def test_u6_nothing_in_the_window_never_claims_an_expansion():
     merged, took, reason = complete([], [])
     assert merged == [] and took == "none" and "expanded" not in reason
+
+
+def test_u6_an_expansion_that_disagrees_with_the_server_adds_nothing():
+    """E.g. a zone Sundial cannot map: its occurrences land an hour off the server's; the server is trusted."""
+    s = SeriesPattern("DailyRecurrence", range="NumberedRecurrence", start_date=date(2026, 1, 1), count=3,
+                      time_zone="UTC")
+    own = expand(master(s, utc(2026, 1, 1, 9)), *WIDE)
+    shifted = [replace(o, start=o.start + timedelta(hours=1), recurrence_id=o.start + timedelta(hours=1))
+               for o in own[:2]]
+    merged, took, _reason = complete(shifted, own)
+    assert took == "server" and merged == shifted
