@@ -9,8 +9,9 @@ OUTLOOK_METHODS = {"create", "move", "make_free", "make_busy", "make_tentative",
                    "set_body", "delete", "move_to_calendar", "create_recurring", "change_recurrence",
                    "delete_occurrence", "move_occurrence", "add_calendar", "delete_calendar", "items"}
 FAULT_METHODS = {"throttle", "server_busy", "item_busy", "http_503", "http_429", "drop_connection",
-                 "mailbox_unavailable", "lose_subscription", "force_streaming_timeout", "lockout", "clear",
-                 "poison_item"}
+                 "mailbox_unavailable", "cannot_find_user", "lose_subscription", "force_streaming_timeout", "lockout",
+                 "calendar_view_unexpanded", "calendar_view_partial", "update_keeps_time", "impersonation_out_of_scope",
+                 "poison_item", "clear"}
 FAULT_ATTRS = {"latency_ms", "concurrency_cap"}
 
 

@@ -138,6 +138,11 @@ ACTIONS = {
   http_503 n=3 [retry_after_s=5]   http_429 n=3 [retry_after_s=5]   server_busy n=2 backoff_ms=5000
   item_busy n=1   throttle budget=10 [window_s=60]   drop_connection n=1   latency_ms value=200
   concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
+  cannot_find_user [on=false]      (ErrorCannotFindUser instead of ErrorNonExistentMailbox)
+  impersonation_out_of_scope email=... [outside=false]   (ErrorImpersonateUserDenied for that mailbox only)
+  calendar_view_unexpanded [on=false]   (CalendarView returns recurring masters, not occurrences)
+  calendar_view_partial [on=false]      (CalendarView returns every other occurrence of each series)
+  update_keeps_time [on=false] [always=true]   (UpdateItem of time + attendees: success, old time kept)
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
   poison_item item_id=... kind=year_0001|year_9999|inverted,
   get_405 [on=false]   html_page [on=false]   extended_protection mode=none|allow|require

@@ -38,7 +38,7 @@ class Ctx:
     def acting_mailbox(self):
         mbx = self.impersonated or self.directory.own_mailbox(self.account)
         if mbx is None:
-            raise EwsError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.",
+            raise EwsError(self.directory.missing_code, self.directory.missing_text(),
                            {"SmtpAddress": self.account.upn})
         return mbx
 

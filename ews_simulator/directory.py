@@ -47,6 +47,11 @@ class Directory:
         self.aliases: dict[str, str] = {}
         self.lock = threading.RLock()
         self.on_accounts_changed = None  # called when credentials change (NTLM user file)
+        # What "no such mailbox" answers: Microsoft's servers say ErrorNonExistentMailbox; an independent EWS
+        # server was seen answering ErrorCannotFindUser (fault switch cannot_find_user).
+        self.missing_code = "ErrorNonExistentMailbox"
+        # Mailboxes outside the impersonation role's management scope (fault switch impersonation_out_of_scope).
+        self.out_of_scope: set[str] = set()
 
     # -- administration -------------------------------------------------------------------
     def add_account(self, upn: str, password: str, display_name: str = "", impersonation: bool = False,
@@ -118,11 +123,15 @@ class Directory:
             err = ("ErrorNonPrimarySmtpAddress", "The SMTP address isn't the primary SMTP address.",
                    {"Primary": primary})
         else:
-            err = ("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.",
-                   {"SmtpAddress": address})
+            err = (self.missing_code, self.missing_text(), {"SmtpAddress": address})
         if header:
             raise SoapFault(*err)
         raise EwsError(*err)
+
+    def missing_text(self) -> str:
+        if self.missing_code == "ErrorCannotFindUser":
+            return "Cannot find user."
+        return "The SMTP address has no mailbox associated with it."
 
     def own_mailbox(self, account: Account) -> Mailbox | None:
         return next((b for b in self.mailboxes.values() if b.owner_upn == account.upn.lower()), None)
@@ -139,7 +148,8 @@ class Directory:
             target = self.resolve(address, header=True)
         except EwsError as err:  # e.g. mailbox store unavailable
             raise SoapFault(err.code, err.message, err.message_xml) from None
-        if not account.impersonation and target.owner_upn != account.upn.lower():
+        outside = target.primary.lower() in self.out_of_scope
+        if (not account.impersonation or outside) and target.owner_upn != account.upn.lower():
             raise SoapFault("ErrorImpersonateUserDenied",
                             "The account does not have permission to impersonate the requested user.")
         return target

@@ -56,6 +56,8 @@ class Faults:
         self.extended_protection_mode = "none"
         self.html_front_page = False
         self.streams_stalled = False
+        self.calendar_view_mode = "expanded"  # | "master" | "partial" (see the calendar_view_* switches)
+        self.update_keeps_time_mode: str | None = None  # None | "with_attendees" | "always"
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
     def throttle(self, budget: int | None, window_s: float = 60.0, backoff_ms: int | None = None):
@@ -95,6 +97,33 @@ class Faults:
 
     def mailbox_unavailable(self, email: str, unavailable: bool = True):
         self._sim.directory.mailbox(email).unavailable = unavailable
+
+    def impersonation_out_of_scope(self, email: str, outside: bool = True):
+        """ExchangeImpersonation of this one mailbox answers ErrorImpersonateUserDenied, as when the
+        ApplicationImpersonation role's management scope (New-ManagementScope) leaves the mailbox out."""
+        scope = self._sim.directory.out_of_scope
+        scope.add(email.lower()) if outside else scope.discard(email.lower())
+
+    def cannot_find_user(self, on: bool = True):
+        """A mailbox that does not exist is answered with ErrorCannotFindUser instead of Microsoft's
+        ErrorNonExistentMailbox, as an independent EWS server did in the field."""
+        self._sim.directory.missing_code = "ErrorCannotFindUser" if on else "ErrorNonExistentMailbox"
+
+    def calendar_view_unexpanded(self, on: bool = True):
+        """FindItem with CalendarView returns each recurring master instead of its occurrences, as an
+        independent EWS server did in the field (Microsoft's servers expand series: EWS-FACTS section 2)."""
+        self.calendar_view_mode = "master" if on else "expanded"
+
+    def calendar_view_partial(self, on: bool = True):
+        """FindItem with CalendarView returns only some occurrences of each series: every other one (the 1st,
+        3rd, … in the window), exceptions included."""
+        self.calendar_view_mode = "partial" if on else "expanded"
+
+    def update_keeps_time(self, on: bool = True, always: bool = False):
+        """An UpdateItem that changes Start/End together with the attendees answers success but keeps the old
+        time (other fields are applied), as an independent EWS server did in the field; `always`: also when
+        only the time changes."""
+        self.update_keeps_time_mode = ("always" if always else "with_attendees") if on else None
 
     def lose_subscription(self, subscription_id: str | None = None):
         self._sim.hub.lose(subscription_id)
@@ -151,6 +180,11 @@ class Faults:
         return item.wire_dates
 
     def clear(self):
+        if self._sim is not None:
+            self.cannot_find_user(False)
+            self._sim.directory.out_of_scope.clear()
+            for mbx in list(self._sim.directory.mailboxes.values()):
+                mbx.unavailable = False
         streams = self._streams
         self.__init__(self._sim)
         self._streams = streams  # open streams stay open

@@ -107,7 +107,13 @@ def _rule(item, rec: dict, until_local: datetime | None):
         kw["byweekday"] = GROUPS.get(day, [DAYS.get(day, rrule.MO)])
         kw["bysetpos"] = INDEX.get(f.get("DayOfWeekIndex", "First"), 1)
     if pattern in ("AbsoluteMonthlyRecurrence", "AbsoluteYearlyRecurrence"):
-        kw["bymonthday"] = int(f.get("DayOfMonth", local_start.day))
+        # A DayOfMonth a month does not have falls on its last day, as in Outlook/Exchange: the last existing
+        # day among 28..DayOfMonth.
+        day = int(f.get("DayOfMonth", local_start.day))
+        if day > 28:
+            kw["bymonthday"], kw["bysetpos"] = tuple(range(28, day + 1)), -1
+        else:
+            kw["bymonthday"] = day
     if pattern in ("AbsoluteYearlyRecurrence", "RelativeYearlyRecurrence"):
         kw["bymonth"] = MONTHS.index(f.get("Month", MONTHS[local_start.month - 1])) + 1
     if rec["range"] == "NumberedRecurrence":

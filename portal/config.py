@@ -95,6 +95,8 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "SYNC_INTERVAL_MINUTES": env_number(env, "SUNDIAL_SYNC_INTERVAL_MINUTES", 5, minimum=1),
         # R5: an oversized request body is refused with a sentence (413) before anything reads it.
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Authorize opens at most this many staff calendars (S6): a sample, never every mailbox.
+        "EXCHANGE_PROBE_SAMPLE": env_number(env, "SUNDIAL_EXCHANGE_PROBE_SAMPLE", 10, minimum=1),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -34,7 +34,26 @@ def _calendar_view(ctx, folder, view):
         raise EwsError("ErrorCalendarEndDateIsEarlierThanStartDate", "The end date occurs before the start date.")
     if end - start > MAX_CALENDAR_VIEW:
         raise EwsError("ErrorCalendarViewRangeTooBig", "The calendar view range is too big.")
-    return calendar.all_views(ctx.store, folder.id, start, end)
+    return _degraded(ctx, folder, calendar.all_views(ctx.store, folder.id, start, end), start, end)
+
+
+def _degraded(ctx, folder, items, start, end):
+    """The calendar_view_unexpanded / calendar_view_partial fault switches (faults.py)."""
+    mode = ctx.sim.faults.calendar_view_mode
+    if mode == "master":
+        singles = [i for i in items if i.item_type not in ("Occurrence", "Exception")]
+        masters = [m for m in ctx.store.folder_items(folder.id) if m.recurrence and calendar.expand(m, start, end)]
+        return sorted(singles + masters, key=lambda i: (i.start, i.end, i.subject))
+    if mode == "partial":
+        kept, seen = [], {}
+        for item in items:
+            if item.item_type in ("Occurrence", "Exception"):
+                seen[item.master_id] = seen.get(item.master_id, 0) + 1
+                if seen[item.master_id] % 2 == 0:
+                    continue
+            kept.append(item)
+        return kept
+    return items
 
 
 def find_item(ctx, op):

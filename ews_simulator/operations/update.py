@@ -34,9 +34,21 @@ def _apply_changes(ctx, target, updates):
     itemparse.finish(target, pending, ctx.tz_context)
 
 
+def _keeps_time(ctx, stored, edited, updates):
+    """Fault switch update_keeps_time: the write "succeeds" but the item keeps its old Start/End."""
+    mode = ctx.sim.faults.update_keeps_time_mode
+    if not mode:
+        return
+    uris = {path.get("FieldURI") for change in updates for path in change if local(path.tag) == "FieldURI"}
+    people = uris & {"calendar:RequiredAttendees", "calendar:OptionalAttendees"}
+    if uris & {"calendar:Start", "calendar:End"} and (people or mode == "always"):
+        edited.start, edited.end = stored.start, stored.end
+
+
 def _update_master(ctx, stored, updates):
     edited = stored.clone()
     _apply_changes(ctx, edited, updates)
+    _keeps_time(ctx, stored, edited, updates)
     if edited.recurrence != stored.recurrence or (stored.recurrence and edited.start != stored.start):
         edited.modified, edited.deleted = {}, set()  # a new pattern drops exceptions, as Outlook warns
     for f in fields(stored):

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, SyncActivity, utcnow
 from ..ops.metrics import exchange_to_sundial
 from ..sync import actions as A
+from .confirm import Written
 from .context import MailboxContext
 
 FAULTS: dict[str, Callable[[], None]] = {}  # tests: {"after_create": raiser, "before_commit": raiser}
@@ -177,10 +178,10 @@ class Applier:
             raise_if_fatal(res.error)
             return self.log("error", a.rule, f"Exchange refused the item: {res.error.sentence}", a.event.subject)
         fault_point("after_create")
-        self.store_link(A.LinkValues(res.item_id, res.item_id, res.change_key, a.content_hash,
-                                     appointment_id=a.appointment_id), appointment_id=a.appointment_id)
+        row = self.store_link(A.LinkValues(res.item_id, res.item_id, res.change_key, a.content_hash,
+                                           appointment_id=a.appointment_id), appointment_id=a.appointment_id)
         self.ctx.ms.progress_exported += 1
-        self.log("exported", a.rule, a.reason, a.event.subject)
+        self.to_confirm(row, a.event, a.event.subject, a.rule, a.reason)
 
     def _UpdateExchange(self, a: A.UpdateExchange, modified, subject):
         up = a.update
@@ -195,10 +196,17 @@ class Applier:
             raise_if_fatal(res.error)
             return self.log("error", a.rule, f"Exchange refused the update: {res.error.sentence}", up.subject)
         self.drop_link(a.item_key) if a.item_key != (res.item_id or up.item_id) else None
-        self.store_link(A.LinkValues(res.item_id or up.item_id, res.item_id or up.item_id, res.change_key,
-                                     a.content_hash, appointment_id=a.appointment_id),
-                        appointment_id=a.appointment_id)
-        self.log("exported", a.rule, a.reason, up.subject)
+        row = self.store_link(A.LinkValues(res.item_id or up.item_id, res.item_id or up.item_id, res.change_key,
+                                           a.content_hash, appointment_id=a.appointment_id),
+                              appointment_id=a.appointment_id)
+        self.to_confirm(row, up, up.subject, a.rule, a.reason)
+
+    def to_confirm(self, row: ExchangeLink, written, subject, rule, reason) -> None:
+        """G10: logged "exported" only once read back (confirm.py, at the commit of this burst)."""
+        if written.start is None or written.end is None:
+            return self.log("exported", rule, reason, subject)
+        self.ctx.pending_confirm.append(Written(row, written.start, written.end, written.free_busy or "Busy",
+                                                written.time_zone, subject, rule, reason))
 
     def _DeleteExchange(self, a: A.DeleteExchange, modified, subject):
         [res] = self.ctx.session.delete_items(self.ctx.mailbox, [ItemRef(a.item_id)])

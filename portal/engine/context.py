@@ -27,6 +27,7 @@ class MailboxContext:
     pending_exports: set[int] = field(default_factory=set)  # appointments to re-export after commit
     pending_notify: list[tuple[int, str, tuple[int, ...] | None]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    pending_confirm: list = field(default_factory=list)  # G10: writes read back before the commit (confirm.py)
 
     @property
     def mailbox(self) -> str:

@@ -7,12 +7,14 @@ GetItem in batches (CalendarView returns none).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 from flask import current_app
 
 from ..ews_soap.types import CalendarEvent, ItemError, SyncChange, SyncPage
 from ..extensions import db
 from ..models import Appointment, ExchangeLink
+from ..sync import recurrence
 from ..sync.mailbox import Mailbox, Series, Snapshot
 from ..sync.plan import LinkState
 from ..sync.shapes import series_key
@@ -74,7 +76,9 @@ def snapshot_of(ctx: MailboxContext, changes: dict[str, SyncChange]) -> Snapshot
 
 
 def expand(ctx: MailboxContext, masters: list[CalendarEvent]) -> list[Series]:
-    """U4: each series' occurrences and exceptions over [window start, horizon], with their bodies."""
+    """U4: each series' occurrences and exceptions over [window start, horizon], with their bodies. U6: the
+    server's CalendarView occurrences are completed with Sundial's own expansion of the master's pattern when
+    the server returned the master instead, or only some occurrences."""
     if not masters:
         return []
     start = ctx.settings.window_start or ctx.now
@@ -82,7 +86,38 @@ def expand(ctx: MailboxContext, masters: list[CalendarEvent]) -> list[Series]:
     wanted = {series_key(m) for m in masters}
     occ = with_bodies(ctx, [e for e in view if e.item_type in ("Occurrence", "Exception")
                             and series_key(e) in wanted])
-    return [Series(m, [e for e in occ if series_key(e) == series_key(m)]) for m in masters]
+    patterns = series_patterns(ctx, masters)
+    out = []
+    for m in masters:
+        server = [e for e in occ if series_key(e) == series_key(m)]
+        own = recurrence.expand(patterns.get(m.item_id, m), start, ctx.horizon_end)
+        mine, path, why = recurrence.complete(server, own)
+        out.append(Series(m, exceptions_read(ctx, mine, server), (path, why)))
+    return out
+
+
+def series_patterns(ctx: MailboxContext, masters: list[CalendarEvent]) -> dict[str, CalendarEvent]:
+    """The masters with their Recurrence, Modified/DeletedOccurrences and zone (U6): one batched GetItem for
+    those not read with the series shape already."""
+    have = {m.item_id: m for m in masters if m.series is not None}
+    need = [m.item_id for m in masters if m.series is None]
+    for got in ctx.session.get_items(ctx.mailbox, need, series=True) if need else []:
+        if isinstance(got, CalendarEvent) and got.series is not None:
+            have[got.item_id] = got
+    for m in have.values():  # a Windows zone Sundial cannot map: the staff member's own zone is the best guess
+        if m.series.time_zone is None and ctx.staff.timezone:
+            m.series = replace(m.series, time_zone=ctx.staff.timezone)
+    return have
+
+
+def exceptions_read(ctx: MailboxContext, merged: list[CalendarEvent], server: list[CalendarEvent]):
+    """Exceptions Sundial added itself (from ModifiedOccurrences) carry the master's subject, status and body:
+    read their own with GetItem (their ItemIds come from ModifiedOccurrences)."""
+    ours = [e for e in merged if e.item_type == "Exception" and not any(e is s for s in server)]
+    if not ours:
+        return merged
+    read = {id(e): got for e, got in zip(ours, with_bodies(ctx, ours), strict=False)}
+    return [read.get(id(e), e) for e in merged]
 
 
 def with_bodies(ctx: MailboxContext, events: list[CalendarEvent]) -> list[CalendarEvent]:

@@ -6,7 +6,9 @@ Authorize and Disconnect), so the User Accounts tab's states mean one thing each
 - Throttled → state "throttled", throttled_until, the job re-enqueued after the back-off (G3).
 - Credentials rejected → the whole integration paused; no worker sends another request (G4).
 - Mailbox not found → "mailbox_not_found" with the address tried (I1).
-- Other Exchange errors → "error" with the error's plain sentence, failures counted, next attempt spaced out.
+- Other mailbox-level errors → their own state (the error's `mailbox_state`: "mailbox_unavailable" while a mailbox
+  moves or its database is down, "no_access" when impersonation or delegate rights miss for this mailbox);
+  other Exchange errors → "error"; both with the error's plain sentence, failures counted, next attempt spaced out.
 - Anything unexpected is recorded, then re-raised so RQ keeps the traceback.
 """
 from __future__ import annotations
@@ -113,7 +115,7 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         db.session.commit()
     except EwsError as exc:
         db.session.rollback()
-        _record_error(staff_id, exc.sentence)
+        _record_error(staff_id, exc.sentence, exc.mailbox_state or "error")
     except LockLost as exc:  # another job holds the mailbox now and does this work: leave its state alone
         db.session.rollback()
         log.warning("%s", exc)
@@ -123,9 +125,14 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         raise
 
 
-def _record_error(staff_id: int, sentence: str) -> None:
-    mark_error(_ms(staff_id), sentence)
-    _activity(staff_id, "error", sentence)
+def _record_error(staff_id: int, sentence: str, state: str = "error") -> None:
+    """An Exchange failure for one mailbox; `state` is "error" or a per-mailbox state (S8: unavailable,
+    no access)."""
+    ms = _ms(staff_id)
+    mark_error(ms, sentence)
+    if state != "error":
+        ms.state = MailboxStatus(state)
+    _activity(staff_id, "error" if state == "error" else state, sentence, None if state == "error" else "S8")
     db.session.commit()
 
 
@@ -172,6 +179,13 @@ def mark_error(ms: MailboxState, sentence: str, count: bool = True) -> None:
         ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
 
 
+def mark_mailbox_problem(ms: MailboxState, state: str, sentence: str, address: str | None = None) -> None:
+    """Authorize could not open this staff calendar (S6, S8, I1): missing, moving or not granted."""
+    ms.state, ms.last_error = MailboxStatus(state), sentence
+    if state == MailboxStatus.MAILBOX_NOT_FOUND:
+        ms.tried_address = address
+
+
 def mark_excluded(ms: MailboxState) -> None:
     ms.excluded, ms.state = True, MailboxStatus.EXCLUDED
 
@@ -194,7 +208,9 @@ def commit(ctx) -> None:
     from ..jobs.queues import enqueue_all, enqueue_export
     from ..notifications import notify_appointment
     from .apply import fault_point
+    from .confirm import confirm_writes
 
+    confirm_writes(ctx)  # G10: nothing is logged "exported" before Exchange is seen to hold it
     messages = []
     for appt_id, kind, staff_ids in ctx.pending_notify:
         appt = db.session.get(Appointment, appt_id)

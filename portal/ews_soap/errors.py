@@ -15,9 +15,14 @@ class EwsError(Exception):
     sentence = "Exchange answered with an error Sundial does not know how to handle."
     default_code = "Error"
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None, sentence: str | None = None):
+    # The User Accounts state a mailbox takes when this error stops its sync (S8); None: the generic "error".
+    mailbox_state: str | None = None
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, sentence: str | None = None,
+                 operation: str | None = None):
         self.code = code or self.default_code
         self.detail = detail
+        self.operation = operation  # the EWS operation that got this answer, when known ("GetFolder")
         if sentence:
             self.sentence = sentence
         super().__init__(f"{self.code}: {detail or self.sentence}")
@@ -33,6 +38,12 @@ class AuthenticationFailed(EwsError):
     sentence = ("Exchange rejected the service account's user name or password (or the account is locked); "
                 "re-enter them and authorize again.")
     default_code = "HTTP401"
+
+
+class PasswordExpired(AuthenticationFailed):
+    sentence = ("The service account's password has expired (or must be changed at next sign-in); set a new one in "
+                "Active Directory, then enter it here and authorize again.")
+    default_code = "ErrorPasswordExpired"
 
 
 class AccountLocked(AuthenticationFailed):
@@ -83,16 +94,19 @@ class ImpersonationDenied(EwsError):
     sentence = ("The service account is not allowed to impersonate this mailbox; grant it the "
                 "ApplicationImpersonation role or turn impersonation off.")
     default_code = "ErrorImpersonateUserDenied"
+    mailbox_state = "no_access"
 
 
 class AccessDenied(EwsError):
     sentence = "The service account has no access to this mailbox's calendar; give it editor rights on the calendar."
     default_code = "ErrorAccessDenied"
+    mailbox_state = "no_access"
 
 
 class MailboxNotFound(EwsError):
     sentence = "No Exchange mailbox has this email address."
     default_code = "ErrorNonExistentMailbox"
+    mailbox_state = "mailbox_not_found"
 
     def __init__(self, detail: str | None = None, *, address: str | None = None, **kw):
         self.address = address
@@ -147,103 +161,61 @@ class TransientServerError(EwsError):
     default_code = "ErrorInternalServerError"
 
 
+class MailboxUnavailable(TransientServerError):
+    """One mailbox cannot be opened right now (moving to another database, database failing over, store down)."""
+
+    sentence = ("This staff member's mailbox cannot be opened right now (it is being moved, or its database is "
+                "offline); Sundial tries again later.")
+    default_code = "ErrorMailboxStoreUnavailable"
+    mailbox_state = "mailbox_unavailable"
+
+
 class ProtocolError(EwsError):
     sentence = "The server at this address did not answer like Exchange Web Services; check the server address."
     default_code = "ProtocolError"
 
 
 class RequestRejected(EwsError):
-    """A ResponseCode that means Sundial sent something the server would not take (schema, property, id)."""
+    """A ResponseCode that means Sundial sent something the server would not take (schema, property, id).
 
-    sentence = "Exchange rejected a request from Sundial; this is a Sundial problem, please report it."
+    Its sentence names the code and the operation (`template`), so an admin can report exactly what happened."""
+
+    template = ("Exchange refused {req} as invalid ({code}); this is a Sundial problem, please "
+                "report it with this code.")
     default_code = "ErrorInvalidRequest"
+    _sentence: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        if self._sentence:
+            return self._sentence
+        from .codes import family_hint
+
+        req = f"Sundial's {self.operation} request" if self.operation else "a request from Sundial"
+        return self.template.format(req=req, code=self.code, hint=family_hint(self.code))
+
+    @sentence.setter
+    def sentence(self, value: str) -> None:
+        self._sentence = value
 
 
-# ResponseCode → class. Codes not listed fall back to RequestRejected (see error_for_code).
-CODE_TABLE: dict[str, type[EwsError]] = {
-    # authentication / account (responsecode.md)
-    "ErrorAccountDisabled": AccountLocked,
-    "ErrorAccessDenied": AccessDenied,
-    "ErrorFolderNotFound": AccessDenied,  # delegate without folder visibility answers this (responsecode.md)
-    "ErrorSubscriptionDelegateAccessNotSupported": AccessDenied,  # EWS-FACTS §6: needs impersonation
-    "ErrorSubscriptionAccessDenied": SubscriptionLost,
-    # impersonation (EWS-FACTS §6)
-    "ErrorImpersonateUserDenied": ImpersonationDenied,
-    "ErrorImpersonationDenied": ImpersonationDenied,
-    "ErrorImpersonationFailed": ImpersonationDenied,
-    # mailbox resolution (EWS-FACTS §5, §6)
-    "ErrorNonExistentMailbox": MailboxNotFound,
-    "ErrorNameResolutionNoResults": MailboxNotFound,
-    "ErrorInvalidSmtpAddress": MailboxNotFound,
-    "ErrorMailRecipientNotFound": MailboxNotFound,
-    # throttling (EWS-FACTS §7)
-    "ErrorServerBusy": Throttled,
-    "ErrorExceededConnectionCount": Throttled,
-    "ErrorExceededSubscriptionCount": Throttled,
-    "ErrorExceededFindCountLimit": Throttled,
-    "ErrorTooManyObjectsOpened": Throttled,
-    # items and change keys (EWS-FACTS §3)
-    "ErrorItemNotFound": ItemNotFound,
-    "ErrorCalendarOccurrenceIsDeletedFromRecurrence": ItemNotFound,
-    "ErrorIrresolvableConflict": ChangeKeyConflict,
-    "ErrorStaleObject": ChangeKeyConflict,
-    "ErrorChangeKeyRequired": ChangeKeyConflict,
-    "ErrorChangeKeyRequiredForWriteOperations": ChangeKeyConflict,
-    "ErrorInvalidChangeKey": ChangeKeyConflict,
-    # sync (EWS-FACTS §1)
-    "ErrorInvalidSyncStateData": SyncStateInvalid,
-    "ErrorSyncFolderNotFound": FolderNotFound,
-    # notifications (EWS-FACTS §8)
-    "ErrorInvalidSubscription": SubscriptionLost,
-    "ErrorSubscriptionNotFound": SubscriptionLost,
-    "ErrorExpiredSubscription": SubscriptionLost,
-    "ErrorInvalidWatermark": SubscriptionLost,
-    "ErrorMissedNotificationEvents": SubscriptionLost,
-    "ErrorReadEventsFailed": SubscriptionLost,
-    "ErrorProxyRequestNotAllowed": SubscriptionLost,
-    # versions (EWS-FACTS §9)
-    "ErrorInvalidServerVersion": VersionNotAccepted,
-    "ErrorIncorrectSchemaVersion": VersionNotAccepted,
-    # transient
-    "ErrorInternalServerError": TransientServerError,
-    "ErrorInternalServerTransientError": TransientServerError,
-    "ErrorMailboxStoreUnavailable": TransientServerError,
-    "ErrorMailboxMoveInProgress": TransientServerError,
-    "ErrorConnectionFailed": TransientServerError,
-    "ErrorTimeoutExpired": TransientServerError,
-    "ErrorBatchProcessingStopped": TransientServerError,
-}
+class ItemRejected(RequestRejected):
+    """Exchange would not save or read one calendar item as sent (its values, not the request's shape)."""
 
-# Codes whose own wording is clearer than their class's sentence.
-CODE_SENTENCES: dict[str, str] = {
-    "ErrorSubscriptionDelegateAccessNotSupported":
-        "Exchange does not send change notifications through delegate access; turn impersonation on.",
-    "ErrorImpersonationDenied":
-        "This Exchange server does not allow impersonation through it (ms-Exch-EPI-Impersonation).",
-    "ErrorFolderNotFound": ("Exchange did not find the calendar folder, or does not show it to the service account; "
-                            "check that the mailbox exists and its calendar permissions, then try again."),
-    "ErrorExceededFindCountLimit": "Exchange refused to return that many items at once; Sundial will ask for fewer.",
-    "ErrorMailboxStoreUnavailable": "The mailbox database is temporarily unavailable; the request will be retried.",
-}
-
-# When throttled without a BackOffMilliseconds value, wait this long (seconds).
-DEFAULT_BACKOFF_SECONDS = 30.0
+    template = "Exchange refused one calendar item in {req} ({code}: {hint})."
+    default_code = "ErrorCalendarInvalidPropertyValue"
 
 
-def error_for_code(code: str, message: str | None = None, **kw) -> EwsError:
-    """Build the typed error for an EWS ResponseCode (unknown codes → RequestRejected)."""
-    code = (code or "").strip()
-    cls = CODE_TABLE.get(code, RequestRejected)
-    if cls is Throttled and kw.get("backoff_seconds") is None:
-        kw["backoff_seconds"] = DEFAULT_BACKOFF_SECONDS
-    if cls is not Throttled:
-        kw.pop("backoff_seconds", None)
-    if cls is not VersionNotAccepted:
-        kw.pop("server_version", None)
-    if not issubclass(cls, MailboxNotFound):
-        kw.pop("address", None)
-    return cls(message, code=code or None, sentence=CODE_SENTENCES.get(code), **kw)
+class UnhandledResponse(RequestRejected):
+    """A ResponseCode without a class of its own: the sentence names the code and the operation that got it,
+    so nothing a server answers ends as an anonymous "Sundial problem"."""
 
+    template = "Exchange answered {code} to {req} ({hint})."
+    default_code = "ErrorUnknown"
+
+
+# The ResponseCode tables live in codes.py (imported last: they name the classes above).
+from .codes import CODE_SENTENCES, CODE_TABLE, DEFAULT_BACKOFF_SECONDS, error_for_code, is_known  # noqa: E402
 
 __all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, EwsError)] + [
-    "CODE_TABLE", "CODE_SENTENCES", "error_for_code", "DEFAULT_BACKOFF_SECONDS"]
+    "CODE_TABLE", "CODE_SENTENCES", "error_for_code", "is_known", "DEFAULT_BACKOFF_SECONDS"]

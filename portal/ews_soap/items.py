@@ -8,6 +8,7 @@ import lxml.html
 from lxml import etree
 
 from .parse import child_text, id_pair
+from .series import SERIES_FIELDS, parse_series
 from .timezones import windows_zone
 from .types import CalendarEvent, EventUpdate, NewEvent
 from .xml import APPOINTMENT_PROP, Raw, T, ews_datetime, parse_datetime, paths, t, time_zone_definition
@@ -24,12 +25,14 @@ FULL_FIELDS = VIEW_FIELDS + ["item:Body", "calendar:RecurrenceId", "calendar:Req
                              "calendar:OptionalAttendees"]
 
 
-def item_shape(full: bool) -> dict:
-    """ItemShape for zeep: IdOnly + the listed properties + Sundial's extended property."""
+def item_shape(full: bool, series: bool = False) -> dict:
+    """ItemShape for zeep: IdOnly + the listed properties + Sundial's extended property; `series` adds a
+    recurring master's Recurrence, Modified/DeletedOccurrences and StartTimeZone (U6)."""
     shape = {"BaseShape": "IdOnly"}
     if full:
         shape["BodyType"] = "Text"
-    shape["AdditionalProperties"] = paths(FULL_FIELDS if full else VIEW_FIELDS, [APPOINTMENT_PROP])
+    fields = (FULL_FIELDS if full else VIEW_FIELDS) + (SERIES_FIELDS if series else [])
+    shape["AdditionalProperties"] = paths(fields, [APPOINTMENT_PROP])
     return shape
 
 
@@ -146,6 +149,7 @@ def parse_calendar_item(item: etree._Element) -> CalendarEvent:
         last_modified=when("LastModifiedTime"),
         attendees=_attendees(kids),
         unreadable="; ".join(problems) or None,
+        series=parse_series(kids) if "Recurrence" in kids else None,
     )
 
 

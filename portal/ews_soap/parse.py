@@ -17,6 +17,7 @@ from .errors import (
     ProtocolError,
     VersionNotAccepted,
     error_for_code,
+    is_known,
 )
 from .types import ServerVersion
 from .xml import SOAP, E, M, T, parse_xml
@@ -64,6 +65,8 @@ def read_reply(data: bytes, *, expect: str | None = None) -> Reply:
     first = body[0]
     if etree.QName(first).localname == "Fault":
         err = fault_error(first, version)
+        if expect and err.operation is None:
+            err.operation = expect.removesuffix("Response")
         err.reply_server_version = version  # the client still learns the server's build from a fault
         raise err
     if expect and etree.QName(first).localname != expect:
@@ -121,15 +124,15 @@ def message_error(msg: etree._Element) -> EwsError | None:
         return None
     code = _text(msg.find(f"{{{M}}}ResponseCode")) or "ErrorUnknown"
     text = _text(msg.find(f"{{{M}}}MessageText"))
+    operation = etree.QName(msg).localname.removesuffix("ResponseMessage") or None
     values = message_xml_values(msg.find(f"{{{M}}}MessageXml"))
     inner = values.get("InnerErrorResponseCode")
     # Throttling can surface as ErrorInternalServerError with an inner ErrorServerBusy (EWS-FACTS §7, Table 4).
     if inner:
-        inner_err = error_for_code(inner, values.get("InnerErrorMessageText") or text,
-                                   backoff_seconds=_backoff(values))
-        if inner_err.default_code != "ErrorInvalidRequest":  # inner code known to the table
-            return inner_err
-    return error_for_code(code, text, backoff_seconds=_backoff(values))
+        if is_known(inner):
+            return error_for_code(inner, values.get("InnerErrorMessageText") or text, operation=operation,
+                                  backoff_seconds=_backoff(values))
+    return error_for_code(code, text, operation=operation, backoff_seconds=_backoff(values))
 
 
 def response_messages(reply: Reply) -> list[etree._Element]:

@@ -1,7 +1,9 @@
 """The Authorize probe (SPEC S6): reach, TLS, credentials, version accepted, the service account's own calendar,
-and — when asked — one staff mailbox through impersonation (or delegate access). The first failing check raises
-its typed error (each with a one-sentence `.sentence` for the settings page); success returns ProbeResult with
-the server's real version and a suggested version label when it differs from the chosen one.
+and — when asked — a sample of staff mailboxes through impersonation (or delegate access): Authorize succeeds
+when at least one of them is reached; the others are reported per mailbox (not found, moving, no access).
+The first failing account-level check raises its typed error (each with a one-sentence `.sentence` for the
+settings page); success returns ProbeResult with the server's real version and a suggested version label when
+it differs from the chosen one.
 """
 
 from __future__ import annotations
@@ -11,8 +13,17 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from . import signin
-from .errors import AuthenticationFailed, EwsError, MailboxNotFound, VersionNotAccepted
+from .errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    EwsError,
+    ImpersonationDenied,
+    MailboxNotFound,
+    ProtocolError,
+    VersionNotAccepted,
+)
 from .operations import get_folder
+from .parse import message_error, response_messages
 from .types import ProbeResult, ServerConfig, ServerVersion
 from .versions import VERSIONS, describe_build, label_for_build, label_for_server, suggested_label
 
@@ -43,7 +54,56 @@ def _ask_real_version(config: ServerConfig) -> str | None:
     return str(client.server_version) if client.server_version else None
 
 
-def run_probe(session: ExchangeSession, impersonate: str | None = None) -> ProbeResult:
+def _one_mailbox(client, config: ServerConfig, mailbox: str) -> EwsError | None:
+    """Impersonation is per request (EWS-FACTS §6: the ExchangeImpersonation header names one mailbox)."""
+    try:
+        get_folder.parse(client.call(get_folder.OPERATION, get_folder.body(mailbox, False), mailbox=mailbox,
+                                     impersonate=True))
+    except EwsError as exc:
+        if exc.mailbox_state is None:
+            raise
+        return exc
+    return None
+
+
+def _delegate_batch(client, mailboxes: list[str]) -> list[EwsError | None]:
+    """Delegate access names the mailbox in each DistinguishedFolderId, so one GetFolder opens them all and
+    answers one ResponseMessage per folder, in request order (MSDOC getfolder-operation)."""
+    msgs = response_messages(client.call(get_folder.OPERATION, get_folder.body_many(mailboxes)))
+    if len(msgs) != len(mailboxes):
+        raise ProtocolError(f"GetFolder answered {len(msgs)} messages for {len(mailboxes)} folders")
+    out = []
+    for mailbox, msg in zip(mailboxes, msgs, strict=False):
+        err = message_error(msg)
+        if err is not None and err.mailbox_state is None:
+            raise err
+        if isinstance(err, MailboxNotFound):
+            err.address = err.address or mailbox
+        out.append(err)
+    return out
+
+
+# When no sampled mailbox was reached, the error Authorize reports: an account-wide right first.
+_NONE_REACHED_ORDER = (ImpersonationDenied, AccessDenied, EwsError)
+
+
+def reach_staff(client, config: ServerConfig, mailboxes: list[str]) -> tuple[list[str], list[tuple[str, EwsError]]]:
+    """Open each sampled staff calendar; mailbox-level errors are collected, account-level ones raised.
+    Raises when not one mailbox was reached (the error carries `staff_failures`)."""
+    if config.impersonation:
+        results = [_one_mailbox(client, config, m) for m in mailboxes]
+    else:
+        results = _delegate_batch(client, mailboxes)
+    reached = [m for m, err in zip(mailboxes, results, strict=False) if err is None]
+    failed = [(m, err) for m, err in zip(mailboxes, results, strict=False) if err is not None]
+    if mailboxes and not reached:
+        first = next(err for cls in _NONE_REACHED_ORDER for _m, err in failed if isinstance(err, cls))
+        first.staff_failures = failed
+        raise first
+    return reached, failed
+
+
+def run_probe(session: ExchangeSession, impersonate: str | None = None, staff: tuple[str, ...] = ()) -> ProbeResult:
     client, config = session.client, session.config
     checks = []
     own_calendar = "own-calendar"
@@ -66,12 +126,9 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         raise
     checks += ["reach", "tls" if config.url.lower().startswith("https") else "http-allowed", "credentials",
                "version", own_calendar]
-    impersonated = None
-    if impersonate:
-        body = get_folder.body(impersonate, not config.impersonation)
-        get_folder.parse(client.call(get_folder.OPERATION, body, mailbox=impersonate,
-                                     impersonate=config.impersonation))
-        impersonated = impersonate
+    sample = list(dict.fromkeys(staff or ([impersonate] if impersonate else [])))
+    reached, failed = reach_staff(client, config, sample) if sample else ([], [])
+    if reached:
         checks.append("impersonation" if config.impersonation else "delegate-access")
     version = client.server_version
     build = describe_build(str(version), date.today()) if version else None
@@ -81,23 +138,26 @@ def run_probe(session: ExchangeSession, impersonate: str | None = None) -> Probe
         version_label=config.version,
         suggested_version=suggested_label(config.version, version),
         calendar=calendar,
-        impersonated=impersonated,
+        impersonated=reached[0] if reached else None,
         auth_used=getattr(client._auth, "mechanism", None) or client.auth_kind,  # S12: what really signed in
         checks=tuple(checks),
         tls_end_point=signin.tls_end_point(config) if client.auth_kind != "basic" else None,
         build_name=build.name if build else None,
         build_supported=build.supported if build else None,
+        staff_checked=tuple(sample),
+        staff_reached=tuple(reached),
+        staff_failed=tuple((m, err.code, err.sentence, err.mailbox_state) for m, err in failed),
     )
 
 
-def probe(config: ServerConfig, impersonate: str | None = None, gate=None) -> ProbeResult:
+def probe(config: ServerConfig, impersonate: str | None = None, gate=None, staff: tuple[str, ...] = ()) -> ProbeResult:
     """Authorize entry point for the settings page: a fresh session for the candidate configuration."""
     from . import transport
     from .session import ExchangeSession
 
     transport.discard_session(config)  # prove the credentials on a fresh connection, never a kept-alive one
     try:
-        return run_probe(ExchangeSession(config, gate=gate), impersonate)
+        return run_probe(ExchangeSession(config, gate=gate), impersonate, staff)
     except AuthenticationFailed as exc:
         # S11: with the certificate seen now, the settings page can tell a re-encrypting proxy (a certificate
         # other than the one of the last successful sign-in) from a wrong password; a TLS handshake only.

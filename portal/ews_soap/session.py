@@ -135,10 +135,12 @@ class ExchangeSession:
                 pending[:0] = [(lo, mid), (mid, hi)]
         return sorted(seen.values(), key=lambda e: (e.start or start, e.item_id))
 
-    def get_items(self, mailbox: str | None, item_ids: list[str]) -> list[CalendarEvent | ItemError]:
+    def get_items(self, mailbox: str | None, item_ids: list[str], series: bool = False
+                  ) -> list[CalendarEvent | ItemError]:
+        """Full items in batches; `series` also reads recurring masters' patterns (CalendarEvent.series, U6)."""
         out: list[CalendarEvent | ItemError] = []
         for batch in chunks(list(item_ids), get_item.BATCH):
-            out += get_item.parse(self._call(get_item, get_item.body(batch), mailbox), batch)
+            out += get_item.parse(self._call(get_item, get_item.body(batch, series), mailbox), batch)
         return out
 
     def find_by_appointment_id(self, mailbox: str | None, appointment_id: int,

@@ -6,7 +6,7 @@ Nothing here is a zeep object. Every datetime is timezone-aware UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,6 +106,42 @@ class ProbeResult:
     tls_end_point: str | None = None  # S11: hex tls-server-end-point hash of the certificate Sundial saw
     build_name: str | None = None  # S13: "Exchange Server SE RTM", "Exchange 2019 CU14", ...
     build_supported: bool | None = None  # S13: Microsoft still supports this build (versions.BUILD_NAMES)
+    staff_checked: tuple[str, ...] = ()  # the sample of staff mailboxes whose calendar was opened (S6, I1)
+    staff_reached: tuple[str, ...] = ()
+    # (address, ResponseCode, sentence, User Accounts state) of each sampled mailbox not reached
+    staff_failed: tuple[tuple[str, str, str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModifiedOccurrence:
+    """One entry of a master's ModifiedOccurrences (t:OccurrenceInfoType): an occurrence moved or edited."""
+
+    original_start: datetime
+    start: datetime
+    end: datetime
+    item_id: str | None = None
+    change_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SeriesPattern:
+    """A recurring master's t:Recurrence, ModifiedOccurrences, DeletedOccurrences and StartTimeZone, read with
+    GetItem so Sundial can expand a series the server did not (SPEC U6). Names follow RecurrenceType."""
+
+    pattern: str  # DailyRecurrence, WeeklyRecurrence, Absolute/RelativeMonthlyRecurrence, Absolute/RelativeYearly…
+    interval: int = 1
+    days_of_week: tuple[str, ...] = ()  # Monday … Sunday, or Day / Weekday / WeekendDay (relative patterns)
+    day_of_week_index: str | None = None  # First, Second, Third, Fourth, Last
+    day_of_month: int | None = None
+    month: str | None = None  # January … December
+    first_day_of_week: str | None = None
+    range: str = "NoEndRecurrence"  # NoEndRecurrence | EndDateRecurrence | NumberedRecurrence
+    start_date: date | None = None
+    end_date: date | None = None
+    count: int | None = None
+    time_zone: str | None = None  # IANA name of the series' StartTimeZone (None: unknown → UTC)
+    modified: tuple[ModifiedOccurrence, ...] = ()
+    deleted: tuple[datetime, ...] = ()  # original starts of deleted occurrences
 
 
 @dataclass
@@ -131,6 +167,7 @@ class CalendarEvent:
     last_modified: datetime | None = None
     attendees: list[tuple[str | None, str | None]] = field(default_factory=list)
     unreadable: str | None = None  # why a field could not be read (the item is then skipped, G11)
+    series: SeriesPattern | None = None  # a recurring master's pattern, when read with the series shape
 
 
 @dataclass

@@ -76,7 +76,7 @@ def extend_horizon(ctx: MailboxContext, links, changed: set[str], snap: Snapshot
     series = unchanged_series(LinkView(links), changed)
     if not series or not redis_connection().set(horizon_key(ctx.staff.id), "1", nx=True, ex=86400):
         return
-    masters = ctx.session.get_items(ctx.mailbox, [r.item_id for r in series])
+    masters = ctx.session.get_items(ctx.mailbox, [r.item_id for r in series], series=True)
     snap.series += expand(ctx, [m for m in masters if isinstance(m, CalendarEvent)])
 
 

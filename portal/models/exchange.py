@@ -16,6 +16,8 @@ class MailboxStatus(StrEnum):
 
     NOT_CONNECTED = "not_connected"
     MAILBOX_NOT_FOUND = "mailbox_not_found"
+    MAILBOX_UNAVAILABLE = "mailbox_unavailable"  # moving, or its database is down (retried with back-off)
+    NO_ACCESS = "no_access"  # impersonation or delegate rights missing for this one mailbox
     INITIALIZING = "initializing"
     SYNCED = "synced"
     THROTTLED = "throttled"
@@ -132,6 +134,9 @@ class ExchangeLink(db.Model):
     content_hash = db.Column(db.String(64), nullable=True)  # hash of the synced content, either side
     exchange_modified_at = db.Column(UTCDateTime, nullable=True)
     synced_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    # G10: set when Exchange answered a write of this item with success but, read back and written once more,
+    # still did not hold its time or busy status; cleared by the next write that is confirmed.
+    unconfirmed_at = db.Column(UTCDateTime, nullable=True)
 
 
 class SyncActivity(db.Model):

@@ -43,6 +43,7 @@ class Series:
 
     master: CalendarEvent
     occurrences: list[CalendarEvent]
+    expansion: tuple[str, str] | None = None  # U6: (path, reason) from sync.recurrence.complete
 
 
 @dataclass
@@ -144,13 +145,14 @@ class MailboxPlanner:
         if self.absurd(m):
             return
         occurrences = [e for e in s.occurrences if not self.absurd(e)]
-        s = Series(m, occurrences)
+        s = Series(m, occurrences, s.expansion)
         self.seen.add(m.item_id)
         self.out.append(Planned([KeepLink(LinkValues(m.item_id, m.item_id, m.change_key, None, skey,
                                                      m.last_modified))]))
         links = [ln for ln in self.mb.links.values() if ln.master_item_id == skey and ln.item_key != m.item_id]
         self.seen.update(item_key(e) for e in s.occurrences)
-        acts = plan_series(m, s.occurrences, links, self.mb.staff_id, self.mb.settings, self.mb.folder_id)
+        acts = plan_series(m, s.occurrences, links, self.mb.staff_id, self.mb.settings, self.mb.folder_id,
+                           s.expansion)
         self.out.append(Planned(acts, m.last_modified, m.subject))
 
     def unseen_gone(self) -> None:

@@ -173,9 +173,13 @@ def plan_gone(link: LinkState | None, appt: AppointmentSide | None, staff_id: in
 
 
 def plan_series(master: CalendarEvent, occurrences: list[CalendarEvent], links: list[LinkState], staff_id: int,
-                settings: SyncSettings, primary_folder_id: str | None = None) -> list[Action]:
-    """U4: a recurring master changed → its expanded occurrences are the truth for the whole series."""
-    actions: list[Action] = [Skip(master.item_id, "U4", "recurring series re-expanded over the sync horizon",
+                settings: SyncSettings, primary_folder_id: str | None = None,
+                expansion: tuple[str, str] | None = None) -> list[Action]:
+    """U4: a recurring master changed → its expanded occurrences are the truth for the whole series.
+    `expansion` = (path, reason) from sync.recurrence.complete: which path was taken (U6: by Exchange, by
+    Sundial, completed by Sundial, or nothing in the horizon) — logged, never "expanded" for nothing."""
+    path, why = expansion or ("server", f"recurring series expanded by Exchange: {len(occurrences)} occurrences")
+    actions: list[Action] = [Skip(master.item_id, "U6" if path in ("sundial", "partial") else "U4", why,
                                   master.subject)]
     seen = set()
     by_key = {ln.item_key: ln for ln in links}

@@ -88,9 +88,9 @@ def test_g5_delegate_access_without_impersonation(world):
         assert world.state(world.alice).state == "synced"
         assert [a.title for a in world.absences(world.alice)] == ["Delegated"]
         assert len(world.items(world.alice)) == 2
-        world.initial(world.bob)  # no rights on Bob's calendar: a clear error, not a crash
+        world.initial(world.bob)  # no rights on Bob's calendar: a clear per-mailbox state (S8), not a crash
         st = world.state(world.bob)
-        assert st.state == "error" and st.last_error
+        assert st.state == "no_access" and st.last_error
     finally:
         world.sim.set_impersonation(acct, True)
 

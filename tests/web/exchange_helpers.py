@@ -36,8 +36,8 @@ class FakeProbe:
         self.error, self.server_version, self.suggested = error, server_version, suggested
         self.calls = []
 
-    def __call__(self, config, impersonate=None):
-        self.calls.append((config, impersonate))
+    def __call__(self, config, impersonate=None, staff=()):
+        self.calls.append((config, impersonate, staff))
         if self.error is not None:
             raise self.error
         return ProbeResult(server_version=self.server_version, version_header="Exchange2016",

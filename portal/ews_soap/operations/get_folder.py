@@ -7,7 +7,7 @@ from ..errors import ProtocolError
 from ..parse import Reply, child_text, id_pair, single_message
 from ..types import FolderInfo
 from ..xml import T, paths
-from .common import folder_ids
+from .common import folder_ids, folder_ref
 
 OPERATION = "GetFolder"
 
@@ -16,6 +16,14 @@ def body(mailbox: str | None, delegate: bool, name: str = "calendar") -> dict:
     return {"FolderShape": {"BaseShape": "IdOnly",
                             "AdditionalProperties": paths(["folder:DisplayName", "folder:TotalCount"])},
             "FolderIds": folder_ids(None, mailbox, delegate, name)}
+
+
+def body_many(mailboxes: list[str]) -> dict:
+    """Delegate access: one request for several mailboxes' calendars (one DistinguishedFolderId with a Mailbox
+    each); the reply has one ResponseMessage per folder, in order (MSDOC getfolder-operation)."""
+    out = body(None, True)
+    out["FolderIds"] = {"_value_1": [folder_ref(None, m, True) for m in mailboxes]}
+    return out
 
 
 def parse(reply: Reply) -> FolderInfo:

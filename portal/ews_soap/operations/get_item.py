@@ -13,8 +13,9 @@ OPERATION = "GetItem"
 BATCH = 100
 
 
-def body(ids: list[str]) -> dict:
-    return {"ItemShape": item_shape(full=True), "ItemIds": item_ids((i, None) for i in ids)}
+def body(ids: list[str], series: bool = False) -> dict:
+    """`series`: also the recurring masters' Recurrence, Modified/DeletedOccurrences and StartTimeZone (U6)."""
+    return {"ItemShape": item_shape(full=True, series=series), "ItemIds": item_ids((i, None) for i in ids)}
 
 
 def parse(reply: Reply, ids: list[str] | None = None) -> list[CalendarEvent | ItemError]:

@@ -173,7 +173,7 @@ def activity(staff_id: int):
         stmt.order_by(SyncActivity.at.desc(), SyncActivity.id.desc()).limit(ACTIVITY_LIMIT)).scalars())
     actions = sorted(db.session.execute(db.select(SyncActivity.action).where(SyncActivity.staff_id == staff_id)
                                         .distinct()).scalars())
-    row = status.Row(staff, staff.mailbox_state)
+    row = status.Row(staff, staff.mailbox_state, status.unconfirmed_writes(staff_id).get(staff_id, 0))
     window = row.mailbox.initialized_on - timedelta(days=1) if row.mailbox and row.mailbox.initialized_on else None
     return render_template("settings/exchange/activity.html", staff=staff, entries=entries, row=row, status=status,
                            delays=status.delays_last_hour(staff_id=staff_id), integ=ExchangeIntegration.get(),

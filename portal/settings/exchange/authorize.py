@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from flask_login import current_user
 
 from ...crypto import decrypt, encrypt
-from ...engine.record import mark_error, mark_excluded, mark_initializing
+from ...engine.record import mark_error, mark_excluded, mark_initializing, mark_mailbox_problem
 from ...ews_soap.errors import MailboxNotFound
 from ...extensions import db
 from ...jobs.after_commit import enqueue_after_commit
-from ...models import ExchangeIntegration, MailboxState, StaffMember, utcnow
+from ...models import ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from . import audit, connection, messages
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,15 @@ def staff_to_sync() -> list[StaffMember]:
         db.select(StaffMember).where(StaffMember.takes_appointments.is_(True)).order_by(StaffMember.id)).scalars())
 
 
-def impersonation_targets(values: dict, limit: int = 3) -> list[str]:
-    """With impersonation on, the probe opens a staff mailbox's calendar (S6, G5): the first few staff emails."""
-    if not values.get("impersonation"):
-        return []
-    found = []
-    for staff in staff_to_sync():
-        state = staff.mailbox_state
-        if state is None or not state.excluded:
-            found.append(staff.email)
-        if len(found) == limit:
-            break
-    return found
+def staff_sample(limit: int | None = None) -> tuple[list[str], int]:
+    """The staff mailboxes Authorize opens (S6, G5), and how many staff take appointments. A bounded sample,
+    spread over the whole list rather than its first few, so one odd mailbox cannot fail Authorize."""
+    limit = limit or int(current_app.config.get("EXCHANGE_PROBE_SAMPLE", 10))
+    emails = [s.email for s in staff_to_sync() if s.mailbox_state is None or not s.mailbox_state.excluded]
+    if len(emails) <= limit:
+        return emails, len(emails)
+    step = len(emails) / limit
+    return [emails[int(i * step)] for i in range(limit)], len(emails)
 
 
 def discover_with_password(values: dict, password: str) -> None:
@@ -94,23 +92,50 @@ def discover_with_password(values: dict, password: str) -> None:
 
 
 def probe(values: dict, password: str):
-    """Run the probe; a staff email that is not a mailbox (I1) is that staff member's problem, not the
-    integration's, so the next staff member is tried before giving up."""
+    """Run the probe against a sample of staff mailboxes; a mailbox that is missing, moving or not granted is that
+    staff member's problem (I1, S8), so Authorize succeeds when at least one is reached."""
     discover_with_password(values, password)
     config = connection.server_config(values, password)
-    targets = impersonation_targets(values)
-    for target in targets[:-1]:
-        try:
-            return connection.run_probe(config, impersonate=target)
-        except MailboxNotFound:
-            continue
+    sample, _total = staff_sample()
+    first = sample[0] if sample and values.get("impersonation") else None
     try:
-        return connection.run_probe(config, impersonate=targets[-1] if targets else None)
+        return connection.run_probe(config, impersonate=first, staff=tuple(sample))
     except MailboxNotFound as exc:
-        if targets:
-            exc.sentence = messages.NO_STAFF_MAILBOX.format(addresses=", ".join(targets))
-            exc.staff_addresses = targets
+        failures = getattr(exc, "staff_failures", None)
+        if failures and all(isinstance(err, MailboxNotFound) for _m, err in failures):
+            exc.staff_addresses = [m for m, _err in failures]
+            exc.sentence = messages.NO_STAFF_MAILBOX.format(addresses=", ".join(exc.staff_addresses))
         raise
+
+
+def reach_sentence(result) -> str | None:
+    """"Reached N of M staff calendars", naming those not reached and why (S6, S8)."""
+    checked = getattr(result, "staff_checked", ())
+    if not checked:
+        return None
+    _sample, total = staff_sample()
+    text = messages.REACHED.format(n=len(result.staff_reached), m=len(checked),
+                                   sample=messages.REACHED_SAMPLE.format(total=total) if total > len(checked) else "")
+    missed = [f"{addr} — {sentence}" for addr, _code, sentence, _state in result.staff_failed]
+    return text + (" " + messages.NOT_REACHED.format(list=" ".join(missed)) if missed else "")
+
+
+def mark_unreached(result) -> set[str]:
+    """Staff mailboxes the probe could not open get their state now (the tab is right at once); returns the
+    addresses whose mailbox does not exist, which are not synced until their email changes or an admin re-syncs."""
+    missing = set()
+    by_email = {s.email.lower(): s for s in staff_to_sync()}
+    for addr, _code, sentence, state in getattr(result, "staff_failed", ()):
+        staff = by_email.get(addr.lower())
+        if staff is None or staff.mailbox_state is None or staff.mailbox_state.excluded or not state:
+            continue
+        row = staff.mailbox_state
+        mark_mailbox_problem(row, state, sentence, addr)
+        if state == "mailbox_not_found":
+            missing.add(addr.lower())
+        db.session.add(SyncActivity(staff_id=staff.id, action=state, rule="S6",
+                                    reason=f"Authorize could not open this calendar: {sentence}"))
+    return missing
 
 
 def changed_fields(integ: ExchangeIntegration, values: dict, new_password: str | None) -> list[str]:
@@ -140,9 +165,12 @@ def save_authorized(integ: ExchangeIntegration, values: dict, new_password: str 
     integ.authorized_at = utcnow()
     if changed:
         audit.record("settings_changed", audit.describe_changes(changed))
+    reach = reach_sentence(result)
     audit.record("authorized", f"{'Resumed' if was == 'paused' else 'Connected'} with {values['server_url']} "
-                               f"(server {result.server_version}).")
-    return prepare_mailboxes()
+                               f"(server {result.server_version}).{' ' + reach if reach else ''}")
+    ids = prepare_mailboxes()
+    missing = mark_unreached(result)
+    return [i for i in ids if db.session.get(StaffMember, i).email.lower() not in missing]
 
 
 def prepare_mailboxes() -> list[int]:

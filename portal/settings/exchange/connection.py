@@ -20,11 +20,12 @@ def server_config(values: dict, password: str) -> ServerConfig:
     return server_config_from(values, password, current_app.config["EXCHANGE_PROBE_TIMEOUT"])
 
 
-def run_probe(config: ServerConfig, impersonate: str | None) -> ProbeResult:
-    """Authorize (S6): raises a typed portal.ews_soap error on the first failing check."""
+def run_probe(config: ServerConfig, impersonate: str | None, staff: tuple[str, ...] = ()) -> ProbeResult:
+    """Authorize (S6): raises a typed portal.ews_soap error on the first failing check. `staff`: the sample of
+    staff mailboxes to open (impersonation or delegate access); at least one must be reached."""
     from ...ews_soap import probe as probe_module
 
-    return probe_module.probe(config, impersonate=impersonate)
+    return probe_module.probe(config, impersonate=impersonate, staff=staff)
 
 
 @dataclass(frozen=True)

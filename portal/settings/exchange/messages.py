@@ -58,6 +58,10 @@ AUTH_PROBABLY_LOCKED = ("Exchange rejected the sign-in again: after several wron
                         "account before you try again — each further attempt extends the lockout.")
 NO_STAFF_MAILBOX = ("Sundial could not open any staff calendar to check impersonation: no Exchange mailbox has the "
                     "address {addresses}. Make each staff member's email their mailbox's primary address.")
+# Authorize opened a sample of staff calendars (S6): at least one reached is enough; the others are named.
+REACHED = "Reached {n} of {m} staff calendars checked{sample}."
+REACHED_SAMPLE = " (a sample of the {total} staff who take appointments)"
+NOT_REACHED = "Not reached: {list} The User Accounts tab shows each of them."
 
 # Authorize succeeded but the chosen version is not the server's own (S3's "newest version of its year").
 VERSION_DIFFERS = ("The server reports {server}, but {chosen} is selected; choose {server} so Sundial uses "
@@ -84,6 +88,8 @@ AUTODISCOVER_NOTES = {
 STATE_BADGES: dict[str, tuple[str, str]] = {
     "not_connected": ("Not connected", "badge-muted"),
     "mailbox_not_found": ("Mailbox not found", "badge-danger"),
+    "mailbox_unavailable": ("Mailbox unavailable", "badge-warn"),
+    "no_access": ("No access", "badge-danger"),
     "initializing": ("Initializing", "badge-info"),
     "synced": ("Synced", "badge-ok"),
     "throttled": ("Throttled", "badge-warn"),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ...extensions import db
-from ...models import MAILBOX_STATES, MailboxState, StaffMember, SyncActivity, utcnow
+from ...models import MAILBOX_STATES, ExchangeLink, MailboxState, StaffMember, SyncActivity, utcnow
 from .messages import STATE_BADGES
 
 LIVE_STATES = frozenset({"initializing", "throttled"})  # the page polls while any row is in one of these
@@ -15,6 +15,7 @@ LIVE_STATES = frozenset({"initializing", "throttled"})  # the page polls while a
 class Row:
     staff: StaffMember
     mailbox: MailboxState | None
+    unconfirmed: int = 0  # G10: writes Exchange answered with success but did not apply
 
     @property
     def state(self) -> str:
@@ -52,13 +53,23 @@ def rows(state: str | None = None, query: str | None = None) -> list[Row]:
     """Every staff member who takes appointments (and anyone excluded or still holding a state row)."""
     stmt = (db.select(StaffMember, MailboxState).outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
             .where(StaffMember.takes_appointments.is_(True)).order_by(StaffMember.name, StaffMember.id))
-    result = [Row(staff, mailbox) for staff, mailbox in db.session.execute(stmt)]
+    unconfirmed = unconfirmed_writes()
+    result = [Row(staff, mailbox, unconfirmed.get(staff.id, 0)) for staff, mailbox in db.session.execute(stmt)]
     if query:
         q = query.strip().lower()
         result = [r for r in result if q in r.staff.name.lower() or q in r.staff.email.lower()]
     if state:
         result = [r for r in result if r.state == state]
     return result
+
+
+def unconfirmed_writes(staff_id: int | None = None) -> dict[int, int]:
+    """G10: per staff member, the writes Exchange answered with success but did not apply."""
+    stmt = db.select(ExchangeLink.staff_id, db.func.count(ExchangeLink.id)).where(
+        ExchangeLink.unconfirmed_at.is_not(None))
+    if staff_id is not None:
+        stmt = stmt.where(ExchangeLink.staff_id == staff_id)
+    return dict(db.session.execute(stmt.group_by(ExchangeLink.staff_id)).all())
 
 
 def counts(all_rows: list[Row]) -> dict[str, int]:

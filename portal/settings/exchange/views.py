@@ -92,6 +92,9 @@ def authorize_view():
     else:
         flash(messages.AUTHORIZED_NONE.format(server=values["server_url"]) +
               signin_guard.mechanism_sentence(result.auth_used), "success")
+    reach = authorize.reach_sentence(result)
+    if reach:
+        flash(reach, "warning" if result.staff_failed else "success")
     if staff_ids:
         authorize.enqueue_initial(staff_ids)
     _recheck_alerts()

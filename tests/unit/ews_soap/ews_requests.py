@@ -47,6 +47,8 @@ def bodies(delegate: bool) -> dict[str, tuple[str, dict, str | None]]:
         "FindItem-appointment-id": (find_item.OPERATION,
                                     find_item.by_appointment_body(None, ALICE, delegate, 42), None),
         "GetItem-batch": (get_item.OPERATION, get_item.body(["id1", "id2", "id3"]), None),
+        "GetItem-series": (get_item.OPERATION, get_item.body(["id1", "id2"], series=True), None),
+        "GetFolder-staff-sample": (get_folder.OPERATION, get_folder.body_many([ALICE, "bob@example.com"]), None),
         "CreateItem-batch": (create_item.OPERATION, create_item.body([ev, allday], None, ALICE, delegate),
                              "Europe/Berlin"),
         "UpdateItem-batch": (update_item.OPERATION, update_item.body([full, times]), "America/New_York"),

@@ -53,8 +53,10 @@ def test_s6_every_response_code_has_a_typed_error_with_a_sentence(code):
         assert err.backoff_seconds == E.DEFAULT_BACKOFF_SECONDS
 
 
-def test_unknown_code_is_request_rejected_and_whitespace_is_stripped():
-    assert type(E.error_for_code("ErrorSomethingNew")) is E.RequestRejected
+def test_unknown_code_is_named_and_whitespace_is_stripped():
+    err = E.error_for_code("ErrorSomethingNew", operation="GetItem")
+    assert type(err) is E.UnhandledResponse and isinstance(err, E.RequestRejected)
+    assert "ErrorSomethingNew" in err.sentence and "GetItem" in err.sentence
     assert type(E.error_for_code("\n   ErrorServerBusy\n  ")) is E.Throttled  # exchangelib fixture's padding
 
 
