@@ -80,3 +80,8 @@ def windows_zone(iana: str | None) -> str | None:
     """Windows time-zone id for an IANA name, or None when unknown."""
     return IANA_TO_WINDOWS.get(iana) if iana else None
 
+
+
+def iana_zone(windows: str | None) -> str | None:
+    """IANA name for a Windows time-zone id (a series' StartTimeZone, U6), or None when unknown."""
+    return WINDOWS_TO_IANA.get(windows) if windows else None
