@@ -82,6 +82,12 @@ def windows_zone(iana: str | None) -> str | None:
 
 
 
+# The reverse map: the first IANA name listed for each Windows id (its golden zone).
+WINDOWS_TO_IANA: dict[str, str] = {}
+for _iana, _win in IANA_TO_WINDOWS.items():
+    WINDOWS_TO_IANA.setdefault(_win, _iana)
+
+
 def iana_zone(windows: str | None) -> str | None:
     """IANA name for a Windows time-zone id (a series' StartTimeZone, U6), or None when unknown."""
     return WINDOWS_TO_IANA.get(windows) if windows else None
