@@ -89,7 +89,7 @@ class Authenticator:
 
     # -- lockout ------------------------------------------------------------------------------------------
     def is_locked(self, upn: str) -> bool:
-        return self._locked_until.get(upn, 0) > time.monotonic()
+        return upn in self.faults.locked_accounts or self._locked_until.get(upn, 0) > time.monotonic()
 
     def _bad_attempt(self, upn: str) -> None:
         policy = self.faults.lockout_policy

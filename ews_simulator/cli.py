@@ -129,6 +129,11 @@ ACTIONS = {
   item_busy n=1   throttle budget=10 [window_s=60]   drop_connection n=1   latency_ms value=200
   concurrency_cap value=2   mailbox_unavailable email=... [unavailable=false]   lose_subscription
   force_streaming_timeout   stall_streams [stalled=false]   lockout threshold=3 window_s=60 duration_s=60
+  http_500 n=3   lock_account upn=... [locked=false]
+  mailbox_bound_subscriptions [on=false]   (a subscription belongs to the impersonated mailbox: a stream that
+                                            carries several mailboxes gets ErrorInvalidSubscription per id)
+  n=-1 on a counted switch (http_503, http_429, http_500, server_busy, item_busy, drop_connection): every
+  request until clear
   clear""",
 }
 
