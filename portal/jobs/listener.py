@@ -19,11 +19,12 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .listener_affinity import LISTENED_STATES, AffinityRefresher, listened_rows
 from .listener_coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
 from .listener_groups import Plan, Target, plan_groups
+from .listener_ladder import Ladder, write_notes
 from .listener_pull import PullRunner
 from .listener_runners import StreamRunner
 
@@ -42,8 +43,14 @@ class ListenerSettings:
     # every 45 s (GetStreamingEventsRequest.HeartbeatFrequencyDefault). Two missed → the connection is dead.
     heartbeat_timeout_seconds: float = 90.0
     pull_interval_seconds: float = 7.0
+    fallback_pull_interval_seconds: float = 60.0  # pull after streaming was refused: 1 request/mailbox/minute
+    # Every failure loop backs off (jobs/backoff): from 1 s, doubling, with jitter, capped at 5 minutes, so a
+    # server that fails forever costs about one request per connection per 5 minutes (SPEC G9).
     min_backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 30.0
+    max_backoff_seconds: float = 300.0
+    step_down_after: int = 3  # refusals in a row before a group steps down the ladder (listener_ladder)
+    ladder_retry_hours: float = 24.0  # then the full grouping is tried again
+    catch_up_debounce_seconds: float = 120.0  # at most one catch-up sync per mailbox per window (trailing run kept)
     max_per_group: int = 200
     connection_limit: int | None = None  # None: the version's HangingConnectionLimit
 
@@ -66,6 +73,11 @@ class World:
     plan: Plan
     server_config: object | None = None
     server_url: str = ""
+    targets: tuple = ()  # what the plan was made from, to plan again with the ladder's rungs
+    version: str = ""
+    impersonation: bool = True
+    max_per_group: int = 200
+    connection_limit: int | None = None
 
 
 def read_world(settings: ListenerSettings) -> World:
@@ -89,7 +101,8 @@ def read_world(settings: ListenerSettings) -> World:
              integration.ca_cert_pem or "", str(integration.allow_http), integration.wsdl_source,
              str(integration.authorized_at))
     fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-    world = World(True, fingerprint, plan, server_config(integration), integration.server_url)
+    world = World(True, fingerprint, plan, server_config(integration), integration.server_url, tuple(targets),
+                  integration.version, integration.impersonation, settings.max_per_group, settings.connection_limit)
     db.session.rollback()  # end the read transaction; nothing is written here (affinity: listener_affinity)
     return world
 
@@ -120,6 +133,7 @@ class Listener:
         self.settings = settings or ListenerSettings.from_config(app.config)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.coord = Coordinator(redis, self.owner, self.settings.lease_ms, prefix=prefix)
+        self.ladder = Ladder(redis, prefix, self.settings.ladder_retry_hours)
         self.trigger = trigger or rq_trigger(redis, prefix)
         self.session_factory_for = session_factory_for
         self.world_reader = world_reader
@@ -127,6 +141,7 @@ class Listener:
         self.world: World | None = None
         self.blocked_fingerprint: str | None = None  # credentials rejected for this configuration
         self._last_refresh = 0.0
+        self._notes_written: dict | None = None
         self._last_mode_note = ""
 
     # ---- one pass
@@ -136,12 +151,25 @@ class Listener:
             with self.app.app_context():
                 self._apply_world(self.world_reader(self.settings))
             self._last_refresh = now
+        self._write_notes()
         self.coord.heartbeat()
         self._renew_leases()
         self._check_runners()
         self._balance()
 
+    def _with_rungs(self, world: World) -> World:
+        """Plan again with the mailboxes the ladder moved (split groups, pull, polling)."""
+        if not world.connected or not world.targets:
+            return world
+        rungs = self.ladder.rungs(world.fingerprint)
+        if not rungs:
+            return world
+        plan = plan_groups(list(world.targets), world.version, world.impersonation, world.max_per_group,
+                           world.connection_limit, rungs)
+        return replace(world, plan=plan)
+
     def _apply_world(self, world: World) -> None:
+        world = self._with_rungs(world)
         old = self.world
         self.world = world
         if world.plan.reason != self._last_mode_note:
@@ -159,6 +187,15 @@ class Listener:
             group = groups.get(key)
             if group is not None and group != runner.group:
                 runner.update(group)
+
+    def _write_notes(self) -> None:
+        if self.world is None or not self.world.targets:
+            return
+        notes = {m: r.sentence() for m, r in self.ladder.rungs(self.world.fingerprint).items()}
+        if notes != self._notes_written:
+            with self.app.app_context():
+                write_notes(notes)
+            self._notes_written = notes
 
     def _wanted(self) -> list[str]:
         if self.world is None or not self.world.connected or self.blocked_fingerprint:
@@ -180,15 +217,36 @@ class Listener:
                 self.stop_all(release=True)
                 self.pause(runner.fatal)
                 return
+            if getattr(runner, "step_down", None) is not None:
+                self._step_down(key, runner)
+                continue
             if not runner.is_alive():
                 log.warning("group %s: thread ended; starting it again", key)
                 self.runners.pop(key)
                 self._start(key)
-            elif getattr(runner, "_aborter", None) is not None and runner.silent_for() > limit:
+                continue
+            if getattr(runner, "_aborter", None) is None:
+                continue
+            runner.settle_if_open(min(2.0, limit / 2))
+            if runner.silent_for() > limit:
                 # only an open stream owes keep-alives (not the Subscribe phase, nor a pull round)
                 log.warning("group %s: no data for %.0f s (heartbeat missed); reconnecting", key, runner.silent_for())
                 runner.last_data = time.monotonic()
-                runner.abort()
+                getattr(runner, "watchdog_abort", runner.abort)()
+
+    def _step_down(self, key: str, runner) -> None:
+        """A group the server keeps refusing: its mailboxes go one rung down the ladder, then plan again."""
+        mailboxes, size, code = runner.step_down
+        runner.step_down = None
+        if self.world is None:
+            return
+        moved = self.ladder.step_down(mailboxes, size, runner.group.mode, code, self.world.fingerprint)
+        for mailbox, rung in sorted(moved.items()):
+            log.warning("%s: %s", mailbox, rung.sentence())
+        if not runner.is_alive():
+            self._stop_runner(key, release=True, join=0.1)
+        self._apply_world(self.world)
+        self._notes_written = None  # the User Accounts tab says why, per mailbox
 
     def _balance(self) -> None:
         from .listener_coord import choose_groups

@@ -10,6 +10,12 @@ A notification carries no data: the runner only asks the SyncTrigger to sync tha
 - a subscription is lost (ErrorInvalidSubscription, ErrorSubscriptionNotFound, expired, missed events) →
   a **new** subscription without the old watermark, then a catch-up sync of that mailbox (SyncFolderItems
   finds whatever happened in between).
+- the server refuses the connection itself (errors before the first OK or notification, e.g. one
+  ErrorInvalidSubscription per SubscriptionId from a server that binds subscriptions to the impersonated
+  mailbox) → back off; after `step_down_after` refusals in a row the runner stops and asks the listener to
+  move its mailboxes one rung down the ladder (listener_ladder: split, single, pull, polling).
+Every failure waits by the shared back-off (jobs/backoff: exponential, jitter, cap, server hint as a floor)
+and catch-up syncs are owed until a connection is really open, so a refused round costs no sync (SPEC G9).
 Credentials rejected → the runner stops at once and never retries the password (SPEC G4).
 """
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ..ews_soap import (
     SubscriptionLost,
     Throttled,
 )
+from .backoff import Backoff, backoff_delay
 from .listener_groups import Group, Target
 
 log = logging.getLogger("portal.listener")
@@ -58,7 +65,11 @@ class GroupRunner(threading.Thread):
         self.last_data = time.monotonic()
         self.stats: Counter = Counter()
         self.fatal: EwsError | None = None  # set when the runner gave up (credentials rejected)
-        self._failures = 0
+        self.backoff = Backoff(settings.min_backoff_seconds, settings.max_backoff_seconds)
+        self.refusals = 0  # connections refused in a row
+        self.step_down: tuple[list[str], int, str] | None = None  # (mailboxes, group size, code) for the ladder
+        self.waiting: str = ""  # why the runner waits now (for logs and the User Accounts tab)
+        self._mailbox_failures: Counter = Counter()
         self._group_lock = threading.Lock()
         self._pending_group: Group | None = None
         self._skip_until: dict[Target, float] = {}  # mailboxes whose subscription failed, retried later
@@ -108,19 +119,39 @@ class GroupRunner(threading.Thread):
         return self._skip_until.get(target, 0.0) > time.monotonic()
 
     def _mailbox_failed(self, target: Target, exc: EwsError) -> None:
-        log.warning("%s: cannot listen (%s); trying again in %.0f s", target.mailbox, exc, MAILBOX_RETRY_SECONDS)
+        self._mailbox_failures[target] += 1
+        delay = backoff_delay(self._mailbox_failures[target], MAILBOX_RETRY_SECONDS, 12 * MAILBOX_RETRY_SECONDS)
+        log.warning("%s: cannot listen (%s); trying again in %.0f s", target.mailbox, exc, delay)
         self.stats["mailbox_errors"] += 1
-        self._skip_until[target] = time.monotonic() + MAILBOX_RETRY_SECONDS
+        self._skip_until[target] = time.monotonic() + delay
 
-    def _pause_after(self, exc: Exception) -> None:
-        """Back off after a failure: the server's BackOffMilliseconds, else 1, 2, 4 … 30 s."""
-        self._failures += 1
-        if isinstance(exc, Throttled) and exc.backoff_seconds:
-            delay = exc.backoff_seconds
-        else:
-            delay = min(self.settings.max_backoff_seconds,
-                        self.settings.min_backoff_seconds * 2 ** (self._failures - 1))
+    def _pause_after(self, exc: Exception | None) -> None:
+        """Back off after a failure (jobs/backoff): exponential with jitter and a cap; a server's
+        BackOffMilliseconds or Retry-After is a floor (SPEC G3)."""
+        hint = exc.backoff_seconds if isinstance(exc, Throttled) else None
+        delay = self.backoff.failed(hint)
+        self.stats["backoff_waits"] += 1
+        self.waiting = f"{type(exc).__name__ if exc else 'refused'}; next attempt in {delay:.0f} s"
         self.stop_event.wait(delay)
+
+    def _refused(self, mailboxes: list[str], code: str) -> bool:
+        """The server refused this connection or subscription again. True when the runner should stop and let
+        the listener step these mailboxes down the ladder; otherwise it has waited its back-off."""
+        self.refusals += 1
+        self.stats["refused"] += 1
+        if self.refusals >= self.settings.step_down_after:
+            log.warning("group %s: refused %d times in a row (%s); stepping down", self.group.key, self.refusals,
+                        code)
+            self.step_down = (mailboxes, len(self.group.members), code)
+            return True
+        log.warning("group %s: connection refused (%s); backing off", self.group.key, code)
+        self._pause_after(None)
+        return False
+
+    def _healthy(self) -> None:
+        self.backoff.succeeded()
+        self.refusals = 0
+        self.waiting = ""
 
     def run(self) -> None:
         with self.context():
@@ -147,6 +178,8 @@ class StreamRunner(GroupRunner):
         self.cookie: str | None = None  # X-BackEndOverrideCookie of the group's first Subscribe (EWS-FACTS §6)
         self._owed: dict[Target, str] = {}  # catch-up syncs to enqueue once the next connection is open
         self.subs: dict[str, Target] = {}  # SubscriptionId → mailbox
+        self._stalled = False
+        self._opened_at = 0.0
 
     def abort(self) -> None:
         """Close the open connection from another thread (watchdog, new members, stop)."""
@@ -159,14 +192,32 @@ class StreamRunner(GroupRunner):
                 log.debug("abort of %s failed", self.group.key, exc_info=True)
 
     def _on_open(self, aborter) -> None:
-        """The server answered 200: our subscriptions now belong to this connection. Only from here can a
-        catch-up sync not miss an event written to the previous (dead) connection."""
+        """The server answered 200 (which may still be a refusal: see `_read_stream`)."""
         self._aborter = aborter
-        owed, self._owed = self._owed, {}
-        for why in sorted(set(owed.values())):
-            self._catch_up([t for t, w in owed.items() if w == why], why)
+        self._opened_at = time.monotonic()
         if self._aborting:  # asked while the connection was being opened
             aborter()
+
+    def _settle_owed(self) -> None:
+        """The first OK or notification: our subscriptions now belong to this connection. Only from here can a
+        catch-up sync not miss an event written to the previous (dead) connection, and a refused connection
+        (errors before any OK) never costs a sync."""
+        with self._group_lock:
+            owed, self._owed = self._owed, {}
+        for why in sorted(set(owed.values())):
+            self._catch_up([t for t, w in owed.items() if w == why], why)
+
+    def settle_if_open(self, grace: float) -> None:
+        """Called by the listener's main loop: a connection open for `grace` seconds without an error is open,
+        even if the server sends its first keep-alive only later."""
+        opened = self._opened_at
+        if self._owed and self._aborter is not None and opened and time.monotonic() - opened >= grace:
+            self._settle_owed()
+
+    def watchdog_abort(self) -> None:
+        """The listener's watchdog: the open stream owes keep-alives and sent none. Counts as a failure."""
+        self._stalled = True
+        self.abort()
 
     def update(self, group: Group) -> None:
         added = set(group.members) - set(self.group.members)
@@ -193,49 +244,67 @@ class StreamRunner(GroupRunner):
 
     def loop(self) -> None:
         session = self.session_factory()
-        while not self.stopped:
-            self._aborting = False
+        while not self.stopped and self.step_down is None:
+            self._aborting = self._stalled = False
             try:
                 self._subscribe_missing(session)
                 if not self.subs:
-                    self.stop_event.wait(self.settings.min_backoff_seconds)
+                    self.stop_event.wait(max(self.settings.min_backoff_seconds, 1.0))
                     continue
-                self._read_stream(session)
-                self._failures = 0
+                outcome = self._read_stream(session)
+                if outcome == "ok":
+                    self._healthy()
+                elif outcome == "lost":
+                    self._pause_after(None)
+                elif self._refused(self.group.mailboxes, outcome):
+                    return
             except AuthenticationFailed:
                 raise
-            except SubscriptionLost as exc:
-                log.warning("group %s: subscriptions lost (%s); subscribing again", self.group.key, exc.code)
+            except SubscriptionLost as exc:  # Subscribe itself answered ErrorInvalidSubscription
                 self.stats["lost"] += len(self.subs)
                 self.subs.clear()
-                self._pause_after(exc)
+                if self._refused(self.group.mailboxes, exc.code or "ErrorInvalidSubscription"):
+                    return
             except Exception as exc:  # noqa: BLE001 - a dropped or aborted connection of any kind
                 if self.stopped:
                     break
-                self._owed.update({t: "connection dropped" for t in self.subs.values()})
-                self.stats["dropped"] += 1
-                if self._aborting:
-                    log.info("group %s: connection closed by the listener; reconnecting", self.group.key)
-                else:
-                    log.warning("group %s: stream ended abnormally (%s); reconnecting", self.group.key, exc)
-                    self._pause_after(exc)
+                self._failed_connection(exc)
             finally:
-                self._aborter = None
+                self._aborter, self._opened_at = None, 0.0
 
-    def _read_stream(self, session) -> None:
+    def _failed_connection(self, exc: Exception) -> None:
+        self._owed.update({t: "connection dropped" for t in self.subs.values()})
+        self.stats["dropped"] += 1
+        if self._aborting and not self._stalled:
+            log.info("group %s: connection closed by the listener; reconnecting", self.group.key)
+            return
+        log.warning("group %s: stream ended abnormally (%s); reconnecting after a back-off", self.group.key, exc)
+        self._pause_after(exc)
+
+    def _read_stream(self, session) -> str:
+        """One connection. Returns "ok" (closed at its timeout, or stopped), "lost" (subscriptions lost on an
+        open connection) or the ResponseCode of a refusal (errors before the first OK)."""
         self.last_data = time.monotonic()
         self.stats["connections"] += 1
         extra = {"cookie": self.cookie} if self.cookie else {}
         stream = session.stream_events(list(self.subs), self.group.anchor, self.settings.connection_timeout_minutes,
                                        on_open=self._on_open, idle_timeout=self.settings.heartbeat_timeout_seconds,
                                        **extra)
+        opened, refused = False, None
         try:
             for item in stream:
                 self.last_data = time.monotonic()
                 if self.stopped:
-                    return
-                if (item.error is not None or item.error_subscription_ids) and self._lost(item):
-                    return  # reopen: resubscribe the lost ones, keep the others
+                    return "ok"
+                if item.error is not None or item.error_subscription_ids:
+                    self._lost(item)
+                    if opened:
+                        return "lost"  # reopen: resubscribe the lost ones, keep the others
+                    refused = getattr(item.error, "code", None) or "error"
+                    continue  # read every per-subscription message of the refusal
+                if not opened:
+                    opened = True
+                    self._settle_owed()
                 changes = _changes(item.events) if item.subscription_id else 0
                 if changes:
                     self._notify(self.subs.get(item.subscription_id), changes)
@@ -250,7 +319,10 @@ class StreamRunner(GroupRunner):
                     pass
         if self._aborting:
             raise ConnectionAbortedError("closed by the listener")
+        if refused:
+            return refused
         self.stats["renewed"] += 1
+        return "ok"
 
     def _lost(self, item) -> bool:
         """Forget the subscriptions an error names (all of them when it names none); they are made again."""
@@ -259,6 +331,7 @@ class StreamRunner(GroupRunner):
         ids = item.error_subscription_ids or list(self.subs)
         lost = [self.subs.pop(i) for i in ids if i in self.subs]
         self.stats["lost"] += len(lost)
-        log.warning("group %s: %d subscriptions lost (%s); subscribing again", self.group.key, len(lost),
-                    getattr(item.error, "code", "error"))
+        if lost:
+            log.warning("group %s: %d subscriptions lost (%s)", self.group.key, len(lost),
+                        getattr(item.error, "code", "error"))
         return True

@@ -68,6 +68,7 @@ class FakeSession:
     def stream_events(self, ids, anchor, minutes, on_open=None, cookie=None, idle_timeout=None):
         self.calls.append(("stream_events", tuple(ids), anchor, minutes))
         stream = FakeStream(ids)
+        stream.items.put(StreamItem(connection_status="OK"))  # the first message, as Exchange and the simulator send
         self.streams.append(stream)
         if on_open is not None:
             on_open(stream.abort)
