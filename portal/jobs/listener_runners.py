@@ -107,7 +107,8 @@ class GroupRunner(threading.Thread):
     def _catch_up(self, targets, why: str) -> None:
         if targets:
             self.stats["catch_up"] += len(targets)
-            self.trigger.trigger_many([t.staff_id for t in targets], f"listener catch-up: {why}")
+            self.trigger.catch_up_many([t.staff_id for t in targets], f"listener catch-up: {why}",
+                                       self.settings.catch_up_debounce_seconds)
 
     def _notify(self, target: Target | None, events: int = 1) -> None:
         if target is not None:

@@ -8,8 +8,8 @@ import pytest
 from portal.jobs.backoff import Backoff, backoff_delay
 
 
-@pytest.mark.parametrize("failures, low, high", [(1, 0.5, 1.0), (2, 1.0, 2.0), (4, 4.0, 8.0), (9, 128.0, 256.0), (10, 150.0, 300.0),
-                                                 (60, 150.0, 300.0), (500, 150.0, 300.0)])
+@pytest.mark.parametrize("failures, low, high", [(1, 0.5, 1.0), (2, 1.0, 2.0), (4, 4.0, 8.0), (9, 128.0, 256.0),
+                                                 (10, 150.0, 300.0), (60, 150.0, 300.0), (500, 150.0, 300.0)])
 def test_g9_delay_grows_exponentially_within_equal_jitter_and_stops_at_the_cap(failures, low, high):
     rng = random.Random(failures)
     delays = [backoff_delay(failures, 1.0, 300.0, rng=rng) for _ in range(200)]

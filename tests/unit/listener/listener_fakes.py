@@ -116,5 +116,8 @@ class RecordingTrigger:
             self.trigger(s, reason)
         return len(staff_ids)
 
+    def catch_up_many(self, staff_ids, reason, debounce_s):
+        return self.trigger_many(staff_ids, reason)
+
     def staff(self, reason_part=""):
         return sorted(s for s, r in self.calls if reason_part in r)
