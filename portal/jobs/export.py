@@ -11,9 +11,10 @@ from ..extensions import db
 from ..models import Appointment, AppointmentChange, ExchangeLink, StaffMember, utcnow
 from ..sync.plan import plan_export
 from .apply import Applier
+from .backoff import backoff_delay
 from .context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
 from .locks import mailbox_lock
-from .queues import schedule_retry
+from .queues import redis_connection, schedule_retry
 from .record import clear_stale_pause, commit, mailbox_failures
 from .session import build_session
 
@@ -46,8 +47,9 @@ def export_appointment(appointment_id: int) -> str:
             postponed |= not ok
             done.append(sid) if ok else None
     if postponed:
-        _retry(appointment_id, 10)
+        _retry(appointment_id, _postponed_delay(appointment_id))
         return f"exported to {len(done)} mailboxes; retrying the rest"
+    redis_connection().delete(_failures_key(appointment_id))
     pending = db.session.execute(db.select(AppointmentChange).where(
         AppointmentChange.appointment_id == appointment_id, AppointmentChange.exported_at.is_(None),
         AppointmentChange.created_at <= started)).scalars()
@@ -55,6 +57,19 @@ def export_appointment(appointment_id: int) -> str:
         change.exported_at = utcnow()
     db.session.commit()
     return f"exported to {len(done)} mailboxes"
+
+
+def _failures_key(appointment_id: int) -> str:
+    return f"sundial:export-postponed:{appointment_id}"
+
+
+def _postponed_delay(appointment_id: int) -> float:
+    """An export that could not reach every mailbox is retried by the shared back-off (10 s doubling to 30 min,
+    with jitter), counted per appointment in Redis, never every 10 s forever (SPEC G9)."""
+    key = _failures_key(appointment_id)
+    failures = redis_connection().incr(key)
+    redis_connection().expire(key, 86400)
+    return backoff_delay(int(failures), 10.0, 1800.0)
 
 
 def _retry(appointment_id: int, wait: float) -> None:

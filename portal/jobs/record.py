@@ -1,9 +1,11 @@
 """Failure state on the domain row (habit 5) and the after-commit follow-ups of a sync.
 
-- Throttled → state "throttled", throttled_until, the job re-enqueued after the back-off (G3).
+- Throttled → state "throttled", throttled_until, the job re-enqueued after the back-off (G3): the shared
+  exponential back-off with jitter (jobs/backoff), the server's BackOffMilliseconds/Retry-After as a floor.
 - Credentials rejected → the whole integration paused; no worker sends another request (G4).
 - Mailbox not found → "mailbox_not_found" with the address tried (I1).
-- Other Exchange errors → "error" with the error's plain sentence, failures counted, next attempt spaced out.
+- Other Exchange errors → "error" with the error's plain sentence, failures counted, next attempt spaced out
+  by the same back-off (2 minutes doubling to an hour, with jitter; the safety net skips the mailbox until then).
 - Anything unexpected is recorded, then re-raised so RQ keeps the traceback.
 """
 from __future__ import annotations
@@ -16,10 +18,13 @@ from datetime import timedelta
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
+from .backoff import backoff_delay
 from .locks import LockLost
 from .queues import redis_connection
 
 log = logging.getLogger("portal.jobs")
+THROTTLED_BASE_S, THROTTLED_CAP_S = 5.0, 1800.0  # a throttled mailbox: 5 s doubling to 30 min (or what it asks)
+ERROR_BASE_S, ERROR_CAP_S = 120.0, 3600.0  # a failing mailbox: 2 min doubling to an hour
 
 
 def _activity(staff_id: int | None, action: str, reason: str, rule: str | None = None) -> None:
@@ -58,8 +63,9 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         yield
     except Throttled as exc:
         db.session.rollback()
-        wait = max(float(exc.backoff_seconds or 30.0), 1.0)
         ms = _ms(staff_id)
+        ms.failures = (ms.failures or 0) + 1
+        wait = max(backoff_delay(ms.failures, THROTTLED_BASE_S, THROTTLED_CAP_S, exc.backoff_seconds), 1.0)
         ms.state, ms.throttled_until = "throttled", utcnow() + timedelta(seconds=wait)
         ms.last_error = exc.sentence
         _activity(staff_id, "throttled", f"{exc.sentence} Waiting {wait:.0f} s.", "G3")
@@ -94,7 +100,7 @@ def _record_error(staff_id: int, sentence: str) -> None:
     ms = _ms(staff_id)
     ms.state, ms.last_error = "error", sentence
     ms.failures = (ms.failures or 0) + 1
-    ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
+    ms.next_attempt_at = utcnow() + timedelta(seconds=backoff_delay(ms.failures, ERROR_BASE_S, ERROR_CAP_S))
     _activity(staff_id, "error", sentence)
     db.session.commit()
 
