@@ -48,9 +48,12 @@ class ListenerSettings:
     # server that fails forever costs about one request per connection per 5 minutes (SPEC G9).
     min_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 300.0
+    mailbox_retry_seconds: float = 300.0  # one mailbox that cannot subscribe: 5 min doubling to an hour
     step_down_after: int = 3  # refusals in a row before a group steps down the ladder (listener_ladder)
     ladder_retry_hours: float = 24.0  # then the full grouping is tried again
-    catch_up_debounce_seconds: float = 120.0  # at most one catch-up sync per mailbox per window (trailing run kept)
+    # At most one catch-up sync per mailbox per window (the first runs at once, a trailing one at the window's
+    # end); five minutes, the safety net's default interval: more often adds requests, not freshness.
+    catch_up_debounce_seconds: float = 300.0
     max_per_group: int = 200
     connection_limit: int | None = None  # None: the version's HangingConnectionLimit
 
@@ -227,7 +230,8 @@ class Listener:
                 continue
             if getattr(runner, "_aborter", None) is None:
                 continue
-            runner.settle_if_open(min(2.0, limit / 2))
+            with self.app.app_context():  # the catch-up syncs it owes are enqueued from here
+                runner.settle_if_open(min(2.0, limit / 2))
             if runner.silent_for() > limit:
                 # only an open stream owes keep-alives (not the Subscribe phase, nor a pull round)
                 log.warning("group %s: no data for %.0f s (heartbeat missed); reconnecting", key, runner.silent_for())

@@ -44,7 +44,6 @@ log = logging.getLogger("portal.listener")
 NOT_A_CHANGE = frozenset({"status"})
 # Errors about one mailbox only: it is skipped for a while; the rest of its group keeps listening.
 MAILBOX_ERRORS = (MailboxNotFound, AccessDenied, ImpersonationDenied, RequestRejected)
-MAILBOX_RETRY_SECONDS = 300.0
 
 
 def _changes(events) -> int:
@@ -121,7 +120,8 @@ class GroupRunner(threading.Thread):
 
     def _mailbox_failed(self, target: Target, exc: EwsError) -> None:
         self._mailbox_failures[target] += 1
-        delay = backoff_delay(self._mailbox_failures[target], MAILBOX_RETRY_SECONDS, 12 * MAILBOX_RETRY_SECONDS)
+        base = self.settings.mailbox_retry_seconds
+        delay = backoff_delay(self._mailbox_failures[target], base, 12 * base)
         log.warning("%s: cannot listen (%s); trying again in %.0f s", target.mailbox, exc, delay)
         self.stats["mailbox_errors"] += 1
         self._skip_until[target] = time.monotonic() + delay
@@ -291,7 +291,7 @@ class StreamRunner(GroupRunner):
         stream = session.stream_events(list(self.subs), self.group.anchor, self.settings.connection_timeout_minutes,
                                        on_open=self._on_open, idle_timeout=self.settings.heartbeat_timeout_seconds,
                                        **extra)
-        opened, refused = False, None
+        opened, refused, lost = False, None, False
         try:
             for item in stream:
                 self.last_data = time.monotonic()
@@ -299,18 +299,21 @@ class StreamRunner(GroupRunner):
                     return "ok"
                 if item.error is not None or item.error_subscription_ids:
                     self._lost(item)
-                    if opened:
-                        return "lost"  # reopen: resubscribe the lost ones, keep the others
-                    refused = getattr(item.error, "code", None) or "error"
-                    continue  # read every per-subscription message of the refusal
+                    if not opened:
+                        refused = getattr(item.error, "code", None) or "error"
+                    elif item.connection_status != "Closed":
+                        return "lost"  # reopen now: resubscribe the lost ones, keep the others
+                    else:
+                        lost = True
+                    continue  # read every per-subscription message, to the end (below)
                 if not opened:
                     opened = True
                     self._settle_owed()
                 changes = _changes(item.events) if item.subscription_id else 0
                 if changes:
                     self._notify(self.subs.get(item.subscription_id), changes)
-                if item.connection_status == "Closed":
-                    break
+                # On Closed the server ends the response: reading it to its end returns the connection to the
+                # pool, so the next request needs no new TCP connection and NTLM handshake (one 401 fewer).
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
@@ -322,6 +325,8 @@ class StreamRunner(GroupRunner):
             raise ConnectionAbortedError("closed by the listener")
         if refused:
             return refused
+        if lost:
+            return "lost"
         self.stats["renewed"] += 1
         return "ok"
 

@@ -191,7 +191,7 @@ def drop_connections(sim) -> int:
         try:
             channel.socket.shutdown(socket.SHUT_RDWR)
             dropped += 1
-        except OSError:
+        except (OSError, AttributeError):  # closed meanwhile (its socket is None)
             pass
     return dropped
 

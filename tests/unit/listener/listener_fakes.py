@@ -40,6 +40,8 @@ class FakeStream:
             if isinstance(item, BaseException):
                 raise item
             yield item
+            if getattr(item, "connection_status", None) == "Closed":
+                return  # the server ends the response after ConnectionStatus Closed
 
 
 class FakeSession:
