@@ -190,7 +190,7 @@ class StormBench:
 
         db.session.expire_all()
         return sorted({m.listener_note for m in db.session.execute(db.select(MailboxState)).scalars()
-                       if m.listener_note})
+                       if getattr(m, "listener_note", None)})
 
 
 def _by_operation(snapshot: dict) -> dict:
