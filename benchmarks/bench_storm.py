@@ -73,25 +73,25 @@ def run_all(args) -> list[dict]:
     keys = [m.key for m in MODES if not args.modes or m.key in args.modes.split(",")]
     jobs = [(k, rep) for rep in range(args.repeat) for k in keys]  # interleaved: every mode once, then again
     running, done = [], []
+    out_dir = Path(tempfile.mkdtemp(prefix="sundial-storm-results-"))
     while jobs or running:
         while jobs and len(running) < args.parallel:
             key, rep = jobs.pop(0)
-            proc = subprocess.Popen([sys.executable, __file__, "--one", key, "--scale", str(args.scale)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            running.append((key, rep, proc, time.monotonic()))
+            out = out_dir / f"{key}-{rep}.json"  # (the children log a lot: no pipe to fill up)
+            proc = subprocess.Popen([sys.executable, __file__, "--one", key, "--scale", str(args.scale),
+                                     "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            running.append((key, rep, proc, time.monotonic(), out))
         for item in list(running):
-            key, rep, proc, started = item
+            key, rep, proc, started, out = item
             if proc.poll() is None:
                 continue
             running.remove(item)
-            out = proc.stdout.read().strip().splitlines()
-            line = next((x for x in reversed(out) if x.startswith("{")), None)
-            if line:
-                row = json.loads(line)
+            if out.exists():
+                row = json.loads(out.read_text())
                 row["wall_s"] = time.monotonic() - started
                 done.append(row)
             else:
-                done.append({"mode": key, "error": "\n".join(out[-5:]) or f"exit {proc.returncode}"})
+                done.append({"mode": key, "error": f"exit {proc.returncode}"})
         time.sleep(0.5)
     return done
 
@@ -129,12 +129,14 @@ def main() -> int:
     p.add_argument("--parallel", type=int, default=6)
     p.add_argument("--modes", default="", help="comma-separated mode keys (default: all)")
     p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.quick = args.quick or os.environ.get("BENCH_QUICK") == "1"  # `make bench BENCH_QUICK=1`
     args.scale = args.scale or (1 / 60 if args.quick else 1.0)
     args.repeat = args.repeat or (3 if args.quick else 1)
     if args.one:
-        print(json.dumps(run_one(args.one, args.scale)), flush=True)
+        row = json.dumps(run_one(args.one, args.scale))
+        Path(args.out).write_text(row) if args.out else print(row, flush=True)
         return 0
     load_before = os.getloadavg()[0]
     before = os.times()
