@@ -69,7 +69,7 @@ def _scaled(scale: float) -> dict:
                 connection_timeout_minutes=30, heartbeat_timeout_seconds=90 * scale, pull_interval_seconds=7 * scale,
                 fallback_pull_interval_seconds=60 * scale, min_backoff_seconds=1 * scale,
                 max_backoff_seconds=300 * scale, catch_up_debounce_seconds=300 * scale,
-                mailbox_retry_seconds=300 * scale)
+                mailbox_retry_seconds=300 * scale, lost_backoff_seconds=5 * scale)
 
 
 def scale_jobs(monkeypatch_setattr, scale: float) -> None:
