@@ -54,6 +54,7 @@ class GroupRunner(threading.Thread):
         self._group_lock = threading.Lock()
         self._pending_group: Group | None = None
         self._skip_until: dict[Target, float] = {}  # mailboxes whose subscription failed, retried later
+        self._caught_up: set[Target] = set()  # mailboxes whose first catch-up this runner has enqueued
 
     # ---- control, called from the listener's main thread
     def stop(self) -> None:
@@ -86,10 +87,20 @@ class GroupRunner(threading.Thread):
         return True
 
     def _catch_up(self, targets, why: str) -> None:
-        if targets:
-            self.stats["catch_up"] += len(targets)
-            self.trigger.catch_up_many([t.staff_id for t in targets], f"listener catch-up: {why}",
-                                       self.settings.catch_up_debounce_seconds)
+        """A mailbox's first catch-up in this runner (it starts listening) runs at once; the ones after a
+        failure go through the per-mailbox debounce (SPEC G9), so a connection that fails again and again costs
+        at most one sync per mailbox per window, while the first failure after starting is caught up at once."""
+        if not targets:
+            return
+        self.stats["catch_up"] += len(targets)
+        first = [t for t in targets if t not in self._caught_up]
+        self._caught_up.update(targets)
+        reason = f"listener catch-up: {why}"
+        if first:
+            self.trigger.trigger_many([t.staff_id for t in first], reason)
+        again = [t.staff_id for t in targets if t not in first]
+        if again:
+            self.trigger.catch_up_many(again, reason, self.settings.catch_up_debounce_seconds)
 
     def _notify(self, target: Target | None, events: int = 1) -> None:
         if target is not None:
