@@ -11,7 +11,8 @@ jobs it enqueues (a real RQ queue drained by an in-process worker every 20 ms) r
 every request, 401 handshakes and refusals included. Figure = requests ÷ 3 mailboxes ÷ minutes. The safety net's
 periodic sync is not part of it (≤ 1 SyncFolderItems per mailbox per interval, skipped while a mailbox fails).
 Children run `--parallel` at a time (they mostly sleep in back-offs). Prints a Markdown table with the median of
-the repetitions, CPU seconds of the children and the machine's load, and writes benchmarks/results/storm.md.
+the repetitions, CPU seconds of the children and the machine's load, and writes benchmarks/results/storm.md
+(storm-quick.md for a compressed run).
 """
 from __future__ import annotations
 
@@ -145,8 +146,9 @@ def main() -> int:
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     text = table(rows, args, cpu, (load_before, os.getloadavg()[0]))
     print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    results = RESULTS.with_name("storm-quick.md") if args.scale != 1 else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text)
     bad = [r for r in rows if "error" in r or r.get("per_mailbox_minute", 0) > 2.0]
     return 1 if bad else 0
 
