@@ -118,3 +118,26 @@ def test_g2_g9_listener_steps_a_refused_group_down_to_single_mailbox_connections
     finally:
         listener.close()
         listener.ladder.clear()
+
+
+def test_g9_a_pull_subscription_refused_again_and_again_asks_to_step_that_mailbox_down(fake_session, recorder):
+    from portal.jobs.listener_pull import PullRunner
+
+    class Refusing(type(fake_session)):
+        def get_events(self, mailbox, subscription_id, watermark):
+            if mailbox == "m1@example.com":
+                self.calls.append(("get_events", mailbox, subscription_id, watermark))
+                raise SubscriptionLost("x", code="ErrorInvalidSubscription")
+            return super().get_events(mailbox, subscription_id, watermark)
+
+    session = Refusing()
+    settings = ListenerSettings(pull_interval_seconds=0.01, fallback_pull_interval_seconds=0.01, step_down_after=3)
+    runner = PullRunner(Group("pull:fallback:0", "pull", FOUR[:2]), lambda: session, recorder, settings)
+    runner.start()
+    try:
+        assert wait_for(lambda: runner.step_down is not None)
+        assert runner.step_down == (["m1@example.com"], 1, "ErrorInvalidSubscription")  # → polling (next_rung)
+        assert runner.is_alive()  # the other mailbox keeps its pull subscription
+    finally:
+        runner.stop()
+        runner.join(2)
