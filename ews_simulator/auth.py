@@ -102,7 +102,7 @@ class Authenticator:
 
     # -- lockout ------------------------------------------------------------------------------------------
     def is_locked(self, upn: str) -> bool:
-        locked = self._locked_until.get(upn, 0) > time.monotonic()
+        locked = upn in self.faults.locked_accounts or self._locked_until.get(upn, 0) > time.monotonic()
         if locked:
             with self.lock:
                 self.locked_refusals[upn] += 1

@@ -147,6 +147,11 @@ ACTIONS = {
   poison_item item_id=... kind=year_0001|year_9999|inverted,
   get_405 [on=false]   html_page [on=false]   extended_protection mode=none|allow|require
   pose_as version=SE|2019|2016|...   (the server was updated: another build in ServerVersionInfo)
+  http_500 n=3   lock_account upn=... [locked=false]
+  mailbox_bound_subscriptions [on=false]   (a subscription belongs to the impersonated mailbox: a stream that
+                                            carries several mailboxes gets ErrorInvalidSubscription per id)
+  n=-1 on a counted switch (http_503, http_429, http_500, server_busy, item_busy, drop_connection): every
+  request until clear
   clear""",
 }
 

@@ -1,5 +1,8 @@
-"""Fault switches: throttling budgets, concurrency cap, HTTP 503, latency, dropped connections,
-unavailable mailboxes, lost subscriptions, forced streaming timeouts, AD lockout policy.
+"""Fault switches: throttling budgets, concurrency cap, HTTP 503/429/500, latency, dropped connections,
+unavailable mailboxes, lost subscriptions, forced streaming timeouts, AD lockout policy, a locked-out service
+account, and subscriptions bound to the impersonated mailbox (a field server's behaviour, below).
+
+Counted switches take n; n=-1 means "every request until clear()" (the G9 figure's persistent failure modes).
 
 ErrorServerBusy is sent as an HTTP 500 SOAP fault with detail/MessageXml/Value[@Name="BackOffMilliseconds"]
 (EWS-FACTS section 7; ews-samples/SOAPFault-error-ErrorServerBusy.xml).
@@ -58,6 +61,9 @@ class Faults:
         self.streams_stalled = False
         self.calendar_view_mode = "expanded"  # | "master" | "partial" (see the calendar_view_* switches)
         self.update_keeps_time_mode: str | None = None  # None | "with_attendees" | "always"
+        self.http_500_remaining = 0
+        self.locked_accounts: set[str] = set()
+        self.mailbox_bound = False
 
     # -- switches (tests, CLI) -----------------------------------------------------------------------
     def throttle(self, budget: int | None, window_s: float = 60.0, backoff_ms: int | None = None):
@@ -90,6 +96,23 @@ class Faults:
     def http_429(self, n: int = 1, retry_after_s: int | None = None):
         """The next n requests answer HTTP 429 Too Many Requests (a rate-limiting proxy in front of Exchange)."""
         self.http_503_remaining, self.retry_after_s, self.http_status = n, retry_after_s, 429
+
+    def http_500(self, n: int = 1):
+        """The next n requests answer a bare HTTP 500 with an HTML page and no SOAP fault, as IIS does when the
+        EWS application pool crashes (before authentication)."""
+        self.http_500_remaining = n
+
+    def lock_account(self, upn: str, locked: bool = True):
+        """The account is locked out in Active Directory (someone else's bad passwords): every request of it
+        gets a plain 401, the right password included, until unlocked."""
+        (self.locked_accounts.add if locked else self.locked_accounts.discard)(upn.lower())
+
+    def mailbox_bound_subscriptions(self, on: bool = True):
+        """A field server (issue 12) attaches each subscription to the impersonated mailbox of its request:
+        a GetStreamingEvents that carries subscriptions of several mailboxes, or of another mailbox than the one
+        it impersonates, is refused with one ErrorInvalidSubscription ResponseMessage per SubscriptionId, in
+        request order (no ErrorSubscriptionIds); so is a Subscribe whose folders belong to another mailbox."""
+        self.mailbox_bound = on
 
     def drop_connection(self, n: int = 1):
         """The next n EWS responses are cut off mid-body and the TCP connection is closed."""
@@ -192,6 +215,8 @@ class Faults:
     # -- checks used by the server -------------------------------------------------------------------
     def take(self, attr: str) -> bool:
         with self.lock:
+            if getattr(self, attr) < 0:  # n=-1: until clear()
+                return True
             if getattr(self, attr) > 0:
                 setattr(self, attr, getattr(self, attr) - 1)
                 return True

@@ -100,6 +100,11 @@ class App:
             reason = "Too Many Requests" if status == 429 else "Service Unavailable"
             start_response(f"{status} {reason}", [("Content-Type", "text/html"), *headers])
             return [b"<html><body>Service Unavailable</body></html>"]
+        if faults.take("http_500_remaining"):  # the EWS application pool crashed: IIS's own error page
+            faults.wait_latency()
+            sim.counters.add("(500)", "")
+            start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+            return [b"<html><body>Server Error in '/EWS' Application.</body></html>"]
         early = self._before_auth(environ, start_response)
         if early is not None:
             return early
@@ -181,6 +186,10 @@ class App:
     def _streaming(self, ctx, op, start_response, environ):
         try:
             subs, timeout = streaming.validate(ctx, op)
+        except streaming.Refused as refused:
+            self.sim.record_request("GetStreamingEvents", min(ctx.mailboxes_touched, default=""), environ)
+            return self._send(start_response, "200 OK", envelope(streaming.refused_body(refused.ids),
+                                                                 self.sim.version))
         except EwsError as err:
             self.sim.record_request("GetStreamingEvents", "", environ)
             body = streaming.error_body(err)

@@ -29,7 +29,34 @@ def validate(ctx, op):
             raise EwsError("ErrorInvalidSubscription", "The subscription is not a streaming subscription.")
         subs.append(sub)
         ctx.mailboxes_touched.add(sub.mailbox)
+    if ctx.sim.faults.mailbox_bound and _foreign(ctx, subs):
+        raise Refused(ids)
     return subs, timeout
+
+
+class Refused(Exception):
+    """The mailbox_bound_subscriptions switch: the whole request is refused, one message per SubscriptionId."""
+
+    def __init__(self, ids):
+        super().__init__("subscriptions of several mailboxes on one connection")
+        self.ids = ids
+
+
+def _foreign(ctx, subs) -> bool:
+    own = ctx.impersonated or ctx.directory.own_mailbox(ctx.account)
+    bound = own.primary.lower() if own else ""
+    return any(s.mailbox != bound for s in subs)
+
+
+def refused_body(ids):
+    """One ErrorInvalidSubscription ResponseMessage per SubscriptionId, in request order, as the field server of
+    issue 12 answered; which message belongs to which subscription is told by its position only."""
+    root, messages = response_root("GetStreamingEvents")
+    for _sub_id in ids:
+        msg = add_message(messages, "GetStreamingEventsResponseMessage",
+                          EwsError("ErrorInvalidSubscription", "The subscription is invalid."))
+        msub(msg, "ConnectionStatus", "Closed")
+    return root
 
 
 def hanging_limit(sim) -> int:

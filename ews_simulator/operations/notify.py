@@ -17,6 +17,8 @@ def _subscription(ctx, req, streaming: bool) -> Subscription:
         folders = set()
         for ref in req.find("{*}FolderIds"):
             if ref.find("{*}Mailbox") is not None and ctx.mailbox_from(ref).primary.lower() != own_address:
+                if ctx.sim.faults.mailbox_bound:  # a subscription belongs to the impersonated mailbox only
+                    raise EwsError("ErrorInvalidSubscription", "The subscription is invalid.")
                 raise _delegate()
             folder = ctx.folder(ref)
             if folder.mailbox != own_address:

@@ -32,9 +32,12 @@ from ..models import (
 )
 from ..ops.logs import log_context
 from ..ops.metrics import throttled
+from .backoff import backoff_delay
 from .locks import LockLost
 
 log = logging.getLogger("portal.jobs")
+THROTTLED_BASE_S, THROTTLED_CAP_S = 5.0, 1800.0  # a throttled mailbox: 5 s doubling to 30 min (or what it asks)
+ERROR_BASE_S, ERROR_CAP_S = 120.0, 3600.0  # a failing mailbox: 2 min doubling to an hour
 
 
 def _activity(staff_id: int | None, action: str, reason: str, rule: str | None = None) -> None:
@@ -97,8 +100,10 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
             yield
     except Throttled as exc:
         db.session.rollback()
-        wait = max(float(exc.backoff_seconds or 30.0), 1.0)
-        mark_throttled(_ms(staff_id), utcnow() + timedelta(seconds=wait), exc.sentence)
+        ms = _ms(staff_id)
+        ms.failures = (ms.failures or 0) + 1
+        wait = max(backoff_delay(ms.failures, THROTTLED_BASE_S, THROTTLED_CAP_S, exc.backoff_seconds), 1.0)
+        mark_throttled(ms, utcnow() + timedelta(seconds=wait), exc.sentence)
         _activity(staff_id, "throttled", f"{exc.sentence} Waiting {wait:.0f} s.", "G3")
         throttled(wait)
         db.session.commit()
@@ -176,7 +181,7 @@ def mark_error(ms: MailboxState, sentence: str, count: bool = True) -> None:
     ms.state, ms.last_error = MailboxStatus.ERROR, sentence
     if count:
         ms.failures = (ms.failures or 0) + 1
-        ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
+        ms.next_attempt_at = utcnow() + timedelta(seconds=backoff_delay(ms.failures, ERROR_BASE_S, ERROR_CAP_S))
 
 
 def mark_mailbox_problem(ms: MailboxState, state: str, sentence: str, address: str | None = None) -> None:

@@ -253,7 +253,7 @@ class ExchangeSession:
         try:
             cap = self.config.max_response_bytes
             for envelope in get_streaming_events.split_envelopes(resp.iter_content(None), cap):
-                yield from get_streaming_events.parse_envelope(envelope)
+                yield from get_streaming_events.parse_envelope(envelope, subscription_ids)
         except requests.exceptions.RequestException as exc:
             raise map_request_exception(exc) from exc
         finally:

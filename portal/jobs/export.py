@@ -8,6 +8,7 @@ the appointment lose their copy. External absences are never exported (E4): only
 from __future__ import annotations
 
 from ..engine.apply import Applier
+from ..engine.backoff import backoff_delay
 from ..engine.context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
 from ..engine.locks import mailbox_lock
 from ..engine.record import clear_stale_pause, commit, mailbox_failures
@@ -16,7 +17,7 @@ from ..extensions import db
 from ..models import Appointment, AppointmentChange, ExchangeLink, StaffMember, utcnow
 from ..ops.metrics import sundial_to_exchange
 from ..sync.plan import plan_export
-from .queues import schedule_retry
+from .queues import redis_connection, schedule_retry
 
 
 def export_appointment(appointment_id: int) -> str:
@@ -47,8 +48,9 @@ def export_appointment(appointment_id: int) -> str:
             postponed |= not ok
             done.append(sid) if ok else None
     if postponed:
-        _retry(appointment_id, 10)
+        _retry(appointment_id, _postponed_delay(appointment_id))
         return f"exported to {len(done)} mailboxes; retrying the rest"
+    redis_connection().delete(_failures_key(appointment_id))
     pending = db.session.execute(db.select(AppointmentChange).where(
         AppointmentChange.appointment_id == appointment_id, AppointmentChange.exported_at.is_(None),
         AppointmentChange.created_at <= started)).scalars()
@@ -57,6 +59,19 @@ def export_appointment(appointment_id: int) -> str:
         sundial_to_exchange((change.exported_at - change.created_at).total_seconds())
     db.session.commit()
     return f"exported to {len(done)} mailboxes"
+
+
+def _failures_key(appointment_id: int) -> str:
+    return f"sundial:export-postponed:{appointment_id}"
+
+
+def _postponed_delay(appointment_id: int) -> float:
+    """An export that could not reach every mailbox is retried by the shared back-off (10 s doubling to 30 min,
+    with jitter), counted per appointment in Redis, never every 10 s forever (SPEC G9)."""
+    key = _failures_key(appointment_id)
+    failures = redis_connection().incr(key)
+    redis_connection().expire(key, 86400)
+    return backoff_delay(int(failures), 10.0, 1800.0)
 
 
 def _retry(appointment_id: int, wait: float) -> None:

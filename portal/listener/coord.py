@@ -122,9 +122,10 @@ class SyncTrigger:
     """
 
     def __init__(self, redis, enqueue: Callable, status_of: Callable[[str], str | None],
-                 prefix: str = PREFIX, memory_ms: int = 600_000):
+                 prefix: str = PREFIX, memory_ms: int = 600_000, enqueue_later: Callable | None = None):
         self.redis = redis
         self.enqueue = enqueue
+        self.enqueue_later = enqueue_later
         self.status_of = status_of
         self.prefix = prefix
         self.memory_ms = memory_ms
@@ -155,6 +156,26 @@ class SyncTrigger:
     def trigger_many(self, staff_ids, reason: str) -> int:
         return sum(1 for s in staff_ids if self.trigger(s, reason))
 
+    def catch_up(self, staff_id: int, reason: str, debounce_s: float) -> bool:
+        """A catch-up sync after a failure, debounced per mailbox (SPEC G9): the first in a window runs now;
+        later ones in the window become one sync at its end, which opens the next window. So a mailbox gets at
+        most one catch-up sync per `debounce_s`, however often its connection fails, and the last request is
+        never dropped. True when a sync was enqueued now."""
+        window_ms = max(int(debounce_s * 1000), 1)
+        key = f"{self.prefix}:catch-up:{staff_id}"
+        if self.redis.set(key, "1", nx=True, px=window_ms):
+            return self.trigger(staff_id, reason)
+        remaining_ms = max(self.redis.pttl(key), 1)
+        if self.redis.set(f"{key}:trailing", "1", nx=True, px=remaining_ms):
+            self.redis.pexpire(key, remaining_ms + window_ms)  # the trailing run opens the next window
+            if self.enqueue_later is not None:
+                self.enqueue_later(staff_id, reason, remaining_ms / 1000)
+        self.coalesced += 1
+        return False
+
+    def catch_up_many(self, staff_ids, reason: str, debounce_s: float) -> int:
+        return sum(1 for s in staff_ids if self.catch_up(s, reason, debounce_s))
+
 
 def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
     """The SyncTrigger wired to RQ: enqueue_incremental_sync (which deduplicates by job id, promotes a scheduled
@@ -167,10 +188,13 @@ def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:
     def enqueue(staff_id: int, reason: str):
         return enqueue_incremental_sync(staff_id, reason)
 
+    def enqueue_later(staff_id: int, reason: str, delay: float):
+        return enqueue_incremental_sync(staff_id, reason, delay=max(delay, 1.0))
+
     def status_of(job_id: str):
         try:
             return str(Job.fetch(job_id, connection=redis).get_status(refresh=True).value)
         except NoSuchJobError:
             return None
 
-    return SyncTrigger(redis, enqueue, status_of, prefix=prefix)
+    return SyncTrigger(redis, enqueue, status_of, prefix=prefix, enqueue_later=enqueue_later)

@@ -108,32 +108,53 @@ def _affinity_tag(affinity: str) -> str:
     return format(zlib.crc32(affinity.encode()), "08x") if affinity else "default"
 
 
+def _chunks(mode: str, tag: str, members: list[Target], rungs: dict, max_per_group: int):
+    """(key, members) of one affinity: the ordinary hashed groups, then the mailboxes a failing group was split
+    into (rungs with a smaller cap, listener_ladder), in chunks of their cap."""
+    normal = [t for t in members if t.mailbox not in rungs]
+    chunks = _split(normal, max_per_group) if normal else []
+    out = [(f"{mode}:{tag}:{len(chunks)}:{i}", c) for i, c in enumerate(chunks)]
+    caps = sorted({r.cap for r in rungs.values() if r.mode == mode}, reverse=True)
+    for cap in caps:
+        capped = [t for t in members if t.mailbox in rungs and rungs[t.mailbox].mode == mode
+                  and rungs[t.mailbox].cap == cap]
+        out += [(f"{mode}:{tag}:split{cap}:{i // cap}", capped[i:i + cap]) for i in range(0, len(capped), cap)]
+    return out
+
+
 def plan_groups(targets: list[Target], version: str, impersonation: bool,
-                max_per_group: int = MAX_PER_GROUP, connection_limit: int | None = None) -> Plan:
-    """Groups for the current mailboxes. Streaming groups beyond the connection limit fall back to pull."""
+                max_per_group: int = MAX_PER_GROUP, connection_limit: int | None = None,
+                rungs: dict | None = None) -> Plan:
+    """Groups for the current mailboxes. Streaming groups beyond the connection limit fall back to pull.
+    `rungs`: mailbox → listener_ladder.Rung for mailboxes whose group the server kept refusing."""
     mode = listener_mode(version, impersonation)
     if mode == "polling" or not targets:
         return Plan(mode, MODE_REASONS[mode], ())
+    rungs = rungs or {}
     limit = connection_limit if connection_limit is not None else HANGING_CONNECTION_LIMIT.get(version, 3)
     by_affinity: dict[str, list[Target]] = {}
+    fallback: list[Target] = []
     for t in sorted(set(targets)):
-        by_affinity.setdefault(t.affinity, []).append(t)
+        rung = rungs.get(t.mailbox)
+        if rung is not None and rung.mode == "pull" and mode == "streaming":
+            fallback.append(t)
+        elif rung is None or rung.mode == mode:
+            by_affinity.setdefault(t.affinity, []).append(t)
     groups: list[Group] = []
     overflow: list[Target] = []
-    used = 0
     for affinity in sorted(by_affinity):
-        chunks = _split(by_affinity[affinity], max_per_group)
-        tag = _affinity_tag(affinity)
-        for i, chunk in enumerate(chunks):
-            if mode == "streaming" and used >= limit:
+        for key, chunk in _chunks(mode, _affinity_tag(affinity), by_affinity[affinity], rungs, max_per_group):
+            if mode == "streaming" and len(groups) >= limit:
                 overflow += chunk
                 continue
-            groups.append(Group(f"{mode}:{tag}:{len(chunks)}:{i}", mode, tuple(chunk)))
-            used += 1
+            groups.append(Group(key, mode, tuple(chunk)))
     reason = MODE_REASONS[mode]
     if overflow:
-        for i, chunk in enumerate(_split(overflow, max_per_group)):
-            groups.append(Group(f"pull:overflow:{i}", "pull", tuple(chunk)))
         reason += (f" {len(overflow)} mailboxes exceed the server's limit of {limit} streaming connections "
                    "and use pull subscriptions instead.")
+    for name, extra in (("overflow", overflow), ("fallback", fallback)):
+        for i, chunk in enumerate(_split(extra, max_per_group) if extra else []):
+            groups.append(Group(f"pull:{name}:{i}", "pull", tuple(chunk)))
+    if rungs:
+        reason += f" {len(rungs)} mailboxes stepped down after the server refused their notifications."
     return Plan(mode, reason, tuple(groups))

@@ -12,101 +12,26 @@ access (Exchange refuses subscriptions through delegate access: the safety net a
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import replace
 
 from ..ops.state_metrics import fallback_sentence, publish_listener_stats
-from .affinity import LISTENED_STATES, AffinityRefresher, listened_rows
+from .affinity import LISTENED_STATES, AffinityRefresher
 from .coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
-from .groups import Plan, Target, plan_groups
+from .groups import plan_groups
+from .ladder import Ladder, write_notes
 from .pull import PullRunner
 from .runners import StreamRunner
+from .world import ListenerSettings, World, default_session_factory, read_world
 
 log = logging.getLogger("portal.listener")
 
 __all__ = ["LISTENED_STATES", "Listener", "ListenerSettings", "World", "read_world", "run_listener"]
-
-
-@dataclass
-class ListenerSettings:
-    refresh_seconds: float = 15.0  # re-read connected mailboxes and the integration's state
-    tick_seconds: float = 1.0  # lease renewal, fair share and watchdog cadence
-    lease_ms: int = 30_000  # a crashed listener's groups are taken over after this
-    connection_timeout_minutes: int = 30  # GetStreamingEvents ConnectionTimeout, 1..30 (EWS-FACTS §8)
-    # Exchange writes a keep-alive (ConnectionStatus OK) into an idle stream; the EWS Managed API expects one
-    # every 45 s (GetStreamingEventsRequest.HeartbeatFrequencyDefault). Two missed → the connection is dead.
-    heartbeat_timeout_seconds: float = 90.0
-    pull_interval_seconds: float = 7.0
-    min_backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 30.0
-    max_per_group: int = 200
-    connection_limit: int | None = None  # None: the version's HangingConnectionLimit
-
-    @classmethod
-    def from_config(cls, config) -> ListenerSettings:
-        s = cls()
-        for name in s.__dataclass_fields__:
-            key = f"LISTENER_{name.upper()}"
-            if key in config:
-                setattr(s, name, config[key])
-        return s
-
-
-@dataclass(frozen=True)
-class World:
-    """What the database says right now."""
-
-    connected: bool
-    fingerprint: str
-    plan: Plan
-    server_config: object | None = None
-    server_url: str = ""
-
-
-def read_world(settings: ListenerSettings) -> World:
-    from ..engine.record import clear_stale_pause
-    from ..engine.session import server_config
-    from ..extensions import db
-    from ..models import ExchangeIntegration
-
-    integration = ExchangeIntegration.get()
-    if integration is None or integration.state != "connected":
-        db.session.rollback()
-        return World(False, "", Plan("off", "The Exchange integration is not connected.", ()))
-    rows = listened_rows()
-    clear_stale_pause(integration)  # authorized again after a pause: the gate may send requests again
-    server = integration.server_url.lower()  # until Autodiscover told the mailbox's own (listener_affinity)
-    targets = [Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server) for r in rows]
-    plan = plan_groups(targets, integration.version, integration.impersonation,
-                       settings.max_per_group, settings.connection_limit)
-    parts = (integration.server_url, integration.username, integration.password_encrypted or "",
-             integration.auth_type, integration.version, str(integration.impersonation),
-             integration.ca_cert_pem or "", str(integration.allow_http), integration.wsdl_source,
-             str(integration.authorized_at))
-    fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-    world = World(True, fingerprint, plan, server_config(integration), integration.server_url)
-    db.session.rollback()  # end the read transaction; nothing is written here (affinity: listener_affinity)
-    return world
-
-
-def default_session_factory(world: World):
-    """One ExchangeSession per runner thread, behind the workers' shared Redis gate (back-off, pause: G3/G4)."""
-    from types import SimpleNamespace
-
-    from ..engine.throttle import RedisGate
-    from ..ews_soap import ExchangeSession
-
-    def make():  # runs in the runner's thread, inside an app context
-        return ExchangeSession(world.server_config,
-                               gate=RedisGate.for_integration(SimpleNamespace(server_url=world.server_url)))
-
-    return make
 
 
 class Listener:
@@ -121,6 +46,7 @@ class Listener:
         self.settings = settings or ListenerSettings.from_config(app.config)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.coord = Coordinator(redis, self.owner, self.settings.lease_ms, prefix=prefix)
+        self.ladder = Ladder(redis, prefix, self.settings.ladder_retry_hours)
         self.trigger = trigger or rq_trigger(redis, prefix)
         self.session_factory_for = session_factory_for
         self.world_reader = world_reader
@@ -128,6 +54,7 @@ class Listener:
         self.world: World | None = None
         self.blocked_fingerprint: str | None = None  # credentials rejected for this configuration
         self._last_refresh = 0.0
+        self._notes_written: dict | None = None
         self._last_mode_note = ""
 
     # ---- one pass
@@ -137,6 +64,7 @@ class Listener:
             with self.app.app_context():
                 self._apply_world(self.world_reader(self.settings))
             self._last_refresh = now
+        self._write_notes()
         self.coord.heartbeat()
         self._renew_leases()
         self._check_runners()
@@ -144,7 +72,19 @@ class Listener:
         publish_listener_stats(self.coord.redis, self.owner, self.runners, self.settings.lease_ms,
                                fallback_sentence(self.world))
 
+    def _with_rungs(self, world: World) -> World:
+        """Plan again with the mailboxes the ladder moved (split groups, pull, polling)."""
+        if not world.connected or not world.targets:
+            return world
+        rungs = self.ladder.rungs(world.fingerprint)
+        if not rungs:
+            return world
+        plan = plan_groups(list(world.targets), world.version, world.impersonation, world.max_per_group,
+                           world.connection_limit, rungs)
+        return replace(world, plan=plan)
+
     def _apply_world(self, world: World) -> None:
+        world = self._with_rungs(world)
         old = self.world
         self.world = world
         if world.plan.reason != self._last_mode_note:
@@ -162,6 +102,15 @@ class Listener:
             group = groups.get(key)
             if group is not None and group != runner.group:
                 runner.update(group)
+
+    def _write_notes(self) -> None:
+        if self.world is None or not self.world.targets:
+            return
+        notes = {m: r.sentence() for m, r in self.ladder.rungs(self.world.fingerprint).items()}
+        if notes != self._notes_written:
+            with self.app.app_context():
+                write_notes(notes)
+            self._notes_written = notes
 
     def _wanted(self) -> list[str]:
         if self.world is None or not self.world.connected or self.blocked_fingerprint:
@@ -183,15 +132,37 @@ class Listener:
                 self.stop_all(release=True)
                 self.pause(runner.fatal)
                 return
+            if getattr(runner, "step_down", None) is not None:
+                self._step_down(key, runner)
+                continue
             if not runner.is_alive():
                 log.warning("group %s: thread ended; starting it again", key)
                 self.runners.pop(key)
                 self._start(key)
-            elif getattr(runner, "_aborter", None) is not None and runner.silent_for() > limit:
+                continue
+            if getattr(runner, "_aborter", None) is None:
+                continue
+            with self.app.app_context():  # the catch-up syncs it owes are enqueued from here
+                runner.settle_if_open(min(2.0, limit / 2))
+            if runner.silent_for() > limit:
                 # only an open stream owes keep-alives (not the Subscribe phase, nor a pull round)
                 log.warning("group %s: no data for %.0f s (heartbeat missed); reconnecting", key, runner.silent_for())
                 runner.last_data = time.monotonic()
-                runner.abort()
+                getattr(runner, "watchdog_abort", runner.abort)()
+
+    def _step_down(self, key: str, runner) -> None:
+        """A group the server keeps refusing: its mailboxes go one rung down the ladder, then plan again."""
+        mailboxes, size, code = runner.step_down
+        runner.step_down = None
+        if self.world is None:
+            return
+        moved = self.ladder.step_down(mailboxes, size, runner.group.mode, code, self.world.fingerprint)
+        for mailbox, rung in sorted(moved.items()):
+            log.warning("%s: %s", mailbox, rung.sentence())
+        if not runner.is_alive():
+            self._stop_runner(key, release=True, join=0.1)
+        self._apply_world(self.world)
+        self._notes_written = None  # the User Accounts tab says why, per mailbox
 
     def _balance(self) -> None:
         from .coord import choose_groups

@@ -3,12 +3,16 @@ notifications (they arrived in 2010 SP1), and mailboxes beyond the server's stre
 
 Each round asks every mailbox of the group for its events since the last watermark (MoreEvents → ask again at
 once, EWS-FACTS §8); any change enqueues that mailbox's sync. A lost or expired subscription is made again
-(without the old watermark) and followed by a catch-up sync.
+(without the old watermark) and followed by a catch-up sync. A mailbox whose subscription the server refuses
+`step_down_after` times in a row steps down to polling (listener_ladder). Mailboxes that fell back here from
+streaming (groups "pull:fallback:*") are polled every `fallback_pull_interval_seconds` (one request per mailbox
+per minute by default), within SPEC G9's two.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import replace
 
 from ..ews_soap import AuthenticationFailed, EwsError, ServerUnreachable, SubscriptionLost, Throttled
@@ -24,6 +28,7 @@ class PullRunner(GroupRunner):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.subs: dict[Target, object] = {}  # mailbox → Subscription (with its current watermark)
+        self._refusals: Counter = Counter()
 
     def loop(self) -> None:
         session = self.session_factory()
@@ -38,7 +43,12 @@ class PullRunner(GroupRunner):
                 if not self._skipped(target) and not self._poll_one(session, target):
                     break  # the server is unreachable or throttling: the whole round waits
             self.last_data = time.monotonic()
-            self.stop_event.wait(max(0.0, self.settings.pull_interval_seconds - (time.monotonic() - started)))
+            self.stop_event.wait(max(0.0, self._interval() - (time.monotonic() - started)))
+
+    def _interval(self) -> float:
+        if self.group.key.startswith("pull:fallback"):
+            return self.settings.fallback_pull_interval_seconds
+        return self.settings.pull_interval_seconds
 
     def _poll_one(self, session, target: Target) -> bool:
         """One mailbox's events. False when the server itself failed (the round stops)."""
@@ -58,13 +68,17 @@ class PullRunner(GroupRunner):
                     break
             if changed:
                 self._notify(target, changed)
-            self._failures = 0
+            self.backoff.succeeded()
+            self._refusals.pop(target, None)
         except AuthenticationFailed:
             raise
         except SubscriptionLost as exc:
             log.warning("pull %s: subscription lost (%s); subscribing again", target.mailbox, exc.code)
             self.stats["lost"] += 1
             self.subs.pop(target, None)
+            self._refusals[target] += 1
+            if self._refusals[target] >= self.settings.step_down_after and self.step_down is None:
+                self.step_down = ([target.mailbox], 1, exc.code or "ErrorInvalidSubscription")
         except MAILBOX_ERRORS as exc:
             self._mailbox_failed(target, exc)
         except (Throttled, ServerUnreachable) as exc:

@@ -10,131 +10,28 @@ A notification carries no data: the runner only asks the SyncTrigger to sync tha
 - a subscription is lost (ErrorInvalidSubscription, ErrorSubscriptionNotFound, expired, missed events) →
   a **new** subscription without the old watermark, then a catch-up sync of that mailbox (SyncFolderItems
   finds whatever happened in between).
+- the server refuses the connection itself (errors before the first OK or notification, e.g. one
+  ErrorInvalidSubscription per SubscriptionId from a server that binds subscriptions to the impersonated
+  mailbox) → back off; after `step_down_after` refusals in a row the runner stops and asks the listener to
+  move its mailboxes one rung down the ladder (listener_ladder: split, single, pull, polling).
+Every failure waits by the shared back-off (jobs/backoff: exponential, jitter, cap, server hint as a floor)
+and catch-up syncs are owed until a connection is really open, so a refused round costs no sync (SPEC G9).
 Credentials rejected → the runner stops at once and never retries the password (SPEC G4).
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import Counter
-from contextlib import nullcontext
 
+from ..engine.backoff import Backoff
 from ..ews_soap import (
-    AccessDenied,
     AuthenticationFailed,
-    EwsError,
-    ImpersonationDenied,
-    MailboxNotFound,
-    RequestRejected,
     SubscriptionLost,
-    Throttled,
 )
+from .base import MAILBOX_ERRORS, NOT_A_CHANGE, GroupRunner, _changes  # noqa: F401 (re-exported)
 from .groups import Group, Target
 
 log = logging.getLogger("portal.listener")
-
-NOT_A_CHANGE = frozenset({"status"})
-# Errors about one mailbox only: it is skipped for a while; the rest of its group keeps listening.
-MAILBOX_ERRORS = (MailboxNotFound, AccessDenied, ImpersonationDenied, RequestRejected)
-MAILBOX_RETRY_SECONDS = 300.0
-
-
-def _changes(events) -> int:
-    return sum(1 for e in events if getattr(e, "kind", None) not in NOT_A_CHANGE)
-
-
-class GroupRunner(threading.Thread):
-    """Shared plumbing: stop/abort, liveness, back-off, app context for the SyncTrigger."""
-
-    def __init__(self, group: Group, session_factory, trigger, settings, context=None):
-        super().__init__(name=f"listener[{group.key}]", daemon=True)
-        self.group = group
-        self.session_factory = session_factory
-        self.trigger = trigger
-        self.settings = settings
-        self.context = context or nullcontext
-        self.stop_event = threading.Event()
-        self.last_data = time.monotonic()
-        self.stats: Counter = Counter()
-        self.fatal: EwsError | None = None  # set when the runner gave up (credentials rejected)
-        self._failures = 0
-        self._group_lock = threading.Lock()
-        self._pending_group: Group | None = None
-        self._skip_until: dict[Target, float] = {}  # mailboxes whose subscription failed, retried later
-
-    # ---- control, called from the listener's main thread
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.abort()
-
-    def update(self, group: Group) -> None:
-        """New membership for the same group key: applied without dropping the other subscriptions."""
-        with self._group_lock:
-            self._pending_group = group
-        self.abort()
-
-    def abort(self) -> None:
-        """Break a blocking read (overridden by the streaming runner)."""
-
-    def silent_for(self) -> float:
-        return time.monotonic() - self.last_data
-
-    # ---- helpers for the loop
-    @property
-    def stopped(self) -> bool:
-        return self.stop_event.is_set()
-
-    def _take_update(self) -> bool:
-        with self._group_lock:
-            group, self._pending_group = self._pending_group, None
-        if group is None:
-            return False
-        self.group = group
-        return True
-
-    def _catch_up(self, targets, why: str) -> None:
-        if targets:
-            self.stats["catch_up"] += len(targets)
-            self.trigger.trigger_many([t.staff_id for t in targets], f"listener catch-up: {why}")
-
-    def _notify(self, target: Target | None, events: int = 1) -> None:
-        if target is not None:
-            self.stats["notifications"] += 1
-            self.stats["events"] += events
-            self.trigger.trigger(target.staff_id, "notification")
-
-    def _skipped(self, target: Target) -> bool:
-        return self._skip_until.get(target, 0.0) > time.monotonic()
-
-    def _mailbox_failed(self, target: Target, exc: EwsError) -> None:
-        log.warning("%s: cannot listen (%s); trying again in %.0f s", target.mailbox, exc, MAILBOX_RETRY_SECONDS)
-        self.stats["mailbox_errors"] += 1
-        self._skip_until[target] = time.monotonic() + MAILBOX_RETRY_SECONDS
-
-    def _pause_after(self, exc: Exception) -> None:
-        """Back off after a failure: the server's BackOffMilliseconds, else 1, 2, 4 … 30 s."""
-        self._failures += 1
-        if isinstance(exc, Throttled) and exc.backoff_seconds:
-            delay = exc.backoff_seconds
-        else:
-            delay = min(self.settings.max_backoff_seconds,
-                        self.settings.min_backoff_seconds * 2 ** (self._failures - 1))
-        self.stop_event.wait(delay)
-
-    def run(self) -> None:
-        with self.context():
-            try:
-                self.loop()
-            except AuthenticationFailed as exc:
-                self.fatal = exc
-                log.error("group %s: credentials rejected (%s), listening stops until re-authorized: %s",
-                          self.group.key, exc.detail, exc.sentence)
-            except Exception:  # noqa: BLE001 - keep the traceback in the log; the listener restarts the runner
-                log.exception("group %s: listener thread failed", self.group.key)
-
-    def loop(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
 
 
 class StreamRunner(GroupRunner):
@@ -147,6 +44,9 @@ class StreamRunner(GroupRunner):
         self.cookie: str | None = None  # X-BackEndOverrideCookie of the group's first Subscribe (EWS-FACTS §6)
         self._owed: dict[Target, str] = {}  # catch-up syncs to enqueue once the next connection is open
         self.subs: dict[str, Target] = {}  # SubscriptionId → mailbox
+        self._stalled = False
+        self._opened_at = 0.0
+        self.lost_backoff = Backoff(self.settings.lost_backoff_seconds, self.settings.max_backoff_seconds)
 
     def abort(self) -> None:
         """Close the open connection from another thread (watchdog, new members, stop)."""
@@ -159,14 +59,32 @@ class StreamRunner(GroupRunner):
                 log.debug("abort of %s failed", self.group.key, exc_info=True)
 
     def _on_open(self, aborter) -> None:
-        """The server answered 200: our subscriptions now belong to this connection. Only from here can a
-        catch-up sync not miss an event written to the previous (dead) connection."""
+        """The server answered 200 (which may still be a refusal: see `_read_stream`)."""
         self._aborter = aborter
-        owed, self._owed = self._owed, {}
-        for why in sorted(set(owed.values())):
-            self._catch_up([t for t, w in owed.items() if w == why], why)
+        self._opened_at = time.monotonic()
         if self._aborting:  # asked while the connection was being opened
             aborter()
+
+    def _settle_owed(self) -> None:
+        """The first OK or notification: our subscriptions now belong to this connection. Only from here can a
+        catch-up sync not miss an event written to the previous (dead) connection, and a refused connection
+        (errors before any OK) never costs a sync."""
+        with self._group_lock:
+            owed, self._owed = self._owed, {}
+        for why in sorted(set(owed.values())):
+            self._catch_up([t for t, w in owed.items() if w == why], why)
+
+    def settle_if_open(self, grace: float) -> None:
+        """Called by the listener's main loop: a connection open for `grace` seconds without an error is open,
+        even if the server sends its first keep-alive only later."""
+        opened = self._opened_at
+        if self._owed and self._aborter is not None and opened and time.monotonic() - opened >= grace:
+            self._settle_owed()
+
+    def watchdog_abort(self) -> None:
+        """The listener's watchdog: the open stream owes keep-alives and sent none. Counts as a failure."""
+        self._stalled = True
+        self.abort()
 
     def update(self, group: Group) -> None:
         added = set(group.members) - set(self.group.members)
@@ -193,54 +111,84 @@ class StreamRunner(GroupRunner):
 
     def loop(self) -> None:
         session = self.session_factory()
-        while not self.stopped:
-            self._aborting = False
+        while not self.stopped and self.step_down is None:
+            self._aborting = self._stalled = False
             try:
                 self._subscribe_missing(session)
                 if not self.subs:
-                    self.stop_event.wait(self.settings.min_backoff_seconds)
+                    self.stop_event.wait(max(self.settings.min_backoff_seconds, 1.0))
                     continue
-                self._read_stream(session)
-                self._failures = 0
+                outcome = self._read_stream(session)
+                if outcome == "ok":
+                    self._healthy()
+                    self.lost_backoff.succeeded()
+                elif outcome == "lost":
+                    self._wait_after_loss()
+                elif self._refused(self.group.mailboxes, outcome):
+                    return
             except AuthenticationFailed:
                 raise
-            except SubscriptionLost as exc:
-                log.warning("group %s: subscriptions lost (%s); subscribing again", self.group.key, exc.code)
+            except SubscriptionLost as exc:  # Subscribe itself answered ErrorInvalidSubscription
                 self.stats["lost"] += len(self.subs)
                 self.subs.clear()
-                self._pause_after(exc)
+                if self._refused(self.group.mailboxes, exc.code or "ErrorInvalidSubscription"):
+                    return
             except Exception as exc:  # noqa: BLE001 - a dropped or aborted connection of any kind
                 if self.stopped:
                     break
-                self._owed.update({t: "connection dropped" for t in self.subs.values()})
-                self.stats["dropped"] += 1
-                if self._aborting:
-                    log.info("group %s: connection closed by the listener; reconnecting", self.group.key)
-                else:
-                    log.warning("group %s: stream ended abnormally (%s); reconnecting", self.group.key, exc)
-                    self._pause_after(exc)
+                self._failed_connection(exc)
             finally:
-                self._aborter = None
+                self._aborter, self._opened_at = None, 0.0
 
-    def _read_stream(self, session) -> None:
+    def _wait_after_loss(self) -> None:
+        """Subscriptions lost on an open connection (a CAS restart): the next ones are made after a back-off of
+        its own, from `lost_backoff_seconds`, so a server that loses them every minute gets fewer rounds than one
+        a minute (each round is one Subscribe per mailbox and a GetStreamingEvents)."""
+        delay = self.lost_backoff.failed()
+        self.stats["backoff_waits"] += 1
+        self.stop_event.wait(delay)
+
+    def _failed_connection(self, exc: Exception) -> None:
+        self._owed.update({t: "connection dropped" for t in self.subs.values()})
+        self.stats["dropped"] += 1
+        if self._aborting and not self._stalled:
+            log.info("group %s: connection closed by the listener; reconnecting", self.group.key)
+            return
+        log.warning("group %s: stream ended abnormally (%s); reconnecting after a back-off", self.group.key, exc)
+        self._pause_after(exc)
+
+    def _read_stream(self, session) -> str:
+        """One connection. Returns "ok" (closed at its timeout, or stopped), "lost" (subscriptions lost on an
+        open connection) or the ResponseCode of a refusal (errors before the first OK)."""
         self.last_data = time.monotonic()
         self.stats["connections"] += 1
         extra = {"cookie": self.cookie} if self.cookie else {}
         stream = session.stream_events(list(self.subs), self.group.anchor, self.settings.connection_timeout_minutes,
                                        on_open=self._on_open, idle_timeout=self.settings.heartbeat_timeout_seconds,
                                        **extra)
+        opened, refused, lost = False, None, False
         try:
             for item in stream:
                 self.last_data = time.monotonic()
                 if self.stopped:
-                    return
-                if (item.error is not None or item.error_subscription_ids) and self._lost(item):
-                    return  # reopen: resubscribe the lost ones, keep the others
+                    return "ok"
+                if item.error is not None or item.error_subscription_ids:
+                    self._lost(item)
+                    if not opened:
+                        refused = getattr(item.error, "code", None) or "error"
+                    elif item.connection_status != "Closed":
+                        return "lost"  # reopen now: resubscribe the lost ones, keep the others
+                    else:
+                        lost = True
+                    continue  # read every per-subscription message, to the end (below)
+                if not opened:
+                    opened = True
+                    self._settle_owed()
                 changes = _changes(item.events) if item.subscription_id else 0
                 if changes:
                     self._notify(self.subs.get(item.subscription_id), changes)
-                if item.connection_status == "Closed":
-                    break
+                # On Closed the server ends the response: reading it to its end returns the connection to the
+                # pool, so the next request needs no new TCP connection and NTLM handshake (one 401 fewer).
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
@@ -250,7 +198,12 @@ class StreamRunner(GroupRunner):
                     pass
         if self._aborting:
             raise ConnectionAbortedError("closed by the listener")
+        if refused:
+            return refused
+        if lost:
+            return "lost"
         self.stats["renewed"] += 1
+        return "ok"
 
     def _lost(self, item) -> bool:
         """Forget the subscriptions an error names (all of them when it names none); they are made again."""
@@ -259,6 +212,7 @@ class StreamRunner(GroupRunner):
         ids = item.error_subscription_ids or list(self.subs)
         lost = [self.subs.pop(i) for i in ids if i in self.subs]
         self.stats["lost"] += len(lost)
-        log.warning("group %s: %d subscriptions lost (%s); subscribing again", self.group.key, len(lost),
-                    getattr(item.error, "code", "error"))
+        if lost:
+            log.warning("group %s: %d subscriptions lost (%s)", self.group.key, len(lost),
+                        getattr(item.error, "code", "error"))
         return True

@@ -109,6 +109,9 @@ class MailboxState(db.Model):
     # (EWS-FACTS §6); NULL until asked or when the server does not say. Asked again after a day.
     affinity = db.Column(db.String(600), nullable=True)
     affinity_checked_at = db.Column(UTCDateTime, nullable=True)
+    # Why this mailbox's notifications left the shared streaming connection (the listener's degradation ladder:
+    # split, single-mailbox, pull, polling), shown on the User Accounts tab (SPEC G9); NULL when they did not.
+    listener_note = db.Column(db.Text, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     staff = db.relationship("StaffMember", backref=db.backref("mailbox_state", uselist=False))

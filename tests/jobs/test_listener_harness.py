@@ -71,7 +71,7 @@ class TestListener:
 
         base = dict(refresh_seconds=0.3, tick_seconds=0.05, lease_ms=1500, connection_timeout_minutes=1,
                     heartbeat_timeout_seconds=5, pull_interval_seconds=0.5, min_backoff_seconds=0.05,
-                    max_backoff_seconds=0.5)
+                    max_backoff_seconds=0.5, lost_backoff_seconds=0.05)
         base.update(settings)
         self.redis = Redis.from_url(redis_url)
         prefix = app.config.setdefault("LISTENER_TEST_PREFIX", f"test-listener:{uuid.uuid4().hex[:8]}")
@@ -191,7 +191,7 @@ def drop_connections(sim) -> int:
         try:
             channel.socket.shutdown(socket.SHUT_RDWR)
             dropped += 1
-        except OSError:
+        except (OSError, AttributeError):  # closed meanwhile (its socket is None)
             pass
     return dropped
 

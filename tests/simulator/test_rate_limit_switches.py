@@ -49,3 +49,36 @@ def test_g3_peak_active_counts_requests_in_progress_together(sim):
     assert sim.faults.peak_active(ALICE) == 3 and sim.faults.active(ALICE) == 0
     sim.faults.clear()
     assert sim.faults.peak_active(ALICE) == 0
+
+
+def test_g9_every_fault_switch_is_listed_in_the_readme_and_the_cli_help():
+    import inspect
+    from pathlib import Path
+
+    from ews_simulator.cli import ACTIONS
+    from ews_simulator.faults import Faults
+
+    readme = (Path(__file__).parents[2] / "ews_simulator" / "README.md").read_text()
+    checks = {"active", "enter", "leave", "take", "open_stream", "open_streams", "close_stream", "peak_active",
+              "wait_latency", "check_budget", "check_item"}
+    switches = [n for n, _ in inspect.getmembers(Faults, inspect.isfunction) if not n.startswith("_")
+                and n not in checks]
+    assert "mailbox_bound_subscriptions" in switches
+    assert [s for s in switches if f"`{s}" not in readme] == []
+    assert [s for s in switches if s not in ACTIONS["fault"]] == []
+
+
+def test_g9_persistent_failure_modes_last_until_cleared(sim):
+    sim.faults.clear()
+    sim.counters.reset()
+    sim.faults.http_500(-1)
+    assert [_post(sim).status_code for _ in range(4)] == [500] * 4
+    assert sim.counters[("(500)", "")] == 4
+    sim.faults.clear()
+    sim.faults.server_busy(-1, backoff_ms=0)
+    assert all("ErrorServerBusy" in _post(sim).text for _ in range(3))
+    sim.faults.clear()
+    sim.faults.lock_account(ALICE)
+    assert _post(sim).status_code == 401  # the right password, refused while AD has the account locked
+    sim.faults.lock_account(ALICE, False)
+    assert _post(sim).status_code == 200

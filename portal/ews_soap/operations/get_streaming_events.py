@@ -45,15 +45,24 @@ def split_envelopes(chunks: Iterable[bytes], cap: int) -> Iterator[bytes]:
         raise ProtocolError("stream ended inside an envelope")
 
 
-def parse_envelope(data: bytes) -> list[StreamItem]:
-    """One streamed envelope → StreamItems (notifications, status, errors)."""
+def parse_envelope(data: bytes, subscription_ids: list[str] | None = None) -> list[StreamItem]:
+    """One streamed envelope → StreamItems (notifications, status, errors).
+
+    An error names its subscriptions in ErrorSubscriptionIds. A server may instead answer like a batch
+    operation: one ResponseMessage per SubscriptionId of the request, in order, naming none (the server of
+    the issue-12 field report refused every multi-mailbox connection that way, EWS-FACTS §3 "batched operations
+    answer per item"); with exactly one message per requested id, message i is read as subscription i's."""
     reply = read_reply(data, expect="GetStreamingEventsResponse")
     out: list[StreamItem] = []
-    for msg in response_messages(reply):
+    messages = list(response_messages(reply))
+    positional = subscription_ids if subscription_ids and len(subscription_ids) == len(messages) else None
+    for index, msg in enumerate(messages):
         status = child_text(msg, "ConnectionStatus", M)
         err = message_error(msg)
         if err is not None:
             ids = [(el.text or "").strip() for el in msg.iter(f"{{{T}}}SubscriptionId", f"{{{M}}}SubscriptionId")]
+            if not ids and positional:
+                ids = [positional[index]]
             out.append(StreamItem(connection_status=status.strip() if status else None, error=err,
                                   error_subscription_ids=ids))
             continue

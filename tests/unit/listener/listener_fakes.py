@@ -40,6 +40,8 @@ class FakeStream:
             if isinstance(item, BaseException):
                 raise item
             yield item
+            if getattr(item, "connection_status", None) == "Closed":
+                return  # the server ends the response after ConnectionStatus Closed
 
 
 class FakeSession:
@@ -68,6 +70,7 @@ class FakeSession:
     def stream_events(self, ids, anchor, minutes, on_open=None, cookie=None, idle_timeout=None):
         self.calls.append(("stream_events", tuple(ids), anchor, minutes))
         stream = FakeStream(ids)
+        stream.items.put(StreamItem(connection_status="OK"))  # the first message, as Exchange and the simulator send
         self.streams.append(stream)
         if on_open is not None:
             on_open(stream.abort)
@@ -114,6 +117,9 @@ class RecordingTrigger:
         for s in staff_ids:
             self.trigger(s, reason)
         return len(staff_ids)
+
+    def catch_up_many(self, staff_ids, reason, debounce_s):
+        return self.trigger_many(staff_ids, reason)
 
     def staff(self, reason_part=""):
         return sorted(s for s, r in self.calls if reason_part in r)

@@ -122,3 +122,30 @@ def test_g2_a_scheduled_run_never_absorbs_a_notification(r, prefix):
     assert trigger.trigger(4, "notification")
     assert trigger.trigger(4, "notification")  # still only scheduled: ask again (the enqueue side promotes it)
     assert calls == [4, 4]
+
+
+def test_g9_catch_up_syncs_are_debounced_per_mailbox_and_the_last_one_is_kept(r, prefix):
+    import time
+
+    statuses, now, later = {}, [], []
+
+    def enqueue(staff_id, reason):
+        job = FakeJob(f"j{len(now)}")
+        now.append(staff_id)
+        statuses[job.id] = "finished"  # ran at once: only the debounce can hold the next one back
+        return job
+
+    trigger = SyncTrigger(r, enqueue, statuses.get, prefix=prefix,
+                          enqueue_later=lambda staff_id, reason, delay: later.append((staff_id, delay)))
+    assert trigger.catch_up(5, "listener catch-up: connection dropped", debounce_s=0.5)
+    for _ in range(20):  # a connection failing again and again within the window
+        assert not trigger.catch_up(5, "listener catch-up: connection dropped", debounce_s=0.5)
+    assert trigger.catch_up(6, "listener catch-up: connection dropped", debounce_s=0.5)  # its own window
+    assert now == [5, 6]
+    assert [s for s, _ in later] == [5] and 0 < later[0][1] <= 0.5  # one trailing sync at the window's end
+    time.sleep(0.6)
+    assert not trigger.catch_up(5, "again", debounce_s=0.5)  # the trailing run opened the next window
+    assert len(later) == 2  # whose own trailing run is booked once
+    time.sleep(1.6)  # a quiet window: the next one runs at once again
+    assert trigger.catch_up(5, "again", debounce_s=0.5)
+    assert now == [5, 6, 5]

@@ -13,6 +13,7 @@ from portal.listener.groups import Plan, Target, plan_groups
 from portal.listener.process import Listener, ListenerSettings, World
 
 SETTINGS = ListenerSettings(refresh_seconds=0, tick_seconds=0.01, lease_ms=400, min_backoff_seconds=0.01,
+                            lost_backoff_seconds=0.01,
                             max_backoff_seconds=0.05)
 TARGETS = [Target(f"u{i:03d}@example.com", i) for i in range(250)]
 

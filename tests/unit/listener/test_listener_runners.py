@@ -11,6 +11,7 @@ from portal.listener.pull import PullRunner
 from portal.listener.runners import StreamRunner
 
 SETTINGS = ListenerSettings(min_backoff_seconds=0.01, max_backoff_seconds=0.05, pull_interval_seconds=0.05,
+                            lost_backoff_seconds=0.01,
                             connection_timeout_minutes=5)
 MEMBERS = (Target("a@example.com", 1), Target("b@example.com", 2), Target("c@example.com", 3))
 
