@@ -27,7 +27,7 @@ def _safe_next(target: str | None) -> str | None:
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("schedule.week"))
+        return redirect(url_for("schedule.day"))
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
@@ -36,7 +36,7 @@ def login():
             flash("That email and password don't match an account.", "error")
             return render_template("auth/login.html", form=form), 401
         login_user(user, remember=form.remember.data)
-        return redirect(_safe_next(request.args.get("next")) or url_for("schedule.week"))
+        return redirect(_safe_next(request.args.get("next")) or url_for("schedule.day"))
     return render_template("auth/login.html", form=form)
 
 

@@ -64,6 +64,9 @@ class StaffMember(db.Model):
     timezone = db.Column(db.String(64), nullable=False, default="UTC")  # IANA name
     takes_appointments = db.Column(db.Boolean, nullable=False, default=True)
     primary_location_id = db.Column(db.ForeignKey("locations.id"), nullable=True)
+    # P2: JSON list of seven "HH:MM-HH:MM" spans (Monday first, "" = day off) in the staff member's own
+    # zone; NULL = the default, 09:00-17:00 on weekdays (portal.booking.slots reads and writes it).
+    working_hours = db.Column(db.Text, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     primary_location = db.relationship("Location", foreign_keys=[primary_location_id])

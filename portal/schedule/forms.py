@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..auth.forms import EMAIL_SHAPE
+from ..booking.slots import WEEKDAYS, HoursError, parse_span
 
 US_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
             "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"]
@@ -75,6 +76,18 @@ class StaffForm(FlaskForm):
     def validate_primary_location(self, field):
         if self.locations.data and field.data not in self.locations.data:
             self.locations.data = list(self.locations.data) + [field.data]
+
+
+def _hours_check(form, field):
+    """P2: '09:00-17:00' or empty (day off); the slot finder's parser gives the sentence."""
+    try:
+        parse_span(field.data or "", field.label.text)
+    except HoursError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+for _i, _day in enumerate(WEEKDAYS):  # hours_0 (Monday) … hours_6 (Sunday), wall clock in their zone
+    setattr(StaffForm, f"hours_{_i}", StringField(_day, validators=[Length(max=20), _hours_check]))
 
 
 class ClientForm(FlaskForm):

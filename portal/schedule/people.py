@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func
 
 from ..auth.access import admin_required
+from ..booking.slots import DEFAULT_HOURS, dump_hours, parse_hours, parse_span
 from ..extensions import db
 from ..models import Location, StaffMember, User
 from . import bp
@@ -54,7 +55,16 @@ def _staff_form(member: StaffMember | None) -> StaffForm:
             form.takes_appointments.data = member.takes_appointments
             form.locations.data = [loc.id for loc in member.locations]
             form.primary_location.data = member.primary_location_id
+        hours = parse_hours(member.working_hours if member else None)
+        for i, span in enumerate(hours):
+            getattr(form, f"hours_{i}").data = f"{span[0]:%H:%M}-{span[1]:%H:%M}" if span else ""
     return form
+
+
+def _hours_of(form: StaffForm) -> str | None:
+    """The stored form of the week's hours (None when it is the default week)."""
+    hours = tuple(parse_span(getattr(form, f"hours_{i}").data or "") for i in range(7))
+    return None if hours == DEFAULT_HOURS else dump_hours(hours)
 
 
 def _email_taken(email: str, member: StaffMember | None) -> bool:
@@ -104,6 +114,7 @@ def _save_staff(member: StaffMember | None):
             member.locations = db.session.execute(
                 db.select(Location).where(Location.id.in_(form.locations.data))).scalars().all()
             member.primary_location_id = form.primary_location.data
+            member.working_hours = _hours_of(form)
             db.session.add(member)
             db.session.flush()
             problem = _sync_login(member, old_email, form.login_password.data or None)

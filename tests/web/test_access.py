@@ -31,13 +31,15 @@ ROLES = ("anonymous", "staff", "admin")
 # The access policy (SPEC S1, A1). Everything not listed is admin-only.
 PUBLIC = {("GET", "static"), ("GET", "auth.login"), ("POST", "auth.login")}
 SIGNED_IN = {("GET", "schedule.home"), ("GET", "schedule.week"), ("GET", "schedule.appointment"),
+             ("GET", "schedule.day"), ("GET", "schedule.changes"), ("GET", "schedule.absence"),
              ("POST", "auth.logout")}
 
 # GETs that answer a user they let in with a redirect instead of a page: endpoint → where to.
-REDIRECTS = {"auth.login": "schedule.week", "schedule.home": "schedule.week",
+REDIRECTS = {"auth.login": "schedule.day", "schedule.home": "schedule.day",
              "settings.index": "settings.integrations"}
 # GETs that are not HTML pages: endpoint → content type.
-NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json"}
+NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json",
+             "schedule.changes": "application/json"}
 
 APP, PAIRS = url_map_pairs()
 GETS = [e for m, e in PAIRS if m == "GET"]

@@ -1,0 +1,35 @@
+"""staff working hours per weekday (P2); organisation settings (P7, P10)
+
+Revision ID: h17a1c0ffee01
+Revises: b3c1f0a7d2e4
+Create Date: 2026-12-07 14:10:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+import portal.models.base  # noqa: F401  (UTCDateTime columns)
+
+revision = 'h17a1c0ffee01'
+down_revision = 'b3c1f0a7d2e4'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # NULL keeps the default week (09:00-17:00 Monday to Friday) for everyone already here.
+    with op.batch_alter_table('staff_members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('working_hours', sa.Text(), nullable=True))
+    op.create_table(
+        'organisation_settings',
+        sa.Column('key', sa.String(length=40), nullable=False),
+        sa.Column('value', sa.String(length=200), nullable=False),
+        sa.Column('updated_at', portal.models.base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('key'),
+    )
+
+
+def downgrade():
+    op.drop_table('organisation_settings')
+    with op.batch_alter_table('staff_members', schema=None) as batch_op:
+        batch_op.drop_column('working_hours')
