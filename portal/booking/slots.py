@@ -94,19 +94,26 @@ def _is_free(starts: list[datetime], ends: list[datetime], s: datetime, e: datet
     return i == len(starts) or starts[i] >= e
 
 
-def staff_slots(cal: StaffCalendar, length: timedelta, after: datetime, until: datetime,
-                step: timedelta = timedelta(minutes=15)) -> list[tuple[datetime, datetime]]:
-    """Free (start, end) pairs for one staff member, starting at or after `after` and before `until`."""
-    tz = ZoneInfo(cal.tz)
-    starts, ends = _merged(cal.busy)
+def _prepared(cal: StaffCalendar):
+    return cal.hours, ZoneInfo(cal.tz), _merged(cal.busy)
+
+
+def _slots_in(prepared, length, after, until, step) -> list[tuple[datetime, datetime]]:
+    hours, tz, (starts, ends) = prepared
     found = []
     day, last = after.astimezone(tz).date(), until.astimezone(tz).date()
     while day <= last:
-        span = cal.hours[day.weekday()]
+        span = hours[day.weekday()]
         if span:
             found += _day_slots(day, span, tz, length, step, after, until, starts, ends)
         day += timedelta(days=1)
     return found
+
+
+def staff_slots(cal: StaffCalendar, length: timedelta, after: datetime, until: datetime,
+                step: timedelta = timedelta(minutes=15)) -> list[tuple[datetime, datetime]]:
+    """Free (start, end) pairs for one staff member, starting at or after `after` and before `until`."""
+    return _slots_in(_prepared(cal), length, after, until, step)
 
 
 def _day_slots(day, span, tz, length, step, after, until, starts, ends):
@@ -130,12 +137,18 @@ def find_slots(calendars: list[StaffCalendar], length: timedelta, after: datetim
                limit: int | None = None, step: timedelta = timedelta(minutes=15)) -> list[Slot]:
     """Free slots for any of `calendars` ("any staff member at this location"), earliest first.
 
-    Each slot names every staff member free for all of it; `limit` cuts the list after that many starts.
+    Each slot names every staff member free for all of it; `limit` cuts the list after that many starts. The
+    search walks the window one day at a time and stops as soon as `limit` starts are found.
     """
+    prepared = [(cal.staff_id, _prepared(cal)) for cal in calendars]
     by_start: dict[tuple[datetime, datetime], list[int]] = {}
-    for cal in calendars:
-        for pair in staff_slots(cal, length, after, until, step):
-            by_start.setdefault(pair, []).append(cal.staff_id)
+    window = after
+    while window < until and not (limit and len(by_start) >= limit):
+        window_end = min(window + timedelta(days=1), until)
+        for staff_id, prep in prepared:
+            for pair in _slots_in(prep, length, window, window_end, step):
+                by_start.setdefault(pair, []).append(staff_id)
+        window = window_end
     pairs = sorted(by_start)[:limit] if limit else sorted(by_start)
     return [Slot(s, e, tuple(by_start[(s, e)])) for s, e in pairs]
 

@@ -15,6 +15,7 @@ from ..notifications import notify_appointment, queue_delivery
 from . import bp
 from .booking import BookingError, book, cancel, edit
 from .forms import AppointmentForm
+from .slot_views import propose
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,16 @@ def _week_url(appt: Appointment, staff: StaffMember | None = None):
 
 
 def _prefill(form: AppointmentForm) -> None:
+    """P3: ?staff=&location=&date=&time= from a click on an empty slot (or the Book buttons)."""
     staff_id = request.args.get("staff", type=int)
     member = db.session.get(StaffMember, staff_id) if staff_id else None
     if member:
         form.staff.data = [member.id]
         if member.primary_location_id:
             form.location.data = member.primary_location_id
+    location_id = request.args.get("location", type=int)
+    if location_id and location_id in {value for value, _ in form.location.choices}:
+        form.location.data = location_id
     try:
         form.date.data = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
@@ -122,6 +127,16 @@ def _prefill(form: AppointmentForm) -> None:
         form.time.data = time.fromisoformat(request.args.get("time", ""))
     except ValueError:
         form.time.data = time(9)
+
+
+def _proposals(form: AppointmentForm) -> dict:
+    """P2: free slots for what the form holds now (the first service and location when none is chosen)."""
+    def chosen(field):
+        return field.data if field.data is not None else (field.choices[0][0] if field.choices else None)
+
+    service = db.session.get(Service, chosen(form.service) or 0)
+    location = db.session.get(Location, chosen(form.location) or 0)
+    return propose(service, location, _rows(StaffMember, form.staff.data or []), form.date.data)
 
 
 @bp.route("/appointments/new", methods=["GET", "POST"])
@@ -144,7 +159,8 @@ def book_appointment():
             after_commit(appt, messages)
             flash(f"Booked {appt.service.name} for {', '.join(c.name for c in appt.clients)}.", "success")
             return redirect(_week_url(appt))
-    return render_template("schedule/form.html", form=form, errors=errors, appt=None), 422 if errors else 200
+    return render_template("schedule/form.html", form=form, errors=errors, appt=None,
+                           proposals=_proposals(form)), 422 if errors else 200
 
 
 def _snapshot(appt: Appointment):
@@ -188,7 +204,8 @@ def edit_appointment(appointment_id: int):
             after_commit(appt, messages)
             flash("Appointment updated." if kinds else "Nothing changed.", "success" if kinds else "info")
             return redirect(_week_url(appt))
-    return render_template("schedule/form.html", form=form, errors=errors, appt=appt), 422 if errors else 200
+    return render_template("schedule/form.html", form=form, errors=errors, appt=appt,
+                           proposals=_proposals(form)), 422 if errors else 200
 
 
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])

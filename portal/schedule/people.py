@@ -61,8 +61,11 @@ def _staff_form(member: StaffMember | None) -> StaffForm:
     return form
 
 
-def _hours_of(form: StaffForm) -> str | None:
-    """The stored form of the week's hours (None when it is the default week)."""
+def _hours_of(form: StaffForm, member: StaffMember | None) -> str | None:
+    """The stored form of the week's hours (None when it is the default week); a post without the hours
+    fields (an older form) keeps the hours as they are."""
+    if not any(f"hours_{i}" in request.form for i in range(7)):
+        return member.working_hours if member is not None else None
     hours = tuple(parse_span(getattr(form, f"hours_{i}").data or "") for i in range(7))
     return None if hours == DEFAULT_HOURS else dump_hours(hours)
 
@@ -106,6 +109,7 @@ def _save_staff(member: StaffMember | None):
         if _email_taken(email, member):
             form.email.errors.append("Another staff member already has this email.")
         else:
+            hours = _hours_of(form, member)
             old_email = member.email if member else None
             old_takes = member.takes_appointments if member else None
             member = member or StaffMember()
@@ -114,7 +118,7 @@ def _save_staff(member: StaffMember | None):
             member.locations = db.session.execute(
                 db.select(Location).where(Location.id.in_(form.locations.data))).scalars().all()
             member.primary_location_id = form.primary_location.data
-            member.working_hours = _hours_of(form)
+            member.working_hours = hours
             db.session.add(member)
             db.session.flush()
             problem = _sync_login(member, old_email, form.login_password.data or None)

@@ -39,7 +39,7 @@ REDIRECTS = {"auth.login": "schedule.day", "schedule.home": "schedule.day",
              "settings.index": "settings.integrations"}
 # GETs that are not HTML pages: endpoint → content type.
 NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json",
-             "schedule.changes": "application/json"}
+             "schedule.changes": "application/json", "schedule.slots": "application/json"}
 
 APP, PAIRS = url_map_pairs()
 GETS = [e for m, e in PAIRS if m == "GET"]

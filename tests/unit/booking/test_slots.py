@@ -118,3 +118,19 @@ def test_p2_hours_round_trip_through_storage():
     hours = ((time(8, 30), time(12)),) + (None,) * 5 + ((time(10), time(14)),)
     assert parse_hours(dump_hours(hours)) == hours
     assert parse_hours(None) == DEFAULT_HOURS
+
+
+def test_p2_a_limited_search_gives_the_first_slots_of_the_full_search():
+    """The day-by-day early stop must not change which slots come first (zones an hour apart, busy days)."""
+    import random
+
+    rng = random.Random(5)
+    mon = local(NY, 2026, 3, 2, 0, 0)
+    cals = []
+    for i, tz in enumerate(["America/New_York", "America/Chicago", "Europe/London"]):
+        busy = [(mon + timedelta(days=d, hours=h), mon + timedelta(days=d, hours=h, minutes=45))
+                for d in range(5) for h in rng.sample(range(0, 24), 12)]
+        cals.append(StaffCalendar(i, tz, busy=busy))
+    full = find_slots(cals, HALF, mon, mon + timedelta(days=7))
+    for limit in (1, 5, 40, 200):
+        assert find_slots(cals, HALF, mon, mon + timedelta(days=7), limit=limit) == full[:limit]
