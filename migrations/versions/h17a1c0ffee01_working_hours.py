@@ -1,4 +1,4 @@
-"""staff working hours per weekday (P2); organisation settings (P7, P10)
+"""staff working hours per weekday (P2); organisation settings (P7, P10); cancel reasons in the history (P8)
 
 Revision ID: h17a1c0ffee01
 Revises: b3c1f0a7d2e4
@@ -20,6 +20,8 @@ def upgrade():
     # NULL keeps the default week (09:00-17:00 Monday to Friday) for everyone already here.
     with op.batch_alter_table('staff_members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('working_hours', sa.Text(), nullable=True))
+    with op.batch_alter_table('appointment_changes', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('note', sa.Text(), nullable=True))
     op.create_table(
         'organisation_settings',
         sa.Column('key', sa.String(length=40), nullable=False),
@@ -31,5 +33,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('organisation_settings')
+    with op.batch_alter_table('appointment_changes', schema=None) as batch_op:
+        batch_op.drop_column('note')
     with op.batch_alter_table('staff_members', schema=None) as batch_op:
         batch_op.drop_column('working_hours')

@@ -73,6 +73,7 @@ class AppointmentChange(db.Model):
     kind = db.Column(db.String(16), nullable=False)  # booked | rescheduled | edited | cancelled | staff_removed
     actor_user_id = db.Column(db.ForeignKey("users.id"), nullable=True)
     source = db.Column(db.String(12), nullable=False, default="sundial")  # sundial | exchange
+    note = db.Column(db.Text, nullable=True)  # P8: the reason given when cancelling, and who was told
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     exported_at = db.Column(UTCDateTime, nullable=True)
 

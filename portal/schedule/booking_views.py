@@ -208,19 +208,33 @@ def edit_appointment(appointment_id: int):
                            proposals=_proposals(form)), 422 if errors else 200
 
 
+def _cancel_note(reason: str, notify_clients: bool, has_clients: bool) -> str | None:
+    parts = [f"Reason: {reason}"] if reason else []
+    if has_clients:
+        parts.append("Clients were notified." if notify_clients else "Clients were not notified.")
+    return " ".join(parts) or None
+
+
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
 @admin_required
 def cancel_appointment(appointment_id: int):
+    """P8: the in-page dialog posts an optional reason and whether to tell the clients; both go into the
+    history, the reason into every email."""
     appt = db.get_or_404(Appointment, appointment_id)
+    reason = " ".join((request.form.get("reason") or "").split())[:500]
+    notify_clients = request.form.get("notify_clients") == "1" if "notify_present" in request.form else True
+    audiences = ("clients", "staff") if notify_clients else ("staff",)
     try:
-        cancel(appt, actor=current_user)
-        messages = notify_appointment(appt, "cancelled")
+        cancel(appt, actor=current_user,
+               note=_cancel_note(reason, notify_clients, any(c.email for c in appt.clients)))
+        messages = notify_appointment(appt, "cancelled", audiences=audiences, reason=reason)
         db.session.commit()
     except BookingError as exc:
         db.session.rollback()
         flash(" ".join(exc.messages), "info")
         return redirect(url_for("schedule.appointment", appointment_id=appt.id))
     after_commit(appt, messages)
-    flash(f"Cancelled {appt.service.name} on {appt.start.astimezone(ZoneInfo(appt.location.timezone)):%a %d %b %H:%M}.",
-          "success")
+    when = appt.start.astimezone(ZoneInfo(appt.location.timezone))
+    flash(f"Cancelled {appt.service.name} on {when:%a %d %b %H:%M %Z}."
+          + ("" if notify_clients else " The clients were not notified."), "success")
     return redirect(_week_url(appt))

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ..auth.access import login_required
 from ..extensions import db
-from ..models import Appointment, ExchangeIntegration, StaffMember, utcnow
+from ..models import Appointment, ExchangeIntegration, NotificationSetting, StaffMember, utcnow
 from . import bp
 from .booking import blocking_statuses
 from .calendar_data import absences_by_staff, appointments_by_staff, change_cursor
@@ -94,7 +94,8 @@ def appointment(appointment_id: int):
         back = url_for("schedule.week", week=day, staff=None if viewer else member.id)
     integration = ExchangeIntegration.get()
     return render_template("schedule/appointment.html", appt=appt, changes=changes_of(appt), back_url=back,
-                           exchange_connected=integration is not None and integration.state == "connected")
+                           exchange_connected=integration is not None and integration.state == "connected",
+                           client_notifications=NotificationSetting.is_enabled("clients"))
 
 
 @bp.app_template_filter("localtime")

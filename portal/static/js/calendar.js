@@ -36,9 +36,14 @@
   if (!cal.dataset.live) return;
   var cursor = cal.dataset.cursor, busy = false;
 
+  function where(el) {  // one appointment can sit in several columns (multi-staff): key it per column
+    var scope = el.closest("[data-col], [data-date]");
+    return (scope ? (scope.dataset.col || scope.dataset.date) : "") + ":" + el.dataset.key;
+  }
+
   function signatures(root) {
     var sigs = {};
-    root.querySelectorAll("[data-key]").forEach(function (el) { sigs[el.dataset.key] = el.dataset.sig; });
+    root.querySelectorAll("[data-key]").forEach(function (el) { sigs[where(el)] = el.dataset.sig; });
     return sigs;
   }
 
@@ -50,7 +55,7 @@
       olds.forEach(function (el, i) { el.innerHTML = news[i].innerHTML; });
     });
     cal.querySelectorAll("[data-key]").forEach(function (el) {
-      if (before[el.dataset.key] !== el.dataset.sig) {
+      if (before[where(el)] !== el.dataset.sig) {
         el.classList.add("is-changed");
         setTimeout(function () { el.classList.remove("is-changed"); }, HIGHLIGHT_MS);
       }
