@@ -1,4 +1,5 @@
-"""staff working hours per weekday (P2); organisation settings (P7, P10); cancel reasons in the history (P8)
+"""staff working hours per weekday (P2); organisation settings (P7, P10); cancel reasons in the history (P8);
+client reminders written (P10)
 
 Revision ID: h17a1c0ffee01
 Revises: b3c1f0a7d2e4
@@ -22,6 +23,9 @@ def upgrade():
         batch_op.add_column(sa.Column('working_hours', sa.Text(), nullable=True))
     with op.batch_alter_table('appointment_changes', schema=None) as batch_op:
         batch_op.add_column(sa.Column('note', sa.Text(), nullable=True))
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        # NULL: appointments already inside the reminder window are reminded on the next tick (none had one).
+        batch_op.add_column(sa.Column('reminded_at', portal.models.base.UTCDateTime(), nullable=True))
     op.create_table(
         'organisation_settings',
         sa.Column('key', sa.String(length=40), nullable=False),
@@ -35,5 +39,7 @@ def downgrade():
     op.drop_table('organisation_settings')
     with op.batch_alter_table('appointment_changes', schema=None) as batch_op:
         batch_op.drop_column('note')
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_column('reminded_at')
     with op.batch_alter_table('staff_members', schema=None) as batch_op:
         batch_op.drop_column('working_hours')

@@ -19,6 +19,8 @@ from rq import get_current_job
 
 from ..extensions import db
 from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
+from ..notifications import queue_delivery
+from ..notifications.reminders import send_reminders
 from .context import integration_ready
 from .notify import recover_outbox
 from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue, redis_connection
@@ -93,6 +95,7 @@ def tick() -> str:
     if job is not None and live is not None and live.decode() != job.id:
         return "a newer tick chain is live; this one stops"
     recovered = recover_outbox()
+    queue_delivery(send_reminders())  # P10: client reminders, claimed once each (see notifications/reminders.py)
     prune_activity()
     if integration_ready() is None:
         _schedule_next(interval, only_if_none=False)

@@ -28,6 +28,7 @@ class Appointment(db.Model):
     origin = db.Column(db.String(12), nullable=False, default="sundial")  # sundial | exchange
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow)  # set explicitly on every change (E3)
+    reminded_at = db.Column(UTCDateTime, nullable=True)  # P10: the client reminder was written (never twice)
 
     service = db.relationship("Service")
     location = db.relationship("Location")

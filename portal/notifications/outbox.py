@@ -18,6 +18,7 @@ KINDS = {
     "cancelled": ("Cancelled", "Your appointment has been cancelled."),
     "cancelled_in_exchange": ("Cancelled", "Your appointment was cancelled in the staff calendar."),
     "staff_removed": ("Removed", "You are no longer on this appointment; the others keep it."),
+    "reminder": ("Reminder", "A reminder of your appointment."),
 }
 
 
