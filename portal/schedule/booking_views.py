@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth.access import admin_required
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, Client, ExchangeIntegration, Location, Service, StaffMember
 from ..notifications import notify_appointment, queue_delivery
 from . import bp
 from .booking import BookingError, book, cancel, edit
 from .forms import AppointmentForm
+from .self_service import own_only, self_service, staff_choices_for_user
 from .slot_views import propose
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ def _fill_choices(form: AppointmentForm, appt: Appointment | None = None) -> Non
     form.location.choices = [(loc.id, f"{loc.name} · {loc.timezone}") for loc in
                              db.session.execute(db.select(Location).order_by(Location.name)).scalars()]
     current = {s.id for s in appt.staff} if appt else set()
-    form.staff.choices = [(s.id, s.name) for s in db.session.execute(db.select(StaffMember)
-                          .order_by(StaffMember.name)).scalars() if s.takes_appointments or s.id in current]
+    people = staff_choices_for_user() or db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars()
+    form.staff.choices = [(s.id, s.name) for s in people if s.takes_appointments or s.id in current]
     form.clients.choices = [(c.id, f"{c.name} · {c.email}" if c.email else c.name) for c in
                             db.session.execute(db.select(Client).order_by(Client.name, Client.id)).scalars()]
 
@@ -116,6 +116,8 @@ def _prefill(form: AppointmentForm) -> None:
         form.staff.data = [member.id]
         if member.primary_location_id:
             form.location.data = member.primary_location_id
+    if not current_user.is_admin:  # self-service: always their own booking
+        form.staff.data = [current_user.staff_id]
     location_id = request.args.get("location", type=int)
     if location_id and location_id in {value for value, _ in form.location.choices}:
         form.location.data = location_id
@@ -140,7 +142,7 @@ def _proposals(form: AppointmentForm) -> dict:
 
 
 @bp.route("/appointments/new", methods=["GET", "POST"])
-@admin_required
+@self_service
 def book_appointment():
     form = AppointmentForm()
     _fill_choices(form)
@@ -148,6 +150,7 @@ def book_appointment():
         _prefill(form)
     errors: list[str] = []
     if form.validate_on_submit():
+        own_only(form.staff.data)
         try:
             appt = book(**_form_values(form), actor=current_user)
             messages = notify_appointment(appt, "booked")
@@ -168,9 +171,10 @@ def _snapshot(appt: Appointment):
 
 
 @bp.route("/appointments/<int:appointment_id>/edit", methods=["GET", "POST"])
-@admin_required
+@self_service
 def edit_appointment(appointment_id: int):
     appt = db.get_or_404(Appointment, appointment_id)
+    own_only([s.id for s in appt.staff])
     if appt.status != "booked":
         flash("This appointment is cancelled; it can no longer be changed.", "info")
         return redirect(url_for("schedule.appointment", appointment_id=appt.id))
@@ -187,6 +191,7 @@ def edit_appointment(appointment_id: int):
         form.notes.data = appt.notes
     errors: list[str] = []
     if form.validate_on_submit():
+        own_only(form.staff.data)
         before, old_staff = _snapshot(appt), list(appt.staff)
         try:
             kinds = edit(appt, **_form_values(form), actor=current_user)
@@ -216,11 +221,12 @@ def _cancel_note(reason: str, notify_clients: bool, has_clients: bool) -> str | 
 
 
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
-@admin_required
+@self_service
 def cancel_appointment(appointment_id: int):
     """P8: the in-page dialog posts an optional reason and whether to tell the clients; both go into the
     history, the reason into every email."""
     appt = db.get_or_404(Appointment, appointment_id)
+    own_only([s.id for s in appt.staff])
     reason = " ".join((request.form.get("reason") or "").split())[:500]
     notify_clients = request.form.get("notify_clients") == "1" if "notify_present" in request.form else True
     audiences = ("clients", "staff") if notify_clients else ("staff",)

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Location, StaffMember, User
 from . import bp
 from .forms import StaffForm, zone_choices
+from .self_service import set_staff_self_service, staff_self_service
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,20 @@ def notify_staff_changed(staff_id: int, old_email: str | None, old_takes: bool |
 def staff_list():
     staff = db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars().all()
     with_login = set(db.session.execute(db.select(User.staff_id).where(User.staff_id.is_not(None))).scalars())
-    return render_template("people/staff_list.html", staff=staff, with_login=with_login, settings_section="staff")
+    return render_template("people/staff_list.html", staff=staff, with_login=with_login, settings_section="staff",
+                           self_service=staff_self_service())
+
+
+@bp.route("/admin/staff/self-service", methods=["POST"])
+@admin_required
+def staff_self_service_switch():
+    """P7: the organisation setting that lets staff book, reschedule and cancel their own appointments."""
+    on = request.form.get("self_service") == "1"
+    set_staff_self_service(on)
+    db.session.commit()
+    flash("Staff can now book, reschedule and cancel their own appointments." if on else
+          "Only administrators book, reschedule and cancel now; staff see their schedules read-only.", "success")
+    return redirect(url_for("schedule.staff_list"))
 
 
 def _staff_form(member: StaffMember | None) -> StaffForm:

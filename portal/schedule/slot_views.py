@@ -6,14 +6,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
+from flask_login import current_user
 
-from ..auth.access import admin_required
 from ..booking.slots import find_joint_slots, find_slots
 from ..extensions import db
 from ..models import Location, Service, StaffMember, utcnow
 from . import bp
 from .calendar_data import staff_calendars
 from .day import staff_at
+from .self_service import self_service
 
 HORIZON = timedelta(days=14)
 SHOWN = 8
@@ -60,11 +61,13 @@ def _arg_day() -> date | None:
 
 
 @bp.route("/appointments/slots")
-@admin_required
+@self_service
 def slots():
     """JSON: ?service=&location=&staff=<id>…&date=YYYY-MM-DD → the next free slots and a sentence."""
     service = db.session.get(Service, request.args.get("service", type=int) or 0)
     location = db.session.get(Location, request.args.get("location", type=int) or 0)
     ids = [int(i) for i in request.args.getlist("staff") if i.isdigit()]
+    if not current_user.is_admin:  # self-service: a staff member's own free times only
+        ids = [current_user.staff_id]
     staff = db.session.execute(db.select(StaffMember).where(StaffMember.id.in_(ids))).scalars().all() if ids else []
     return jsonify(propose(service, location, list(staff), _arg_day()))

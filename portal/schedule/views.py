@@ -14,7 +14,7 @@ from . import bp
 from .booking import blocking_statuses
 from .calendar_data import absences_by_staff, appointments_by_staff, change_cursor
 from .day import fill
-from .self_service import can_book
+from .self_service import can_book, staff_self_service
 from .week import empty_week
 
 OTHER_STAFF = "This is {name}'s schedule; staff members can open only their own (and their location's day view)."
@@ -95,7 +95,14 @@ def appointment(appointment_id: int):
     integration = ExchangeIntegration.get()
     return render_template("schedule/appointment.html", appt=appt, changes=changes_of(appt), back_url=back,
                            exchange_connected=integration is not None and integration.state == "connected",
-                           client_notifications=NotificationSetting.is_enabled("clients"))
+                           client_notifications=NotificationSetting.is_enabled("clients"),
+                           may_change=_may_change(appt))
+
+
+def _may_change(appt: Appointment) -> bool:
+    """Admins; or (P7, self-service on) the one staff member on it."""
+    mine = {s.id for s in appt.staff} == {current_user.staff_id}
+    return current_user.is_admin or (mine and staff_self_service())
 
 
 @bp.app_template_filter("localtime")
