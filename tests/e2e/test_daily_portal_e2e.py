@@ -103,8 +103,8 @@ def test_p4_p5_open_day_view_follows_a_sync_and_another_admin_without_reload(
         second.goto(base + appt.get_attribute("href"))
         second.click("button:has-text('Cancel appointment')")
         dialog = second.locator("dialog#cancel-dialog")
-        if dialog.count():
-            dialog.locator("button[type=submit]").click()
+        assert dialog.is_visible()  # P8: an in-page dialog, not the browser's confirm box
+        dialog.locator("button[type=submit]").click()
         second.wait_for_url(re.compile(r".*/schedule\?.*"))
     finally:
         other.close()
@@ -138,3 +138,46 @@ def test_p6_p1_phone_lands_on_the_day_view_and_the_schedule_fits(live_server, ch
         screenshot(page, "p6-staff-location-day-390", full_page=False)
     finally:
         context.close()
+
+
+def test_p7_p8_p10_staff_self_service_cancel_dialog_and_the_outbox_message(live_server, browser_page, screenshot):
+    page, base = browser_page, live_server.url
+    seeded = _seed(live_server.app)
+    _login(page, base, "admin@sundial-demo.test")
+    page.goto(base + "/admin/staff")
+    page.click("#self-service-toggle")  # P7: off by default; the admin turns it on
+    assert "Staff can now book" in page.locator(".flash-success").inner_text()
+    page.click("button:has-text('Sign out')")
+
+    _login(page, base, "olivia.bennett@sundial-demo.test")
+    own = page.locator(f".cal-day[data-col='{seeded['staff_id']}']")
+    own.click(position={"x": 8, "y": 7 * HOUR_PX + 4})  # her own empty 07:00
+    page.wait_for_url("**/appointments/new?*")
+    assert page.locator("#staff input").count() == 1  # only herself
+    page.fill("input[data-filter=clients]", "james.smith1@")
+    page.check("#clients li:has-text('james.smith1@') input")
+    page.click("button:has-text('Book appointment')")
+    page.wait_for_url(re.compile(r".*/schedule\?.*"))
+    page.locator(".block", has_text="07:00").first.click()
+    page.wait_for_url("**/appointments/*")
+
+    page.click("button:has-text('Cancel appointment')")  # P8: reason + notify the client
+    dialog = page.locator("dialog#cancel-dialog")
+    assert dialog.is_visible() and page.is_checked("#cancel-notify")
+    page.fill("#cancel-reason", "Branch closed for training")
+    screenshot(page, "p8-cancel-dialog-1440", full_page=False)
+    dialog.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/schedule\?.*"))
+    page.goto(page.url)  # history on the appointment page
+    page.click("button:has-text('Sign out')")
+
+    _login(page, base, "admin@sundial-demo.test")
+    page.goto(base + "/settings/notifications/outbox")
+    assert page.locator("#no-smtp").is_visible()  # P10: no SMTP server configured here
+    row = page.locator("table.table tbody tr", has_text="james.smith1@").filter(has_text="Cancelled: Account opening")
+    row.locator("a").first.click()
+    body = page.locator("#message-body").inner_text()
+    assert "Reason: Branch closed for training" in body and "Hello James Smith" in body
+    screenshot(page, "p10-outbox-message-1440")
+    page.goto(base + "/settings/notifications/clients")
+    assert page.locator("#no-smtp").is_visible() and page.input_value("#reminder_hours") == "24"
