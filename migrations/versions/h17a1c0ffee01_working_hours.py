@@ -1,5 +1,5 @@
 """staff working hours per weekday (P2); organisation settings (P7, P10); cancel reasons in the history (P8);
-client reminders written (P10)
+client reminders written (P10); per-user zone and clock format (P9)
 
 Revision ID: h17a1c0ffee01
 Revises: b3c1f0a7d2e4
@@ -26,6 +26,9 @@ def upgrade():
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         # NULL: appointments already inside the reminder window are reminded on the next tick (none had one).
         batch_op.add_column(sa.Column('reminded_at', portal.models.base.UTCDateTime(), nullable=True))
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('clock', sa.String(length=2), nullable=False, server_default='24'))
     op.create_table(
         'organisation_settings',
         sa.Column('key', sa.String(length=40), nullable=False),
@@ -37,6 +40,9 @@ def upgrade():
 
 def downgrade():
     op.drop_table('organisation_settings')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('clock')
+        batch_op.drop_column('timezone')
     with op.batch_alter_table('appointment_changes', schema=None) as batch_op:
         batch_op.drop_column('note')
     with op.batch_alter_table('appointments', schema=None) as batch_op:

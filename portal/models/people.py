@@ -24,6 +24,9 @@ class User(UserMixin, db.Model):
     staff_id = db.Column(db.ForeignKey("staff_members.id"), nullable=True)
     is_enabled = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    # P9 display preferences: a zone (NULL = their own, or the location's) and the clock ("24" or "12").
+    timezone = db.Column(db.String(64), nullable=True)
+    clock = db.Column(db.String(2), nullable=False, default="24", server_default="24")
 
     staff = db.relationship("StaffMember", foreign_keys=[staff_id])
 

@@ -14,6 +14,7 @@ from ..notifications import notify_appointment, queue_delivery
 from . import bp
 from .booking import BookingError, book, cancel, edit
 from .forms import AppointmentForm
+from .prefs import twelve_hour
 from .self_service import own_only, self_service, staff_choices_for_user
 from .slot_views import propose
 
@@ -131,6 +132,12 @@ def _prefill(form: AppointmentForm) -> None:
         form.time.data = time(9)
 
 
+def _viewer_clock(form: AppointmentForm) -> None:
+    """P9: show the time field in the viewer's clock (both formats are always accepted)."""
+    if twelve_hour():
+        form.time.format = ["%I:%M %p", "%H:%M", "%I:%M%p"]
+
+
 def _proposals(form: AppointmentForm) -> dict:
     """P2: free slots for what the form holds now (the first service and location when none is chosen)."""
     def chosen(field):
@@ -146,6 +153,7 @@ def _proposals(form: AppointmentForm) -> dict:
 def book_appointment():
     form = AppointmentForm()
     _fill_choices(form)
+    _viewer_clock(form)
     if request.method == "GET":
         _prefill(form)
     errors: list[str] = []
@@ -180,6 +188,7 @@ def edit_appointment(appointment_id: int):
         return redirect(url_for("schedule.appointment", appointment_id=appt.id))
     form = AppointmentForm(obj=None)
     _fill_choices(form, appt)
+    _viewer_clock(form)
     if request.method == "GET":
         start = appt.start.astimezone(ZoneInfo(appt.location.timezone))
         form.service.data, form.location.data = appt.service_id, appt.location_id

@@ -42,7 +42,8 @@ class AppointmentForm(FlaskForm):
     service = SelectField("Service", coerce=int, validators=[InputRequired()])
     location = SelectField("Location", coerce=int, validators=[InputRequired()])
     date = DateField("Date", validators=[DataRequired()])
-    time = TimeField("Start time", validators=[DataRequired()])
+    # P9: 24-hour by default; "2:30 PM" is accepted too (the first format is the one shown, set per viewer).
+    time = TimeField("Start time", validators=[DataRequired()], format=["%H:%M", "%I:%M %p", "%I:%M%p"])
     duration = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(min=5, max=24 * 60)])
     staff = CheckboxListField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
     clients = CheckboxListField("Clients", coerce=int)
@@ -88,6 +89,11 @@ def _hours_check(form, field):
 
 for _i, _day in enumerate(WEEKDAYS):  # hours_0 (Monday) … hours_6 (Sunday), wall clock in their zone
     setattr(StaffForm, f"hours_{_i}", StringField(_day, validators=[Length(max=20), _hours_check]))
+
+
+class PreferencesForm(FlaskForm):
+    timezone = SelectField("Show times in", validators=[Optional()])
+    clock = SelectField("Clock", choices=[("24", "24-hour (14:30)"), ("12", "12-hour (2:30 PM)")])
 
 
 class ClientForm(FlaskForm):

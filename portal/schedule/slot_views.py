@@ -14,6 +14,7 @@ from ..models import Location, Service, StaffMember, utcnow
 from . import bp
 from .calendar_data import staff_calendars
 from .day import staff_at
+from .prefs import clock_format
 from .self_service import self_service
 
 HORIZON = timedelta(days=14)
@@ -49,7 +50,7 @@ def propose(service: Service | None, location: Location | None, staff: list[Staf
 def _slot_json(slot, tz: ZoneInfo, names: dict[int, str]) -> dict:
     local = slot.start.astimezone(tz)
     return {"date": local.date().isoformat(), "time": f"{local:%H:%M}",
-            "label": f"{local:%a} {local.day} {local:%b} {local:%H:%M} {local:%Z}",
+            "label": f"{local:%a} {local.day} {local:%b} " + local.strftime(clock_format("%H:%M %Z")),
             "staff_ids": list(slot.staff_ids), "staff_names": [names[i] for i in slot.staff_ids]}
 
 

@@ -103,9 +103,3 @@ def _may_change(appt: Appointment) -> bool:
     """Admins; or (P7, self-service on) the one staff member on it."""
     mine = {s.id for s in appt.staff} == {current_user.staff_id}
     return current_user.is_admin or (mine and staff_self_service())
-
-
-@bp.app_template_filter("localtime")
-def localtime(value: datetime | None, tz_name: str, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
-    """{{ appt.start|localtime(member.timezone, '%H:%M') }} — an aware datetime on a local wall clock."""
-    return "" if value is None else value.astimezone(ZoneInfo(tz_name or "UTC")).strftime(fmt)

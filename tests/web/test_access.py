@@ -32,6 +32,7 @@ ROLES = ("anonymous", "staff", "admin")
 PUBLIC = {("GET", "static"), ("GET", "auth.login"), ("POST", "auth.login")}
 SIGNED_IN = {("GET", "schedule.home"), ("GET", "schedule.week"), ("GET", "schedule.appointment"),
              ("GET", "schedule.day"), ("GET", "schedule.changes"), ("GET", "schedule.absence"),
+             ("GET", "schedule.preferences"), ("POST", "schedule.preferences"),
              ("POST", "auth.logout")}
 
 # GETs that answer a user they let in with a redirect instead of a page: endpoint → where to.
