@@ -22,6 +22,13 @@ if .venv/bin/python -c "import psycopg2,os; psycopg2.connect(os.environ.get('SUN
 else
   echo "→ no PostgreSQL at ${SUNDIAL_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}: PostgreSQL runs are skipped (with that reason)"
 fi
+# P11: the browser tests inject axe-core (npm) into every page; installed into ./node_modules when missing.
+AXE_VERSION=4.14.1
+if [ ! -f node_modules/axe-core/axe.min.js ]; then
+  need_apt npm npm
+  echo "→ axe-core is missing: npm install axe-core@$AXE_VERSION (into ./node_modules)"
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix . "axe-core@$AXE_VERSION" >/dev/null
+fi
 echo "→ each test session starts its own private redis-server on a free port"
 mkdir -p test-artifacts
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=300 "$@" tests

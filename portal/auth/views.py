@@ -47,7 +47,7 @@ def _refused(form, sentence: str, status: int):
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("schedule.week"))
+        return redirect(url_for("schedule.day"))
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form)
@@ -62,7 +62,7 @@ def login():
     signin_limits.record_success(email, address)
     login_user(user, remember=form.remember.data)  # get_id() gives a first-time user a session token
     db.session.commit()
-    return redirect(_safe_next(request.args.get("next")) or url_for("schedule.week"))
+    return redirect(_safe_next(request.args.get("next")) or url_for("schedule.day"))
 
 
 @bp.route("/logout", methods=["POST"])

@@ -246,11 +246,12 @@ def edit(appointment: Appointment, *, service: Service | None = None, location: 
     return kinds
 
 
-def cancel(appointment: Appointment, actor=None) -> Appointment:
+def cancel(appointment: Appointment, actor=None, note: str | None = None) -> Appointment:
+    """P8: `note` (the reason, and whether the clients were told) is kept in the history."""
     if appointment.status == "cancelled":
         raise BookingError(["This appointment is already cancelled."])
     appointment.status = "cancelled"
-    record_change(appointment, "cancelled", actor)
+    record_change(appointment, "cancelled", actor).note = note or None
     return appointment
 
 

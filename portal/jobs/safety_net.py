@@ -20,9 +20,10 @@ from rq import get_current_job
 from ..engine.context import integration_ready
 from ..extensions import db, redis_connection
 from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity, utcnow
+from ..notifications.reminders import send_reminders
 from ..ops.alerts import evaluate_safely
 from .notify import recover_outbox
-from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue
+from .queues import enqueue_all, enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue
 from .specs import SPECS
 
 TICK_KEY = "sundial:safety-net:scheduled"
@@ -95,6 +96,7 @@ def tick() -> str:
     if job is not None and live is not None and live.decode() != job.id:
         return "a newer tick chain is live; this one stops"
     recovered = recover_outbox()
+    enqueue_all([("notify", m.id) for m in send_reminders()])  # P10: reminders, claimed once each (reminders.py)
     prune_activity()
     evaluate_safely()  # O4: open, remind and resolve admin alerts
     if integration_ready() is None:

@@ -34,6 +34,9 @@ class User(UserMixin, db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     # R1: part of every session and remember-me cookie; replacing it revokes them all on the server.
     session_token = db.Column(db.String(64), nullable=False, default=new_session_token, server_default="")
+    # P9 display preferences: a zone (NULL = their own, or the location's) and the clock ("24" or "12").
+    timezone = db.Column(db.String(64), nullable=True)
+    clock = db.Column(db.String(2), nullable=False, default="24", server_default="24")
 
     staff = db.relationship("StaffMember", foreign_keys=[staff_id])
 
@@ -87,6 +90,9 @@ class StaffMember(db.Model):
     timezone = db.Column(db.String(64), nullable=False, default="UTC")  # IANA name
     takes_appointments = db.Column(db.Boolean, nullable=False, default=True)
     primary_location_id = db.Column(db.ForeignKey("locations.id"), nullable=True)
+    # P2: JSON list of seven "HH:MM-HH:MM" spans (Monday first, "" = day off) in the staff member's own
+    # zone; NULL = the default, 09:00-17:00 on weekdays (portal.booking.slots reads and writes it).
+    working_hours = db.Column(db.Text, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     primary_location = db.relationship("Location", foreign_keys=[primary_location_id])

@@ -28,6 +28,7 @@ class Appointment(db.Model):
     origin = db.Column(db.String(12), nullable=False, default="sundial")  # sundial | exchange
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow)  # set explicitly on every change (E3)
+    reminded_at = db.Column(UTCDateTime, nullable=True)  # P10: the client reminder was written (never twice)
 
     service = db.relationship("Service")
     location = db.relationship("Location")
@@ -73,6 +74,7 @@ class AppointmentChange(db.Model):
     kind = db.Column(db.String(16), nullable=False)  # booked | rescheduled | edited | cancelled | staff_removed
     actor_user_id = db.Column(db.ForeignKey("users.id"), nullable=True)
     source = db.Column(db.String(12), nullable=False, default="sundial")  # sundial | exchange
+    note = db.Column(db.Text, nullable=True)  # P8: the reason given when cancelling, and who was told
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     exported_at = db.Column(UTCDateTime, nullable=True)
 

@@ -4,7 +4,8 @@
     db.session.commit()
     # after the commit, the view queues ("notify", msg.id) jobs through jobs/after_commit.py
 
-Kinds: booked, rescheduled, changed, changed_in_exchange, cancelled, cancelled_in_exchange, staff_removed.
+Kinds: booked, rescheduled, changed, changed_in_exchange, cancelled, cancelled_in_exchange, staff_removed,
+reminder (P10, written by reminders.send_reminders from the safety-net tick).
 """
 from .outbox import KINDS, notify_appointment
 

@@ -16,6 +16,7 @@ KINDS = {
     "cancelled": ("Cancelled", "Your appointment has been cancelled."),
     "cancelled_in_exchange": ("Cancelled", "Your appointment was cancelled in the staff calendar."),
     "staff_removed": ("Removed", "You are no longer on this appointment; the others keep it."),
+    "reminder": ("Reminder", "A reminder of your appointment."),
 }
 
 
@@ -25,11 +26,11 @@ def _when(appointment: Appointment, tz_name: str) -> str:
     return f"{s:%A} {s.day} {s:%B %Y}, {s:%H:%M}–{e:%H:%M} {s.tzname()}"
 
 
-def _body(appointment: Appointment, kind: str, greeting: str, tz_name: str) -> str:
+def _body(appointment: Appointment, kind: str, greeting: str, tz_name: str, reason: str = "") -> str:
     _verb, sentence = KINDS[kind]
     loc = appointment.location
     lines = [
-        f"Hello {greeting},", "", sentence, "",
+        f"Hello {greeting},", "", sentence, *([f"Reason: {reason}"] if reason else []), "",
         f"Service:  {appointment.service.name}",
         f"When:     {_when(appointment, tz_name)}",
         f"Where:    {loc.name}" + (f", {loc.address}" if loc.address else ""),
@@ -50,7 +51,7 @@ def _subject(appointment: Appointment, kind: str, tz_name: str) -> str:
 
 
 def notify_appointment(appointment: Appointment, kind: str, staff=None,
-                       audiences: tuple[str, ...] = ("clients", "staff")) -> list[OutboxMessage]:
+                       audiences: tuple[str, ...] = ("clients", "staff"), reason: str = "") -> list[OutboxMessage]:
     """Add one OutboxMessage per recipient for each audience whose switch is on; does not commit.
 
     `staff` limits the staff audience (e.g. D3: only the staff member whose Exchange item was
@@ -67,12 +68,12 @@ def notify_appointment(appointment: Appointment, kind: str, staff=None,
             if client.email:
                 out.append(OutboxMessage(audience="clients", recipient=client.email, appointment_id=appointment.id,
                                          subject=_subject(appointment, kind, loc_tz),
-                                         body=_body(appointment, kind, client.name, loc_tz)))
+                                         body=_body(appointment, kind, client.name, loc_tz, reason)))
     if "staff" in audiences and NotificationSetting.is_enabled("staff"):
         for member in (staff if staff is not None else appointment.staff):
             out.append(OutboxMessage(audience="staff", recipient=member.email, appointment_id=appointment.id,
                                      subject=_subject(appointment, kind, member.timezone),
-                                     body=_body(appointment, kind, member.name, member.timezone)))
+                                     body=_body(appointment, kind, member.name, member.timezone, reason)))
     db.session.add_all(out)
     return out
 

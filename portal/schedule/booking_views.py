@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth.access import admin_required
 from ..booking.appointments import BookingError, book, cancel, edit
 from ..extensions import db
 from ..jobs.after_commit import enqueue_after_commit
@@ -16,6 +15,9 @@ from ..notifications import notify_appointment
 from ..validators import plausible_day
 from . import bp
 from .forms import AppointmentForm
+from .prefs import twelve_hour
+from .self_service import own_only, self_service, staff_choices_for_user
+from .slot_views import propose
 
 
 def changes_of(appt: Appointment) -> list[AppointmentChange]:
@@ -29,8 +31,8 @@ def _fill_choices(form: AppointmentForm, appt: Appointment | None = None) -> Non
     form.location.choices = [(loc.id, f"{loc.name} · {loc.timezone}") for loc in
                              db.session.execute(db.select(Location).order_by(Location.name)).scalars()]
     current = {s.id for s in appt.staff} if appt else set()
-    form.staff.choices = [(s.id, s.name) for s in db.session.execute(db.select(StaffMember)
-                          .order_by(StaffMember.name)).scalars() if s.takes_appointments or s.id in current]
+    people = staff_choices_for_user() or db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars()
+    form.staff.choices = [(s.id, s.name) for s in people if s.takes_appointments or s.id in current]
     form.clients.choices = [(c.id, f"{c.name} · {c.email}" if c.email else c.name) for c in
                             db.session.execute(db.select(Client).order_by(Client.name, Client.id)).scalars()]
 
@@ -99,12 +101,18 @@ def _week_url(appt: Appointment, staff: StaffMember | None = None):
 
 
 def _prefill(form: AppointmentForm) -> None:
+    """P3: ?staff=&location=&date=&time= from a click on an empty slot (or the Book buttons)."""
     staff_id = request.args.get("staff", type=int)
     member = db.session.get(StaffMember, staff_id) if staff_id else None
     if member:
         form.staff.data = [member.id]
         if member.primary_location_id:
             form.location.data = member.primary_location_id
+    if not current_user.is_admin:  # self-service: always their own booking
+        form.staff.data = [current_user.staff_id]
+    location_id = request.args.get("location", type=int)
+    if location_id and location_id in {value for value, _ in form.location.choices}:
+        form.location.data = location_id
     try:
         form.date.data = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
@@ -117,15 +125,33 @@ def _prefill(form: AppointmentForm) -> None:
         form.time.data = time(9)
 
 
+def _viewer_clock(form: AppointmentForm) -> None:
+    """P9: show the time field in the viewer's clock (both formats are always accepted)."""
+    if twelve_hour():
+        form.time.format = ["%I:%M %p", "%H:%M", "%I:%M%p"]
+
+
+def _proposals(form: AppointmentForm) -> dict:
+    """P2: free slots for what the form holds now (the first service and location when none is chosen)."""
+    def chosen(field):
+        return field.data if field.data is not None else (field.choices[0][0] if field.choices else None)
+
+    service = db.session.get(Service, chosen(form.service) or 0)
+    location = db.session.get(Location, chosen(form.location) or 0)
+    return propose(service, location, _rows(StaffMember, form.staff.data or []), form.date.data)
+
+
 @bp.route("/appointments/new", methods=["GET", "POST"])
-@admin_required
+@self_service
 def book_appointment():
     form = AppointmentForm()
     _fill_choices(form)
+    _viewer_clock(form)
     if request.method == "GET":
         _prefill(form)
     errors: list[str] = []
     if form.validate_on_submit():
+        own_only(form.staff.data)
         try:
             appt = book(**_form_values(form), actor=current_user)
             messages = notify_appointment(appt, "booked")
@@ -137,7 +163,8 @@ def book_appointment():
             after_commit(appt, messages)
             flash(f"Booked {appt.service.name} for {', '.join(c.name for c in appt.clients)}.", "success")
             return redirect(_week_url(appt))
-    return render_template("schedule/form.html", form=form, errors=errors, appt=None), 422 if errors else 200
+    return render_template("schedule/form.html", form=form, errors=errors, appt=None,
+                           proposals=_proposals(form)), 422 if errors else 200
 
 
 def _snapshot(appt: Appointment):
@@ -145,14 +172,16 @@ def _snapshot(appt: Appointment):
 
 
 @bp.route("/appointments/<int:appointment_id>/edit", methods=["GET", "POST"])
-@admin_required
+@self_service
 def edit_appointment(appointment_id: int):
     appt = db.get_or_404(Appointment, appointment_id)
+    own_only([s.id for s in appt.staff])
     if appt.status != "booked":
         flash("This appointment is cancelled; it can no longer be changed.", "info")
         return redirect(url_for("schedule.appointment", appointment_id=appt.id))
     form = AppointmentForm(obj=None)
     _fill_choices(form, appt)
+    _viewer_clock(form)
     if request.method == "GET":
         start = appt.start.astimezone(ZoneInfo(appt.location.timezone))
         form.service.data, form.location.data = appt.service_id, appt.location_id
@@ -164,6 +193,7 @@ def edit_appointment(appointment_id: int):
         form.notes.data = appt.notes
     errors: list[str] = []
     if form.validate_on_submit():
+        own_only(form.staff.data)
         before, old_staff = _snapshot(appt), list(appt.staff)
         try:
             kinds = edit(appt, **_form_values(form), actor=current_user)
@@ -181,22 +211,38 @@ def edit_appointment(appointment_id: int):
             after_commit(appt, messages)
             flash("Appointment updated." if kinds else "Nothing changed.", "success" if kinds else "info")
             return redirect(_week_url(appt))
-    return render_template("schedule/form.html", form=form, errors=errors, appt=appt), 422 if errors else 200
+    return render_template("schedule/form.html", form=form, errors=errors, appt=appt,
+                           proposals=_proposals(form)), 422 if errors else 200
+
+
+def _cancel_note(reason: str, notify_clients: bool, has_clients: bool) -> str | None:
+    parts = [f"Reason: {reason}"] if reason else []
+    if has_clients:
+        parts.append("Clients were notified." if notify_clients else "Clients were not notified.")
+    return " ".join(parts) or None
 
 
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
-@admin_required
+@self_service
 def cancel_appointment(appointment_id: int):
+    """P8: the in-page dialog posts an optional reason and whether to tell the clients; both go into the
+    history, the reason into every email."""
     appt = db.get_or_404(Appointment, appointment_id)
+    own_only([s.id for s in appt.staff])
+    reason = " ".join((request.form.get("reason") or "").split())[:500]
+    notify_clients = request.form.get("notify_clients") == "1" if "notify_present" in request.form else True
+    audiences = ("clients", "staff") if notify_clients else ("staff",)
     try:
-        cancel(appt, actor=current_user)
-        messages = notify_appointment(appt, "cancelled")
+        cancel(appt, actor=current_user,
+               note=_cancel_note(reason, notify_clients, any(c.email for c in appt.clients)))
+        messages = notify_appointment(appt, "cancelled", audiences=audiences, reason=reason)
         db.session.commit()
     except BookingError as exc:
         db.session.rollback()
         flash(" ".join(exc.messages), "info")
         return redirect(url_for("schedule.appointment", appointment_id=appt.id))
     after_commit(appt, messages)
-    flash(f"Cancelled {appt.service.name} on {appt.start.astimezone(ZoneInfo(appt.location.timezone)):%a %d %b %H:%M}.",
-          "success")
+    when = appt.start.astimezone(ZoneInfo(appt.location.timezone))
+    flash(f"Cancelled {appt.service.name} on {when:%a %d %b %H:%M %Z}."
+          + ("" if notify_clients else " The clients were not notified."), "success")
     return redirect(_week_url(appt))

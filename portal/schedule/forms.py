@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..auth.forms import EMAIL_SHAPE
+from ..booking.slots import WEEKDAYS, HoursError, parse_span
 from ..validators import no_control_chars, plausible_date
 
 US_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
@@ -42,7 +43,8 @@ class AppointmentForm(FlaskForm):
     service = SelectField("Service", coerce=int, validators=[InputRequired()])
     location = SelectField("Location", coerce=int, validators=[InputRequired()])
     date = DateField("Date", validators=[DataRequired(), plausible_date])
-    time = TimeField("Start time", validators=[DataRequired()])
+    # P9: 24-hour by default; "2:30 PM" is accepted too (the first format is the one shown, set per viewer).
+    time = TimeField("Start time", validators=[DataRequired()], format=["%H:%M", "%I:%M %p", "%I:%M%p"])
     duration = IntegerField("Length (minutes)", validators=[Optional(), NumberRange(min=5, max=24 * 60)])
     staff = CheckboxListField("Staff", coerce=int, validators=[DataRequired("Choose at least one staff member.")])
     clients = CheckboxListField("Clients", coerce=int)
@@ -77,6 +79,23 @@ class StaffForm(FlaskForm):
     def validate_primary_location(self, field):
         if self.locations.data and field.data not in self.locations.data:
             self.locations.data = list(self.locations.data) + [field.data]
+
+
+def _hours_check(form, field):
+    """P2: '09:00-17:00' or empty (day off); the slot finder's parser gives the sentence."""
+    try:
+        parse_span(field.data or "", field.label.text)
+    except HoursError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+for _i, _day in enumerate(WEEKDAYS):  # hours_0 (Monday) … hours_6 (Sunday), wall clock in their zone
+    setattr(StaffForm, f"hours_{_i}", StringField(_day, validators=[Length(max=20), _hours_check]))
+
+
+class PreferencesForm(FlaskForm):
+    timezone = SelectField("Show times in", validators=[Optional()])
+    clock = SelectField("Clock", choices=[("24", "24-hour (14:30)"), ("12", "12-hour (2:30 PM)")])
 
 
 class ClientForm(FlaskForm):

@@ -5,11 +5,13 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func
 
 from ..auth.access import admin_required
+from ..booking.slots import DEFAULT_HOURS, dump_hours, parse_hours, parse_span
 from ..extensions import db
 from ..jobs.after_commit import staff_changed_after_commit
 from ..models import Location, StaffMember, User
 from . import bp
 from .forms import StaffForm, zone_choices
+from .self_service import set_staff_self_service, staff_self_service
 
 
 def _locations():
@@ -21,7 +23,20 @@ def _locations():
 def staff_list():
     staff = db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars().all()
     with_login = set(db.session.execute(db.select(User.staff_id).where(User.staff_id.is_not(None))).scalars())
-    return render_template("people/staff_list.html", staff=staff, with_login=with_login, settings_section="staff")
+    return render_template("people/staff_list.html", staff=staff, with_login=with_login, settings_section="staff",
+                           self_service=staff_self_service())
+
+
+@bp.route("/admin/staff/self-service", methods=["POST"])
+@admin_required
+def staff_self_service_switch():
+    """P7: the organisation setting that lets staff book, reschedule and cancel their own appointments."""
+    on = request.form.get("self_service") == "1"
+    set_staff_self_service(on)
+    db.session.commit()
+    flash("Staff can now book, reschedule and cancel their own appointments." if on else
+          "Only administrators book, reschedule and cancel now; staff see their schedules read-only.", "success")
+    return redirect(url_for("schedule.staff_list"))
 
 
 def _staff_form(member: StaffMember | None) -> StaffForm:
@@ -37,7 +52,19 @@ def _staff_form(member: StaffMember | None) -> StaffForm:
             form.takes_appointments.data = member.takes_appointments
             form.locations.data = [loc.id for loc in member.locations]
             form.primary_location.data = member.primary_location_id
+        hours = parse_hours(member.working_hours if member else None)
+        for i, span in enumerate(hours):
+            getattr(form, f"hours_{i}").data = f"{span[0]:%H:%M}-{span[1]:%H:%M}" if span else ""
     return form
+
+
+def _hours_of(form: StaffForm, member: StaffMember | None) -> str | None:
+    """The stored form of the week's hours (None when it is the default week); a post without the hours
+    fields (an older form) keeps the hours as they are."""
+    if not any(f"hours_{i}" in request.form for i in range(7)):
+        return member.working_hours if member is not None else None
+    hours = tuple(parse_span(getattr(form, f"hours_{i}").data or "") for i in range(7))
+    return None if hours == DEFAULT_HOURS else dump_hours(hours)
 
 
 def _email_taken(email: str, member: StaffMember | None) -> bool:
@@ -79,6 +106,7 @@ def _save_staff(member: StaffMember | None):
         if _email_taken(email, member):
             form.email.errors.append("Another staff member already has this email.")
         else:
+            hours = _hours_of(form, member)
             old_email = member.email if member else None
             old_takes = member.takes_appointments if member else None
             member = member or StaffMember()
@@ -87,6 +115,7 @@ def _save_staff(member: StaffMember | None):
             member.locations = db.session.execute(
                 db.select(Location).where(Location.id.in_(form.locations.data))).scalars().all()
             member.primary_location_id = form.primary_location.data
+            member.working_hours = hours
             db.session.add(member)
             db.session.flush()
             problem = _sync_login(member, old_email, form.login_password.data or None)

@@ -4,36 +4,46 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.access import login_required
-from ..booking.appointments import absence_label
+from ..booking.appointments import blocking_statuses
 from ..extensions import db
-from ..models import Appointment, ExchangeIntegration, ExternalAbsence, StaffMember, utcnow
+from ..models import Appointment, ExchangeIntegration, NotificationSetting, StaffMember, utcnow
 from ..validators import plausible_day
 from . import bp
-from .week import empty_week, place
+from .calendar_data import absences_by_staff, appointments_by_staff, change_cursor
+from .day import fill
+from .self_service import can_book, staff_self_service
+from .week import empty_week
 
-ABSENCE_KINDS = {"Busy": "absence", "OOF": "absence-oof", "Tentative": "absence-tentative"}
-ABSENCE_NOTES = {"Busy": "Exchange", "OOF": "Out of office · Exchange", "Tentative": "Tentative · Exchange"}
+OTHER_STAFF = "This is {name}'s schedule; staff members can open only their own (and their location's day view)."
 
 
 @bp.route("/")
 @login_required
 def home():
-    return redirect(url_for("schedule.week"))
+    """P1: everyone lands on Today (admins: a location's day; staff: their own day)."""
+    return redirect(url_for("schedule.day"))
 
 
 def _staff_choices() -> list[StaffMember]:
     return db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars().all()
 
 
+def forbidden(sentence: str):
+    """A 403 page that says why (P7); usable with abort()."""
+    return make_response(render_template("schedule/forbidden.html", sentence=sentence), 403)
+
+
 def _chosen_staff() -> StaffMember | None:
-    """Staff users always get themselves (A1); admins pick with ?staff=<id> (default: the first)."""
-    if not current_user.is_admin:
-        return current_user.staff
+    """Staff users get themselves (A1; another staff member's id → 403, P7); admins pick with ?staff=<id>."""
     wanted = request.args.get("staff", type=int)
+    if not current_user.is_admin:
+        if wanted is not None and wanted != current_user.staff_id:
+            abort(forbidden(OTHER_STAFF.format(name=db.get_or_404(StaffMember, wanted).name)))
+        return current_user.staff
     if wanted is not None:
         return db.get_or_404(StaffMember, wanted)
     return db.session.execute(db.select(StaffMember).order_by(StaffMember.name).limit(1)).scalar_one_or_none()
@@ -51,28 +61,9 @@ def build_staff_week(member: StaffMember, day: date | None, now: datetime | None
     """The Week (see week.py) for one staff member: their booked appointments and absences."""
     now = now or utcnow()
     week = empty_week(member.timezone, day or now.astimezone(ZoneInfo(member.timezone)).date(), now)
-    appts = db.session.execute(
-        db.select(Appointment).join(Appointment.staff)
-        .where(StaffMember.id == member.id, Appointment.status == "booked",
-               Appointment.start < week.utc_end, Appointment.end > week.utc_start)
-        .order_by(Appointment.start)).unique().scalars().all()
-    for a in appts:
-        others = [s.name for s in a.staff if s.id != member.id]
-        subtitle = ", ".join(c.name for c in a.clients)
-        if others:
-            subtitle += " · with " + ", ".join(others)
-        place(week, "appointment-multi" if others else "appointment", a.service.name, subtitle,
-              a.start, a.end, record_id=a.id)
-    integration = ExchangeIntegration.get()
-    absences = db.session.execute(
-        db.select(ExternalAbsence)
-        .where(ExternalAbsence.staff_id == member.id, ExternalAbsence.start < week.utc_end,
-               ExternalAbsence.end > week.utc_start)
-        .order_by(ExternalAbsence.start)).scalars().all()
-    for ab in absences:
-        place(week, ABSENCE_KINDS.get(ab.free_busy, "absence-free"), absence_label(ab, integration),
-              ABSENCE_NOTES.get(ab.free_busy, f"{ab.free_busy} · Exchange"), ab.start, ab.end,
-              record_id=ab.id, all_day=ab.is_all_day)
+    appts = appointments_by_staff([member.id], week.utc_start, week.utc_end).get(member.id, [])
+    absences = absences_by_staff([member.id], week.utc_start, week.utc_end).get(member.id, [])
+    fill(week, member, appts, absences, ExchangeIntegration.get(), blocking_statuses())
     return week, len(appts), len(absences)
 
 
@@ -86,10 +77,11 @@ def week():
     if day is None and request.args.get("week"):
         flash("That is not a week Sundial can show (use a date between 1900 and 2999); here is this week.", "warning")
         return redirect(url_for("schedule.week", staff=request.args.get("staff", type=int)))
+    cursor = change_cursor()  # before the reads: a change in between shows on the first poll (P4)
     week, n_appts, n_absences = build_staff_week(member, day)
     return render_template("schedule/week.html", member=member, week=week, n_appts=n_appts,
                            n_absences=n_absences, staff_choices=_staff_choices() if current_user.is_admin else [],
-                           hours=range(24))
+                           hours=range(24), can_book=can_book(member), cursor=cursor)
 
 
 @bp.route("/appointments/<int:appointment_id>")
@@ -108,10 +100,12 @@ def appointment(appointment_id: int):
         back = url_for("schedule.week", week=day, staff=None if viewer else member.id)
     integration = ExchangeIntegration.get()
     return render_template("schedule/appointment.html", appt=appt, changes=changes_of(appt), back_url=back,
-                           exchange_connected=integration is not None and integration.state == "connected")
+                           exchange_connected=integration is not None and integration.state == "connected",
+                           client_notifications=NotificationSetting.is_enabled("clients"),
+                           may_change=_may_change(appt))
 
 
-@bp.app_template_filter("localtime")
-def localtime(value: datetime | None, tz_name: str, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
-    """{{ appt.start|localtime(member.timezone, '%H:%M') }} — an aware datetime on a local wall clock."""
-    return "" if value is None else value.astimezone(ZoneInfo(tz_name or "UTC")).strftime(fmt)
+def _may_change(appt: Appointment) -> bool:
+    """Admins; or (P7, self-service on) the one staff member on it."""
+    mine = {s.id for s in appt.staff} == {current_user.staff_id}
+    return current_user.is_admin or (mine and staff_self_service())

@@ -28,10 +28,21 @@ class Block:
     record_id: int | None = None
     continues_before: bool = False
     continues_after: bool = False
+    href: str | None = None  # the appointment's page, or the Exchange block's details (P5)
+    flag: str | None = None  # P5: e.g. "Overlaps Exchange busy time"
 
     @property
     def label(self) -> str:
         return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+    @property
+    def key(self) -> str:
+        """P4: which record this block shows; `sig` changes whenever what it shows changes."""
+        return f"{'a' if self.kind.startswith('appointment') else 'x'}{self.record_id}"
+
+    @property
+    def sig(self) -> str:
+        return f"{self.title}|{self.subtitle}|{self.start:%Y%m%d%H%M}|{self.end:%Y%m%d%H%M}|{self.kind}|{self.flag}"
 
 
 @dataclass
@@ -95,6 +106,15 @@ def wall_minutes(moment: datetime, day: date, tz: ZoneInfo) -> int:
     return local.hour * 60 + local.minute
 
 
+def one_day(tz_name: str, day: date, now: datetime) -> Week:
+    """A one-day 'week' (the day view's columns): the same layout and DST rules as the week grid."""
+    full = empty_week(tz_name, day, now)
+    tz = ZoneInfo(tz_name)
+    return Week(tz=tz_name, start=day, days=[d for d in full.days if d.date == day],
+                utc_start=_midnight(day, tz).astimezone(UTC),
+                utc_end=_midnight(day + timedelta(days=1), tz).astimezone(UTC))
+
+
 def empty_week(tz_name: str, any_day: date, now: datetime) -> Week:
     tz = ZoneInfo(tz_name)
     start = monday_of(any_day)
@@ -135,7 +155,8 @@ def _dst_band(begin: datetime, finish: datetime, tz: ZoneInfo) -> tuple[int, int
 
 
 def place(week: Week, kind: str, title: str, subtitle: str, start: datetime, end: datetime,
-          record_id: int | None = None, all_day: bool = False) -> None:
+          record_id: int | None = None, all_day: bool = False, href: str | None = None,
+          flag: str | None = None) -> None:
     """Cut an event into one block per day it touches and add them to the week."""
     tz = ZoneInfo(week.tz)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
@@ -149,7 +170,7 @@ def place(week: Week, kind: str, title: str, subtitle: str, start: datetime, end
             bottom = min(DAY_MINUTES, top + real)
         block = Block(kind=kind, title=title, subtitle=subtitle, start=local_start, end=local_end,
                       top=top, height=max(bottom - top, 15), record_id=record_id,
-                      continues_before=start < begin, continues_after=end > finish)
+                      continues_before=start < begin, continues_after=end > finish, href=href, flag=flag)
         (day.all_day if all_day else day.blocks).append(block)
     for day in week.days:
         assign_lanes(day.blocks)

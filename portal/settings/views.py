@@ -6,7 +6,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from ..auth.access import admin_required
 from ..extensions import db
 from ..jobs.after_commit import enqueue_after_commit
-from ..models import AUDIENCES, ExchangeIntegration, NotificationSetting, OutboxMessage
+from ..models import AUDIENCES, ExchangeIntegration, NotificationSetting, OrganisationSetting, OutboxMessage
+from ..notifications.reminders import reminder_hours
 from . import bp
 from .forms import NotificationSwitchForm
 
@@ -18,7 +19,7 @@ STATE_BADGES = {
 OUTBOX_BADGES = {"sent": "badge-ok", "pending": "badge-info", "sending": "badge-info",
                  "undelivered": "badge-warn", "failed": "badge-danger"}
 BLURBS = {
-    "clients": "Emails to the clients on an appointment: confirmations, changes and cancellations.",
+    "clients": "Emails to the clients on an appointment: confirmations, reminders, changes and cancellations.",
     "staff": "Emails to the staff members on an appointment when it is booked, changed or cancelled.",
 }
 
@@ -48,17 +49,21 @@ def notifications(audience: str):
     form = NotificationSwitchForm()
     if request.method == "GET":
         form.enabled.data = enabled
+        form.reminder_hours.data = reminder_hours()
     form.enabled.label.text = f"Send general notifications to {audience}"
     if form.validate_on_submit():
         if row is None:
             row = NotificationSetting(audience=audience)
             db.session.add(row)
         row.enabled = bool(form.enabled.data)
+        if audience == "clients" and form.reminder_hours.data is not None:
+            OrganisationSetting.put("reminder_hours", str(form.reminder_hours.data))
         db.session.commit()
         flash(f"Notifications to {audience} are {'on' if row.enabled else 'off'}.", "success")
         return redirect(url_for("settings.notifications", audience=audience))
     return render_template("settings/notifications.html", form=form, audience=audience,
-                           enabled=enabled, blurb=BLURBS[audience])
+                           enabled=enabled, blurb=BLURBS[audience], smtp_host=current_app.config.get("SMTP_HOST"),
+                           reminders=reminder_hours())
 
 
 @bp.route("/notifications/outbox")
@@ -71,6 +76,15 @@ def outbox():
         .order_by(OutboxMessage.status)).all()
     return render_template("settings/outbox.html", messages=messages, counts=counts, badges=OUTBOX_BADGES,
                            smtp_host=current_app.config["SMTP_HOST"])
+
+
+@bp.route("/notifications/outbox/<int:message_id>")
+@admin_required
+def outbox_message(message_id: int):
+    """P10: the whole message as it is (or will be) sent."""
+    msg = db.get_or_404(OutboxMessage, message_id)
+    return render_template("settings/outbox_message.html", m=msg, badges=OUTBOX_BADGES,
+                           sender=current_app.config.get("SMTP_SENDER"), smtp_host=current_app.config.get("SMTP_HOST"))
 
 
 @bp.route("/notifications/outbox/<int:message_id>/retry", methods=["POST"])

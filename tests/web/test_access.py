@@ -34,13 +34,16 @@ PUBLIC = {("GET", "static"), ("GET", "auth.login"), ("POST", "auth.login")}
 # shows details only to admins or configured addresses — proven in tests/ops, left out of the page crawl below.
 MACHINE = {("GET", "ops.healthz"), ("GET", "ops.readyz"), ("GET", "ops.metrics")}
 SIGNED_IN = {("GET", "schedule.home"), ("GET", "schedule.week"), ("GET", "schedule.appointment"),
+             ("GET", "schedule.day"), ("GET", "schedule.changes"), ("GET", "schedule.absence"),
+             ("GET", "schedule.preferences"), ("POST", "schedule.preferences"),
              ("POST", "auth.logout")}
 
 # GETs that answer a user they let in with a redirect instead of a page: endpoint → where to.
-REDIRECTS = {"auth.login": "schedule.week", "schedule.home": "schedule.week",
+REDIRECTS = {"auth.login": "schedule.day", "schedule.home": "schedule.day",
              "settings.index": "settings.integrations"}
 # GETs that are not HTML pages: endpoint → content type.
-NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json"}
+NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json",
+             "schedule.changes": "application/json", "schedule.slots": "application/json"}
 
 APP, PAIRS = url_map_pairs()
 GETS = [e for m, e in PAIRS if m == "GET" and (m, e) not in MACHINE]
@@ -92,7 +95,8 @@ def test_s1_the_written_policy_names_only_real_endpoints():
 
 def test_s1_views_declare_the_same_access_as_the_policy():
     """The view decorators agree with the written policy (a quick pointer when a behaviour test fails)."""
-    declared = {"public": "public", "login": "signed-in", "admin": "admin", "machine": "machine"}
+    declared = {"public": "public", "login": "signed-in", "admin": "admin", "machine": "machine",
+                "self_service": "admin"}  # P7: admin-only unless the organisation turns staff self-service on
     wrong = [(m, e, getattr(APP.view_functions[e], "access", None)) for m, e in PAIRS if e != "static"
              and declared.get(getattr(APP.view_functions[e], "access", None)) != expected_access(m, e)]
     assert wrong == []

@@ -120,10 +120,13 @@ def test_c2_edit_reschedule_and_cancel_pages(client, world, admin_user, queue_re
     assert "15:00–15:45" not in week
 
 
-def test_a1_staff_sees_only_their_own_schedule(client, world, admin_user):
+def test_a1_p7_staff_sees_only_their_own_schedule(client, world, admin_user):
     login(client, world.staff_user)
-    page = client.get(f"/schedule?staff={world.kim.id}&week=2026-03-09").get_data(as_text=True)
-    assert "Sam Staff" in page and "Kim Colleague" not in page  # ?staff= is ignored for staff
+    refused = client.get(f"/schedule?staff={world.kim.id}&week=2026-03-09")
+    assert refused.status_code == 403  # P7: another staff member's page says why, never shows one's own instead
+    assert "Kim Colleague&#39;s schedule" in refused.get_data(as_text=True)
+    page = client.get("/schedule?week=2026-03-09").get_data(as_text=True)
+    assert "Sam Staff" in page and "Kim Colleague" not in page
     other = world.appt.__class__(service=world.service, location=world.chicago, start=world.appt.start,
                                  end=world.appt.end, staff=[world.kim], clients=[world.jo])
     db.session.add(other)
