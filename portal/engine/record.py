@@ -30,7 +30,7 @@ def _activity(staff_id: int | None, action: str, reason: str, rule: str | None =
 
 def pause_integration(exc: AuthenticationFailed) -> None:
     """G4: the first rejection pauses everyone; the gate refuses all requests until an admin re-authorizes."""
-    from .session import server_key
+    from .connect import server_key
     from .throttle import paused_key
 
     integ = ExchangeIntegration.get()
@@ -46,7 +46,7 @@ def pause_integration(exc: AuthenticationFailed) -> None:
 
 def clear_stale_pause(integ: ExchangeIntegration) -> None:
     """An admin authorized again (state back to connected): lift the gate's pause flag."""
-    from .session import server_key
+    from .connect import server_key
     from .throttle import paused_key
 
     if integ.state == "connected":

@@ -53,7 +53,7 @@ class RedisGate:
 
     @classmethod
     def for_integration(cls, integration) -> RedisGate:
-        from .session import server_key
+        from .connect import server_key
 
         cfg = current_app.config
         return cls(redis_connection(), server_key(integration), cap=int(cfg.get("EWS_MAX_CONCURRENT_REQUESTS", 8)),

@@ -6,7 +6,7 @@ import time
 from rq.registry import ScheduledJobRegistry
 
 from portal.crypto import encrypt
-from portal.engine.session import server_config
+from portal.engine.connect import server_config
 from portal.ews_soap.transport import discard_session
 from portal.extensions import db
 from portal.jobs.queues import enqueue_incremental_sync, get_queue

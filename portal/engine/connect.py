@@ -1,4 +1,4 @@
-"""Build an ExchangeSession from the stored integration. The password is decrypted here, in memory only:
+"""Connect to Exchange: an ExchangeSession from the stored integration. The password is decrypted here, in memory only:
 it is never put in a job payload, a log line or an exception message (SPEC S5)."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def server_config(integration: ExchangeIntegration) -> ServerConfig:
     return server_config_from(settings, password, current_app.config["EWS_TIMEOUT"])
 
 
-def build_session(integration: ExchangeIntegration, gate=None) -> ExchangeSession:
+def connect(integration: ExchangeIntegration, gate=None) -> ExchangeSession:
     if gate is None:
         from .throttle import RedisGate
 
