@@ -2,19 +2,15 @@
 it is never put in a job payload, a log line or an exception message (SPEC S5)."""
 from __future__ import annotations
 
-import hashlib
-
 from flask import current_app
 
 from ..crypto import decrypt
 from ..ews_soap import ExchangeSession, ServerConfig
 from ..ews_soap.types import SETTINGS_FIELDS, server_config_from
 from ..models import ExchangeIntegration
+from .throttle import RedisGate, server_key
 
-
-def server_key(integration: ExchangeIntegration) -> str:
-    """Identifies one Exchange server for the shared throttling state (back-off, concurrency cap)."""
-    return hashlib.sha1(integration.server_url.lower().encode()).hexdigest()[:16]
+__all__ = ["connect", "server_config", "server_key"]
 
 
 def server_config(integration: ExchangeIntegration) -> ServerConfig:
@@ -25,7 +21,5 @@ def server_config(integration: ExchangeIntegration) -> ServerConfig:
 
 def connect(integration: ExchangeIntegration, gate=None) -> ExchangeSession:
     if gate is None:
-        from .throttle import RedisGate
-
         gate = RedisGate.for_integration(integration)
     return ExchangeSession(server_config(integration), gate=gate)

@@ -18,8 +18,12 @@ from datetime import timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db, redis_connection
+from ..jobs.queues import enqueue_all, enqueue_export
 from ..models import Appointment, ExchangeIntegration, MailboxState, MailboxStatus, StaffMember, SyncActivity, utcnow
+from ..notifications import notify_appointment
+from .apply import fault_point
 from .locks import LockLost
+from .throttle import paused_key, server_key
 
 log = logging.getLogger("portal.jobs")
 
@@ -30,9 +34,6 @@ def _activity(staff_id: int | None, action: str, reason: str, rule: str | None =
 
 def pause_integration(exc: AuthenticationFailed) -> None:
     """G4: the first rejection pauses everyone; the gate refuses all requests until an admin re-authorizes."""
-    from .connect import server_key
-    from .throttle import paused_key
-
     integ = ExchangeIntegration.get()
     if integ is None:
         return
@@ -46,9 +47,6 @@ def pause_integration(exc: AuthenticationFailed) -> None:
 
 def clear_stale_pause(integ: ExchangeIntegration) -> None:
     """An admin authorized again (state back to connected): lift the gate's pause flag."""
-    from .connect import server_key
-    from .throttle import paused_key
-
     if integ.state == "connected":
         redis_connection().delete(paused_key(server_key(integ)))
 
@@ -155,10 +153,6 @@ def mark_needs_confirmation(ms: MailboxState, sentence: str) -> None:
 def commit(ctx) -> None:
     """Commit a sync's work together with its notifications (U5/D3, outbox rows in the same transaction),
     then queue their delivery and the re-exports to the appointment's other staff (U2)."""
-    from ..jobs.queues import enqueue_all, enqueue_export
-    from ..notifications import notify_appointment
-    from .apply import fault_point
-
     messages = []
     for appt_id, kind, staff_ids in ctx.pending_notify:
         appt = db.session.get(Appointment, appt_id)

@@ -94,7 +94,7 @@ def test_g5_delegate_access_without_impersonation(world):
 
 
 def test_g7_staff_member_starting_or_changing_email_is_initialized_stopping_is_not_synced(world):
-    from portal.jobs.queues import staff_changed
+    from portal.jobs.hooks import staff_changed
 
     world.sim.add_mailbox("dora@example.com", name="Dora")
     world.sim.outlook("dora@example.com").create("Dora busy", future(1, 13), future(1, 14))
