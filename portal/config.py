@@ -133,6 +133,13 @@ def sync_settings(env) -> dict:
         # Exchange 2010 RTM (pull subscriptions): one GetEvents per mailbox this often.
         "LISTENER_PULL_INTERVAL_SECONDS": env_number(env, "SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS", 7, float,
                                                      minimum=1),
+        # A server's throttling back-off shorter than this is waited out inside the job; longer ones re-queue it.
+        "EWS_MAX_INLINE_BACKOFF_SECONDS": 2.0,
+        # Autodiscover (S4): the whole search's time budget, whether the standard candidates are tried, and an
+        # internal CA for them (tests and labs set these in the app config).
+        "EXCHANGE_AUTODISCOVER_TIMEOUT": 8.0,
+        "EXCHANGE_AUTODISCOVER_STANDARD": True,
+        "EXCHANGE_AUTODISCOVER_CA": None,
         # Lab/demo only: Autodiscover URLs to try before the standard candidates (comma-separated).
         "EXCHANGE_AUTODISCOVER_CANDIDATES": [
             u.strip() for u in env.get("SUNDIAL_AUTODISCOVER_CANDIDATES", "").split(",") if u.strip()

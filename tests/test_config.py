@@ -164,7 +164,7 @@ def test_no_setting_is_read_with_an_inline_default_outside_config():
 
     root = Path(__file__).resolve().parents[1] / "portal"
     found = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.py") if p.name != "config.py"
-             for m in re.finditer(r"config\.get\(\s*\"[A-Z_]+\"\s*,[^)]*\)", p.read_text())]
+             for m in re.finditer(r"(?:config|cfg)\.get\(\s*\"[A-Z_]+\"\s*,[^)]*\)", p.read_text())]
     assert found == []
 
 

@@ -173,7 +173,7 @@ class Applier:
 
     # ----- Exchange writes --------------------------------------------------------------------------
     def _WriteExchange(self, a: A.WriteExchange, modified, subject):
-        [res] = self.ctx.session.create_events(self.ctx.mailbox, [a.event])
+        [res] = self.ctx.ews.create_events(self.ctx.mailbox, [a.event])
         if res.error is not None:
             raise_if_fatal(res.error)
             return self.log("error", a.rule, f"Exchange refused the item: {res.error.sentence}", a.event.subject)
@@ -185,9 +185,9 @@ class Applier:
 
     def _UpdateExchange(self, a: A.UpdateExchange, modified, subject):
         up = a.update
-        [res] = self.ctx.session.update_events(self.ctx.mailbox, [up])
+        [res] = self.ctx.ews.update_events(self.ctx.mailbox, [up])
         if isinstance(res.error, ChangeKeyConflict):  # Sundial wins (E3): overwrite the newer version
-            [res] = self.ctx.session.update_events(self.ctx.mailbox, [_with(up, change_key=None)])
+            [res] = self.ctx.ews.update_events(self.ctx.mailbox, [_with(up, change_key=None)])
         if isinstance(res.error, ItemNotFound):  # deleted in Exchange meanwhile: Sundial's booking stands
             self.drop_link(a.item_key)
             return self._WriteExchange(A.WriteExchange(a.appointment_id, _as_new(up), a.content_hash, a.rule,
@@ -209,7 +209,7 @@ class Applier:
                                                 written.time_zone, subject, rule, reason))
 
     def _DeleteExchange(self, a: A.DeleteExchange, modified, subject):
-        [res] = self.ctx.session.delete_items(self.ctx.mailbox, [ItemRef(a.item_id)])
+        [res] = self.ctx.ews.delete_items(self.ctx.mailbox, [ItemRef(a.item_id)])
         if res.error is not None and not isinstance(res.error, ItemNotFound):
             raise_if_fatal(res.error)
             return self.log("error", a.rule, f"Exchange refused the deletion: {res.error.sentence}", subject)

@@ -52,7 +52,7 @@ def _describe(values: tuple[str, str, str]) -> str:
 
 
 def _read(ctx, pending: list[Written]) -> list[CalendarEvent | None]:
-    got = ctx.session.get_items(ctx.mailbox, [w.row.item_id for w in pending])
+    got = ctx.ews.get_items(ctx.mailbox, [w.row.item_id for w in pending])
     return [g if isinstance(g, CalendarEvent) else None for g in got]
 
 
@@ -84,7 +84,7 @@ def confirm_writes(ctx) -> None:
     if not wrong:
         return
     # The time and busy status alone, without the attendees that made the first write lose its time.
-    again = ctx.session.update_events(ctx.mailbox, [EventUpdate(w.row.item_id, None, start=w.start, end=w.end,
+    again = ctx.ews.update_events(ctx.mailbox, [EventUpdate(w.row.item_id, None, start=w.start, end=w.end,
                                                                 free_busy=w.free_busy, time_zone=w.time_zone)
                                                     for w in wrong])
     for res in again:

@@ -21,7 +21,7 @@ class MailboxContext:
     staff: StaffMember
     ms: MailboxState
     integration: ExchangeIntegration
-    session: object = None
+    ews: object = None  # the ExchangeSession this job talks through
     lock: object = None  # the MailboxLock this job holds (checked before every commit)
     now: datetime = field(default_factory=utcnow)
     pending_exports: set[int] = field(default_factory=set)  # appointments to re-export after commit

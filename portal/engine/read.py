@@ -46,7 +46,7 @@ def mailbox_of(ctx: MailboxContext, links: dict[str, ExchangeLink]) -> Mailbox:
 
 def pages(ctx: MailboxContext, state: str | None) -> Iterator[SyncPage]:
     """SyncFolderItems pages from `state` until IncludesLastItemInRange (EWS-FACTS §1), one request at a time."""
-    return ctx.session.sync_all(ctx.mailbox, ctx.ms.calendar_folder_id, state,
+    return ctx.ews.sync_all(ctx.mailbox, ctx.ms.calendar_folder_id, state,
                                 int(current_app.config["SYNC_MAX_CHANGES"]))
 
 
@@ -69,7 +69,7 @@ def snapshot_of(ctx: MailboxContext, changes: dict[str, SyncChange]) -> Snapshot
     events = [ch.event for ch in changes.values() if ch.kind != "delete" and ch.event is not None]
     missing = [ch.item_id for ch in changes.values() if ch.kind != "delete" and ch.event is None]
     if missing:
-        events += [e for e in ctx.session.get_items(ctx.mailbox, missing) if isinstance(e, CalendarEvent)]
+        events += [e for e in ctx.ews.get_items(ctx.mailbox, missing) if isinstance(e, CalendarEvent)]
     snap.events = [e for e in events if e.item_type != "RecurringMaster"]
     snap.series = expand(ctx, [e for e in events if e.item_type == "RecurringMaster"])
     return snap
@@ -82,7 +82,7 @@ def expand(ctx: MailboxContext, masters: list[CalendarEvent]) -> list[Series]:
     if not masters:
         return []
     start = ctx.settings.window_start or ctx.now
-    view = ctx.session.calendar_view(ctx.mailbox, start, ctx.horizon_end, ctx.ms.calendar_folder_id)
+    view = ctx.ews.calendar_view(ctx.mailbox, start, ctx.horizon_end, ctx.ms.calendar_folder_id)
     wanted = {series_key(m) for m in masters}
     occ = with_bodies(ctx, [e for e in view if e.item_type in ("Occurrence", "Exception")
                             and series_key(e) in wanted])
@@ -101,7 +101,7 @@ def series_patterns(ctx: MailboxContext, masters: list[CalendarEvent]) -> dict[s
     those not read with the series shape already."""
     have = {m.item_id: m for m in masters if m.series is not None}
     need = [m.item_id for m in masters if m.series is None]
-    for got in ctx.session.get_items(ctx.mailbox, need, series=True) if need else []:
+    for got in ctx.ews.get_items(ctx.mailbox, need, series=True) if need else []:
         if isinstance(got, CalendarEvent) and got.series is not None:
             have[got.item_id] = got
     for m in have.values():  # a Windows zone Sundial cannot map: the staff member's own zone is the best guess
@@ -124,7 +124,7 @@ def with_bodies(ctx: MailboxContext, events: list[CalendarEvent]) -> list[Calend
     """CalendarView returns no bodies: read them with GetItem (batched by ews_soap)."""
     if not events:
         return []
-    full = ctx.session.get_items(ctx.mailbox, [e.item_id for e in events])
+    full = ctx.ews.get_items(ctx.mailbox, [e.item_id for e in events])
     out = []
     for view_ev, got in zip(events, full, strict=False):
         if isinstance(got, ItemError) or got is None:

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
 from ..extensions import db, redis_connection
+from ..jobs.queues import enqueue_all, enqueue_export
 from ..models import (
     Appointment,
     AuditEvent,
@@ -30,10 +31,14 @@ from ..models import (
     SyncActivity,
     utcnow,
 )
+from ..notifications import notify_appointment
 from ..ops.logs import log_context
 from ..ops.metrics import throttled
+from .apply import fault_point
 from .backoff import backoff_delay
+from .confirm import confirm_writes
 from .locks import LockLost
+from .throttle import paused_key, server_key
 
 log = logging.getLogger("portal.jobs")
 THROTTLED_BASE_S, THROTTLED_CAP_S = 5.0, 1800.0  # a throttled mailbox: 5 s doubling to 30 min (or what it asks)
@@ -46,9 +51,6 @@ def _activity(staff_id: int | None, action: str, reason: str, rule: str | None =
 
 def pause_integration(exc: AuthenticationFailed) -> None:
     """G4: the first rejection pauses everyone; the gate refuses all requests until an admin re-authorizes."""
-    from .session import server_key
-    from .throttle import paused_key
-
     integ = ExchangeIntegration.get()
     if integ is None:
         return
@@ -85,9 +87,6 @@ def remember_rejected_stored_password(integ: ExchangeIntegration, exc: Authentic
 
 def clear_stale_pause(integ: ExchangeIntegration) -> None:
     """An admin authorized again (state back to connected): lift the gate's pause flag."""
-    from .session import server_key
-    from .throttle import paused_key
-
     if integ.state == "connected":
         redis_connection().delete(paused_key(server_key(integ)))
 
@@ -210,11 +209,6 @@ def mark_needs_confirmation(ms: MailboxState, sentence: str) -> None:
 def commit(ctx) -> None:
     """Commit a sync's work together with its notifications (U5/D3, outbox rows in the same transaction),
     then queue their delivery and the re-exports to the appointment's other staff (U2)."""
-    from ..jobs.queues import enqueue_all, enqueue_export
-    from ..notifications import notify_appointment
-    from .apply import fault_point
-    from .confirm import confirm_writes
-
     confirm_writes(ctx)  # G10: nothing is logged "exported" before Exchange is seen to hold it
     messages = []
     for appt_id, kind, staff_ids in ctx.pending_notify:

@@ -7,10 +7,10 @@ from ..extensions import db
 from ..jobs.queues import take_rerun
 from ..jobs.safety_net import ensure_tick
 from ..models import StaffMember
+from .connect import connect
 from .context import MailboxContext, integration_ready, mailbox_state
 from .locks import mailbox_lock
 from .record import clear_stale_pause, mailbox_failures, mark_excluded
-from .session import build_session
 
 
 def run_for_mailbox(staff_id: int, job_id: str, work: Callable[[MailboxContext], str],
@@ -37,7 +37,7 @@ def run_for_mailbox(staff_id: int, job_id: str, work: Callable[[MailboxContext],
                 return "mailbox busy; retried shortly"
             outcome = "failed"
             with mailbox_failures(staff_id, requeue):
-                ctx = MailboxContext(staff, ms, integ, session=build_session(integ), lock=got)
+                ctx = MailboxContext(staff, ms, integ, ews=connect(integ), lock=got)
                 outcome = work(ctx)
         if not take_rerun(job_id):
             break

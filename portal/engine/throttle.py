@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -37,6 +38,11 @@ return redis.call('PTTL', KEYS[1])
 """
 
 
+def server_key(integration) -> str:
+    """Identifies one Exchange server for the shared throttling state (back-off, concurrency cap)."""
+    return hashlib.sha1(integration.server_url.lower().encode()).hexdigest()[:16]
+
+
 def paused_key(server: str) -> str:
     return f"sundial:ews:{server}:paused"
 
@@ -53,11 +59,9 @@ class RedisGate:
 
     @classmethod
     def for_integration(cls, integration) -> RedisGate:
-        from .session import server_key
-
         cfg = current_app.config
-        return cls(redis_connection(), server_key(integration), cap=int(cfg.get("EWS_MAX_CONCURRENT_REQUESTS", 8)),
-                   max_inline_wait=float(cfg.get("EWS_MAX_INLINE_BACKOFF_SECONDS", 2.0)))
+        return cls(redis_connection(), server_key(integration), cap=int(cfg["EWS_MAX_CONCURRENT_REQUESTS"]),
+                   max_inline_wait=float(cfg["EWS_MAX_INLINE_BACKOFF_SECONDS"]))
 
     @property
     def backoff_key(self) -> str:

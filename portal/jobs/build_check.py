@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from flask import current_app
 
+from ..engine.connect import connect
 from ..engine.context import integration_ready
-from ..engine.session import build_session
 from ..ews_soap import probe
 from ..ews_soap.errors import AuthenticationFailed, EwsError
 from ..extensions import db
@@ -56,7 +56,7 @@ def run() -> str:
         return "integration not connected"
     before = integ.server_version_reported
     try:
-        seen = probe.run_probe(build_session(integ)).server_version
+        seen = probe.run_probe(connect(integ)).server_version
     except AuthenticationFailed as exc:
         from ..engine.record import pause_integration
 
@@ -74,7 +74,7 @@ def run() -> str:
     integ.server_version_reported = seen
     detail = f"Exchange was updated: {_name(before)} → {_name(seen)}."
     try:
-        probe.run_probe(build_session(integ), impersonate=_first_staff_email(integ))
+        probe.run_probe(connect(integ), impersonate=_first_staff_email(integ))
         detail += " Authorize's checks ran again and passed."
     except EwsError as exc:
         detail += f" Authorize's checks ran again and failed: {exc.sentence}"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from ..engine.apply import Applier
 from ..engine.backoff import backoff_delay
+from ..engine.connect import connect
 from ..engine.context import NOT_SYNCED, MailboxContext, appointment_side, integration_ready, link_state, links_of
 from ..engine.locks import mailbox_lock
 from ..engine.record import clear_stale_pause, commit, mailbox_failures
-from ..engine.session import build_session
 from ..extensions import db
 from ..models import Appointment, AppointmentChange, ExchangeLink, StaffMember, utcnow
 from ..ops.metrics import sundial_to_exchange
@@ -30,7 +30,7 @@ def export_appointment(appointment_id: int) -> str:
     linked = db.session.execute(db.select(ExchangeLink.staff_id).where(
         ExchangeLink.appointment_id == appointment_id)).scalars().all()
     staff_ids = sorted(set(linked) | ({s.id for s in appt.staff} if appt else set()))
-    session = build_session(integ)
+    ews = connect(integ)
     done, postponed = [], False
     for sid in staff_ids:
         staff = db.session.get(StaffMember, sid)
@@ -43,7 +43,7 @@ def export_appointment(appointment_id: int) -> str:
                 continue
             ok = False
             with mailbox_failures(sid, lambda wait: _retry(appointment_id, wait)):
-                _export_to(MailboxContext(staff, ms, integ, session=session, lock=got), appointment_id)
+                _export_to(MailboxContext(staff, ms, integ, ews=ews, lock=got), appointment_id)
                 ok = True
             postponed |= not ok
             done.append(sid) if ok else None
@@ -82,7 +82,7 @@ def _export_to(ctx: MailboxContext, appointment_id: int) -> None:
     links = links_of(ctx.staff.id)
     rows = [r for r in links.values() if r.appointment_id == appointment_id]
     link = rows[0] if rows else None
-    found = [] if link else ctx.session.find_by_appointment_id(ctx.mailbox, appointment_id,
+    found = [] if link else ctx.ews.find_by_appointment_id(ctx.mailbox, appointment_id,
                                                                ctx.ms.calendar_folder_id)
     appt = db.session.get(Appointment, appointment_id)
     acts = plan_export(appointment_side(appt, ctx.staff), ctx.staff.id, link_state(link), found)

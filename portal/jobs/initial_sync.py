@@ -34,10 +34,10 @@ def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
     mark_initializing(ms)
     ms.tried_address = staff.email
     db.session.commit()
-    resolved = ctx.session.resolve_mailbox(staff.email)
+    resolved = ctx.ews.resolve_mailbox(staff.email)
     if resolved.primary_smtp.lower() != staff.email.lower():  # I1: only the primary SMTP address counts
         raise NotPrimaryAddress(address=staff.email, primary=resolved.primary_smtp)
-    folder = ctx.session.primary_calendar(resolved.primary_smtp)
+    folder = ctx.ews.primary_calendar(resolved.primary_smtp)
     if ms.initialized_email and ms.initialized_email.lower() != staff.email.lower():
         forget_old_mailbox(staff.id)  # G7: another mailbox now; its old events are not this one's
         ms.initialized_on = None

@@ -70,7 +70,7 @@ def _send(mail: EmailMessage, cfg) -> None:
         if cfg.get("SMTP_STARTTLS"):
             smtp.starttls()
         if cfg.get("SMTP_USERNAME"):
-            smtp.login(cfg["SMTP_USERNAME"], cfg.get("SMTP_PASSWORD", ""))
+            smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"])
         smtp.send_message(mail)
 
 

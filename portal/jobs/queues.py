@@ -136,9 +136,3 @@ def start_safety_net():
 
     return ensure_tick()
 
-
-def staff_changed(staff_id: int, old_email: str | None, old_takes: bool | None):
-    """G7 hook for the staff pages: call after the commit that changed a staff member."""
-    from .hooks import staff_changed as hook
-
-    return hook(staff_id, old_email, old_takes)

@@ -45,7 +45,7 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
     except SyncStateInvalid as exc:
         db.session.add(SyncActivity(staff_id=ctx.staff.id, action="rescan", rule="D1", reason=exc.sentence))
         if isinstance(exc, FolderNotFound):  # ErrorSyncFolderNotFound: look the primary calendar up again
-            ms.calendar_folder_id = ctx.session.primary_calendar(ctx.mailbox).folder_id
+            ms.calendar_folder_id = ctx.ews.primary_calendar(ctx.mailbox).folder_id
         changes, state = read_changes(ctx, None)
         snap = snapshot_of(ctx, {k: c for k, c in changes.items() if c.event is not None and c.kind != "delete"})
         snap.complete = True
@@ -58,7 +58,7 @@ def confirm_new_items(ctx: MailboxContext, links, changed: set[str], snap: Snaps
     rows = unconfirmed(LinkView(links), changed)
     if not rows:
         return
-    for row, got in zip(rows, ctx.session.get_items(ctx.mailbox, [r.item_id for r in rows]), strict=False):
+    for row, got in zip(rows, ctx.ews.get_items(ctx.mailbox, [r.item_id for r in rows]), strict=False):
         if isinstance(got, ItemError):
             if isinstance(got.error, ItemNotFound):
                 snap.deleted.append(row.item_id)
@@ -76,7 +76,7 @@ def extend_horizon(ctx: MailboxContext, links, changed: set[str], snap: Snapshot
     series = unchanged_series(LinkView(links), changed)
     if not series or not redis_connection().set(horizon_key(ctx.staff.id), "1", nx=True, ex=86400):
         return
-    masters = ctx.session.get_items(ctx.mailbox, [r.item_id for r in series], series=True)
+    masters = ctx.ews.get_items(ctx.mailbox, [r.item_id for r in series], series=True)
     snap.series += expand(ctx, [m for m in masters if isinstance(m, CalendarEvent)])
 
 

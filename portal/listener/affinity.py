@@ -43,7 +43,7 @@ def stale(rows, now) -> list:
 
 def refresh(integration, rows, now=None, session_factory=None) -> int:
     """Ask Autodiscover about `rows` that need it and store the answers; returns how many were asked."""
-    from ..engine.session import build_session
+    from ..engine.connect import connect
     from ..ews_soap import EwsError
     from ..ews_soap.versions import GROUPING_INFORMATION
     from ..extensions import db
@@ -56,7 +56,7 @@ def refresh(integration, rows, now=None, session_factory=None) -> int:
     if not todo:
         return 0
     try:
-        answers = (session_factory or build_session)(integration).mailbox_affinity([r.primary_smtp for r in todo])
+        answers = (session_factory or connect)(integration).mailbox_affinity([r.primary_smtp for r in todo])
     except EwsError as exc:
         log.warning("Autodiscover could not tell the server affinity of %d mailboxes (%s); grouping them by the "
                     "EWS address for now, asking again in %d minutes", len(todo), exc,

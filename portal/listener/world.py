@@ -61,8 +61,8 @@ class World:
 
 
 def read_world(settings: ListenerSettings) -> World:
+    from ..engine.connect import server_config
     from ..engine.record import clear_stale_pause
-    from ..engine.session import server_config
     from ..extensions import db
     from ..models import ExchangeIntegration
 

@@ -6,7 +6,7 @@ import time
 from rq.registry import ScheduledJobRegistry
 
 from portal.crypto import encrypt
-from portal.engine.session import server_config
+from portal.engine.connect import server_config
 from portal.ews_soap.transport import discard_session
 from portal.extensions import db
 from portal.jobs.queues import enqueue_incremental_sync, get_queue
@@ -96,7 +96,7 @@ def test_g5_delegate_access_without_impersonation(world):
 
 
 def test_g7_staff_member_starting_or_changing_email_is_initialized_stopping_is_not_synced(world):
-    from portal.jobs.queues import staff_changed
+    from portal.jobs.hooks import staff_changed
 
     world.sim.add_mailbox("dora@example.com", name="Dora")
     world.sim.outlook("dora@example.com").create("Dora busy", future(1, 13), future(1, 14))

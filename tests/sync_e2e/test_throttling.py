@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from portal.engine.session import server_key
+from portal.engine.connect import server_key
 from portal.extensions import db
 from portal.jobs.queues import enqueue_incremental_sync
 from portal.models import Appointment, ExchangeIntegration, OutboxMessage, SyncActivity

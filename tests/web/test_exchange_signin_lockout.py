@@ -82,8 +82,8 @@ def test_s10_authorize_with_autodiscover_stops_at_the_first_401(app, admin, auth
 def test_s10_a_password_rejected_during_sync_is_never_sent_again(app, admin, sim):
     """The password is changed in AD: the first 401 a worker meets records it, and from then on no worker,
     listener, Autodiscover or blank-password Authorize sends it — until an admin types the new one."""
+    from portal.engine.connect import server_config
     from portal.engine.record import pause_integration
-    from portal.engine.session import server_config
     from portal.ews_soap import ExchangeSession, transport
     from portal.ews_soap import autodiscover as ad
 

@@ -61,7 +61,7 @@ class SchemeMissing(Exception):
 def _session(integ, clock):
     from dataclasses import replace
 
-    from ...engine.session import server_config
+    from ...engine.connect import server_config
     from ...ews_soap import ExchangeSession
 
     config = server_config(integ)

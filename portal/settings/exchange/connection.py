@@ -45,12 +45,12 @@ def discover(username: str, password: str | None, staff_email: str | None = None
     from ...ews_soap import autodiscover as autodiscover_module
 
     cfg = current_app.config
-    candidates = list(cfg.get("EXCHANGE_AUTODISCOVER_CANDIDATES") or [])
+    candidates = list(cfg["EXCHANGE_AUTODISCOVER_CANDIDATES"] or [])
     options = dict(extra_candidates=candidates, auth=auth if auth in ("ntlm", "basic") else "auto",
-                   ca_bundle_pem=cfg.get("EXCHANGE_AUTODISCOVER_CA"),
-                   total_timeout=float(cfg.get("EXCHANGE_AUTODISCOVER_TIMEOUT", 8.0)),
+                   ca_bundle_pem=cfg["EXCHANGE_AUTODISCOVER_CA"],
+                   total_timeout=float(cfg["EXCHANGE_AUTODISCOVER_TIMEOUT"]),
                    allow_http=any(c.startswith("http://") for c in candidates),
-                   standard=bool(cfg.get("EXCHANGE_AUTODISCOVER_STANDARD", True)))
+                   standard=bool(cfg["EXCHANGE_AUTODISCOVER_STANDARD"]))
     result = autodiscover_module.discover(username, password, **options)
     if not result.detected and password and staff_email and staff_email.lower() != username.lower():
         result = autodiscover_module.discover(username, password, email=staff_email, **options)

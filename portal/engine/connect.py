@@ -1,8 +1,6 @@
-"""Build an ExchangeSession from the stored integration. The password is decrypted here, in memory only:
+"""Connect to Exchange: an ExchangeSession from the stored integration. The password is decrypted here, in memory only:
 it is never put in a job payload, a log line or an exception message (SPEC S5)."""
 from __future__ import annotations
-
-import hashlib
 
 from flask import current_app
 
@@ -10,11 +8,9 @@ from ..crypto import decrypt, password_fingerprint
 from ..ews_soap import ExchangeSession, ServerConfig
 from ..ews_soap.types import SETTINGS_FIELDS, server_config_from
 from ..models import ExchangeIntegration
+from .throttle import RedisGate, server_key
 
-
-def server_key(integration: ExchangeIntegration) -> str:
-    """Identifies one Exchange server for the shared throttling state (back-off, concurrency cap)."""
-    return hashlib.sha1(integration.server_url.lower().encode()).hexdigest()[:16]
+__all__ = ["connect", "server_config", "server_key"]
 
 
 def server_config(integration: ExchangeIntegration) -> ServerConfig:
@@ -25,9 +21,7 @@ def server_config(integration: ExchangeIntegration) -> ServerConfig:
     return server_config_from(settings, password, current_app.config["EWS_TIMEOUT"], rejected=rejected)
 
 
-def build_session(integration: ExchangeIntegration, gate=None) -> ExchangeSession:
+def connect(integration: ExchangeIntegration, gate=None) -> ExchangeSession:
     if gate is None:
-        from .throttle import RedisGate
-
         gate = RedisGate.for_integration(integration)
     return ExchangeSession(server_config(integration), gate=gate)
