@@ -15,6 +15,11 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 QUEUE_NAMES = ("sync", "export", "notify", "default")
+# G8: each class has its own worker process(es), so exports and notifications never wait behind a sync backlog.
+QUEUE_CLASSES = {"sync": ("sync",), "fast": ("export", "notify", "default")}
+# A single worker without --queues takes the fast class first: an export then waits for at most the one sync
+# job already running, never for the backlog.
+DEFAULT_WORKER_QUEUES = QUEUE_CLASSES["fast"] + QUEUE_CLASSES["sync"]
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 
