@@ -8,7 +8,6 @@ those points; everything else is RQ's own behaviour.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -18,6 +17,8 @@ import uuid
 from rq import Worker
 from rq.scheduler import RQScheduler
 
+from ..supervisor import die_with_parent
+
 log = logging.getLogger("portal.jobs")
 
 HEARTBEAT_SECONDS = 5  # the parent's heartbeat while a job runs (RQ's job monitoring interval, default 30)
@@ -25,19 +26,6 @@ MAINTENANCE_SECONDS = 5  # reaping abandoned jobs, restarting a dead scheduler (
 WORKER_TTL = 25  # an idle worker blocks on Redis for WORKER_TTL - 15 s, so maintenance runs at least that often
 SCHEDULER_LOCK_TTL = 15  # renewed every second by a live scheduler (RQ's default: 61 s)
 SCHEDULER_RETRY_SECONDS = 5  # a scheduler missing some queue's lock tries again this often (RQ's: 120 s)
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(sig: int) -> None:
-    """Ask Linux to send `sig` to this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere a no-op.
-    If the parent is already gone (it died between fork and here), act on it at once."""
-    parent = os.getppid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (AttributeError, OSError):
-        return
-    if parent == 1:
-        os.kill(os.getpid(), sig)
 
 
 def prepare_worker_process(app) -> None:
