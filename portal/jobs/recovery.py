@@ -24,7 +24,7 @@ from .queues import QUEUE_NAMES
 
 log = logging.getLogger("portal.jobs")
 
-STALE_SECONDS = 25  # a busy worker beats every 5 s (HEARTBEAT_SECONDS in worker.py)
+STALE_SECONDS = 20  # a busy worker beats every 5 s (HEARTBEAT_SECONDS in worker.py)
 MAX_RERUNS = 3
 EPOCH_KEY = "sundial:redis-epoch"
 REAPING_KEY = "sundial:reaped:{}"
