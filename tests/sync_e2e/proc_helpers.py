@@ -4,12 +4,26 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+from rq.job import Job
+
+from portal.extensions import db
+
+from .conftest import future, make_world
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until(check, timeout: float, step: float = 0.2):
@@ -112,3 +126,42 @@ def worker_env(app, **extra) -> dict:
 
 def worker_command(queues: str) -> str:
     return f"{sys.executable} -m flask --app wsgi sundial worker --queues {queues}"
+
+
+@pytest.fixture
+def r4_world(app_factory, pg_database_url, sim, tmp_path):
+    server = RedisServer(tmp_path, free_port()).start()
+    app = app_factory(pg_database_url, WTF_CSRF_ENABLED=False, REDIS_URL=server.url)
+    with app.app_context():
+        for world in make_world(app, sim, server.url):
+            world.redis_server = server
+            yield world
+    sim.faults.latency_ms = 0
+    server.stop()
+
+
+def copies(world, who, appt) -> list:
+    return [i for i in world.items(who) if str(appt.id) in map(str, i.extended.values())]
+
+
+def supervise(world, tmp_path, **children) -> Supervised:
+    db.session.commit()  # nothing of this process's transaction stays open while the workers write
+    logs = tmp_path / "run"
+    logs.mkdir(exist_ok=True)
+    return Supervised(logs, worker_env(world.app), children)
+
+
+def book_without_export(world, start):
+    from portal.schedule.booking import book
+
+    appt = book(service=world.service, location=world.location, start=start, clients=[world.client],
+                staff=[world.alice], end=start + (future(0, 16) - future(0, 15)))
+    db.session.commit()
+    return appt
+
+
+def started(world, job_id: str) -> bool:
+    try:
+        return Job.fetch(job_id, connection=world.redis).get_status(refresh=True) == "started"
+    except Exception:  # noqa: BLE001 - not created yet
+        return False

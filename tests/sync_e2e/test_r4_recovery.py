@@ -10,59 +10,27 @@ import os
 import signal
 import time
 
-import pytest
-from rq.job import Job
-
 from portal.extensions import db
 from portal.jobs.queues import enqueue_export
 from portal.jobs.recovery import EPOCH_KEY
 from portal.jobs.schedule import TICK_KEY
 
-from .conftest import future, make_world
-from .proc_helpers import RedisServer, Supervised, alive, children_of, wait_until, worker_command, worker_env
+from . import proc_helpers
+from .conftest import future
+from .proc_helpers import (
+    alive,
+    book_without_export,
+    children_of,
+    copies,
+    started,
+    supervise,
+    wait_until,
+    worker_command,
+)
+
+r4_world = proc_helpers.r4_world  # the fixture: PostgreSQL, a restartable private Redis, the simulator
 
 R4_BOUND = 60
-
-
-@pytest.fixture
-def r4_world(app_factory, pg_database_url, sim, tmp_path):
-    from tests.conftest import free_port  # noqa: PLC0415
-
-    server = RedisServer(tmp_path, free_port()).start()
-    app = app_factory(pg_database_url, WTF_CSRF_ENABLED=False, REDIS_URL=server.url)
-    with app.app_context():
-        for world in make_world(app, sim, server.url):
-            world.redis_server = server
-            yield world
-    sim.faults.latency_ms = 0
-    server.stop()
-
-
-def copies(world, who, appt) -> list:
-    return [i for i in world.items(who) if str(appt.id) in map(str, i.extended.values())]
-
-
-def supervise(world, tmp_path, **children) -> Supervised:
-    db.session.commit()  # nothing of this process's transaction stays open while the workers write
-    logs = tmp_path / "run"
-    logs.mkdir(exist_ok=True)
-    return Supervised(logs, worker_env(world.app), children)
-
-
-def book_without_export(world, start):
-    from portal.schedule.booking import book
-
-    appt = book(service=world.service, location=world.location, start=start, clients=[world.client],
-                staff=[world.alice], end=start + (future(0, 16) - future(0, 15)))
-    db.session.commit()
-    return appt
-
-
-def started(world, job_id: str) -> bool:
-    try:
-        return Job.fetch(job_id, connection=world.redis).get_status(refresh=True) == "started"
-    except Exception:  # noqa: BLE001 - not created yet
-        return False
 
 
 def test_r4_worker_killed_mid_export_runs_it_again_and_its_scheduler_resumes(r4_world, tmp_path):
