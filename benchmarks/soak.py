@@ -238,6 +238,10 @@ def main() -> int:
         wait_for(lambda: (observe(driver, system, app), all(c.arrived_at for c in driver.changes))[1],
                  max(args.settle - (time.monotonic() - last), 1), step=1)
         result = verdict(driver, system, app, faults)
+        if result["lost"] or result["duplicates"]:
+            from soak_diagnose import diagnose
+
+            diagnose(app, system, result["lost"], system.run_dir / "diagnosis.txt")
     finally:
         system.stop()
         system.drop_database()

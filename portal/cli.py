@@ -17,7 +17,7 @@ sundial = AppGroup("sundial", help="Sundial administration commands.")
 def worker(queues: str | None, burst: bool, with_scheduler: bool):
     """Run an RQ worker inside the app context (RQ's scheduler on by default)."""
     from .jobs.queues import DEFAULT_WORKER_QUEUES, QUEUE_NAMES, get_queue, redis_connection
-    from .jobs.worker import SundialWorker, prepare_worker_process
+    from .jobs.worker import SundialWorker, prepare_worker_process, work_through_outages
 
     names = [q.strip() for q in (queues or ",".join(DEFAULT_WORKER_QUEUES)).split(",") if q.strip()]
     unknown = [n for n in names if n not in QUEUE_NAMES]
@@ -26,8 +26,8 @@ def worker(queues: str | None, burst: bool, with_scheduler: bool):
                                f"{', '.join(QUEUE_NAMES)}")
     prepare_worker_process(current_app)
     click.echo(f"worker on queues {', '.join(names)}" + (" with RQ's scheduler" if with_scheduler else ""))
-    SundialWorker([get_queue(n) for n in names], connection=redis_connection()).work(
-        burst=burst, with_scheduler=with_scheduler)
+    work_through_outages(lambda: SundialWorker([get_queue(n) for n in names], connection=redis_connection()),
+                         redis_connection(), burst=burst, with_scheduler=with_scheduler)
 
 
 @sundial.command("listener")

@@ -3,23 +3,36 @@
 - Throttled → state "throttled", throttled_until, the job re-enqueued after the back-off (G3).
 - Credentials rejected → the whole integration paused; no worker sends another request (G4).
 - Mailbox not found → "mailbox_not_found" with the address tried (I1).
+- The server unreachable or a connection broken off (a restart, a dropped response) → "error", and the job
+  itself runs again after a short capped back-off with jitter (R4: caught up within a minute of the server's
+  return; G9: about one request a minute per mailbox while it stays down).
 - Other Exchange errors → "error" with the error's plain sentence, failures counted, next attempt spaced out.
 - Anything unexpected is recorded, then re-raised so RQ keeps the traceback.
 """
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
-from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
+from ..ews_soap.errors import (
+    AuthenticationFailed,
+    EwsError,
+    MailboxNotFound,
+    ServerUnreachable,
+    Throttled,
+    TransientServerError,
+)
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, MailboxState, StaffMember, SyncActivity, utcnow
 from .locks import LockLost
 from .queues import redis_connection
 
 log = logging.getLogger("portal.jobs")
+TRANSIENT = (ServerUnreachable, TransientServerError)  # server-wide and passing: retried soon, not in minutes
+TRANSIENT_BASE_SECONDS, TRANSIENT_CAP_SECONDS = 5.0, 60.0
 
 
 def _activity(staff_id: int | None, action: str, reason: str, rule: str | None = None) -> None:
@@ -78,6 +91,9 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         ms.last_error = exc.sentence + (f" (tried {ms.tried_address})" if ms.tried_address else "")
         _activity(staff_id, "mailbox_not_found", ms.last_error, "I1")
         db.session.commit()
+    except TRANSIENT as exc:
+        db.session.rollback()
+        requeue(_record_error(staff_id, exc.sentence, transient=True))
     except EwsError as exc:
         db.session.rollback()
         _record_error(staff_id, exc.sentence)
@@ -90,13 +106,20 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         raise
 
 
-def _record_error(staff_id: int, sentence: str) -> None:
+def _record_error(staff_id: int, sentence: str, transient: bool = False) -> float:
+    """Record the failure; returns the seconds until the next attempt."""
     ms = _ms(staff_id)
     ms.state, ms.last_error = "error", sentence
     ms.failures = (ms.failures or 0) + 1
-    ms.next_attempt_at = utcnow() + timedelta(minutes=min(2 ** min(ms.failures, 6), 60))
+    if transient:
+        wait = min(TRANSIENT_BASE_SECONDS * 2 ** min(ms.failures - 1, 8), TRANSIENT_CAP_SECONDS)
+        wait *= random.uniform(0.5, 1.0)
+    else:
+        wait = 60.0 * min(2 ** min(ms.failures, 6), 60)
+    ms.next_attempt_at = utcnow() + timedelta(seconds=wait)
     _activity(staff_id, "error", sentence)
     db.session.commit()
+    return wait
 
 
 def _ms(staff_id: int) -> MailboxState:

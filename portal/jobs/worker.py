@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import time
 import uuid
 
+import redis
 from rq import Worker
 from rq.scheduler import RQScheduler
 
@@ -148,3 +150,28 @@ class SundialWorker(Worker):
             from .recovery import rerun_crashed
 
             rerun_crashed(job, queue, "its work horse was killed")
+
+
+def work_through_outages(make_worker, conn, burst: bool = False, with_scheduler: bool = True) -> None:
+    """Run a worker until it is asked to stop. RQ's worker quits on a Redis error outside its dequeue (a heartbeat
+    after a job, its maintenance); then wait until Redis answers again — back-off with jitter, capped at 5 s — and
+    start a fresh worker in this process, instead of leaving the restart to the supervisor."""
+    delay = 0.5
+    while True:
+        try:
+            conn.ping()
+        except redis.exceptions.RedisError as exc:
+            log.warning("Redis does not answer (%s); trying again in %.1f s", exc, delay)
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 5.0)
+            continue
+        delay = 0.5
+        worker = make_worker()
+        try:
+            worker.work(burst=burst, with_scheduler=with_scheduler)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("the worker lost Redis (%s)", exc)
+        if burst or worker._stop_requested:
+            return
+        log.warning("the worker stopped after an error; a fresh one starts once Redis answers")
+        time.sleep(1.0)
