@@ -200,7 +200,7 @@ def main() -> int:
     ap.add_argument("--gap", type=float, default=2.0, help="mean seconds between faults")
     ap.add_argument("--settle", type=float, default=90.0, help="seconds allowed after the last fault")
     args = ap.parse_args()
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed)  # the faults; the driver has its own, so the fault sequence repeats
     from cryptography.fernet import Fernet
 
     os.environ.setdefault("SUNDIAL_ENCRYPTION_KEYS", Fernet.generate_key().decode())
@@ -219,7 +219,7 @@ def main() -> int:
         if not wait_for(lambda: all_synced(app), 180, step=1):
             print("soak: the initial sync did not finish within 180 s", flush=True)
             return 2
-        driver = Driver(system, app, staff, ids, rng)
+        driver = Driver(system, app, staff, ids, random.Random(args.seed + 1))
         driver.login()
         stop = threading.Event()
         threads = [loop(stop, 0.8, driver.act), loop(stop, 1.0, lambda: observe(driver, system, app))]
