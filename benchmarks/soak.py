@@ -250,7 +250,8 @@ def main() -> int:
 
 def report(args, driver, faults, result, wall, tmp) -> int:
     kinds = Counter(name for name, _s, _e in faults)
-    ok = not result["duplicates"] and not result["lost"] and result["worst"] <= BOUND and not driver.http_errors
+    ok = not result["duplicates"] and not result["lost"] and result["worst"] <= BOUND and not driver.http_errors \
+        and not driver.anomalies
     lines = [f"## Fault soak: {len(faults)} faults, seed {args.seed}, {wall / 60:.1f} min", "",
              f"- faults survived: {len(faults)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})",
              f"- changes made: {len(driver.changes)} ({len(driver.bookings)} bookings; "
@@ -258,9 +259,10 @@ def report(args, driver, faults, result, wall, tmp) -> int:
              f"- duplicates: {len(result['duplicates'])}", f"- lost changes: {len(result['lost'])}",
              f"- worst catch-up delay after a fault ended: {result['worst']:.1f} s (bound {BOUND:.0f} s)",
              f"- HTTP 5xx answers or sign-in failures: {len(driver.http_errors)}",
+             f"- other anomalies (an Outlook event vanished, a driver error): {len(driver.anomalies)}",
              f"- verdict: {'PASS' if ok else 'FAIL'}", ""]
     lines += [f"  duplicate: {d}" for d in result["duplicates"][:10]] + [f"  lost: {x}" for x in result["lost"][:10]]
-    lines += [f"  http: {x}" for x in driver.http_errors[:10]]
+    lines += [f"  http: {x}" for x in driver.http_errors[:10]] + [f"  anomaly: {x}" for x in driver.anomalies[:10]]
     text = "\n".join(lines)
     print(text, flush=True)
     out = ROOT / "benchmarks" / "results" / ("soak.md" if len(faults) >= 100 else "soak_short.md")

@@ -52,6 +52,7 @@ class Driver:
     bookings: list = field(default_factory=list)
     outlook: dict = field(default_factory=dict)  # subject -> (mailbox, staff id, start or None when deleted)
     http_errors: list = field(default_factory=list)
+    anomalies: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _slot: int = 0
 
@@ -156,6 +157,13 @@ class Driver:
             return self.outlook_create()
         subject, (mailbox, staff_id, old) = self.rng.choice(live)
         item = self._outlook_item(subject, mailbox)
+        if item is None:  # nobody but this driver deletes it: a finding, reported with the calendar's contents
+            items = self.system.control("outlook", "items", mailbox)
+            self.anomalies.append(f"Outlook event {subject} ({old}) vanished from {mailbox}: "
+                                  f"{[(i['subject'], i['start']) for i in items]}")
+            with self.lock:
+                self.outlook[subject] = (mailbox, staff_id, None)
+            return None
         if self.rng.random() < 0.5:
             start = self.next_slot(True)
             self.system.control("outlook", "move", mailbox, item_id=item["id"], start=start.isoformat(),
@@ -179,3 +187,5 @@ class Driver:
         except (requests.RequestException, OSError, RuntimeError) as exc:
             if "csrf" in str(exc).lower() or "sign in" in str(exc):
                 self.http_errors.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the driver must outlive its own surprises; they are reported
+            self.anomalies.append(f"{action.__name__}: {type(exc).__name__}: {exc}")
