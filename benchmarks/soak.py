@@ -33,15 +33,31 @@ MAILBOXES = [f"soak{n}@example.com" for n in range(4)]
 
 
 # ---- faults: each returns when the fault is over ------------------------------------------------------------
+def kill(system, name) -> None:
+    """kill -9 of a supervised process; one that is between a stop and its restart is waited for (≤ 30 s)."""
+    def running():
+        pid = system.pid(name)
+        return pid if Path(f"/proc/{pid}").exists() else None
+
+    pid = wait_for(running, 30)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, TypeError):
+        pass  # it stopped by itself meanwhile: the supervisor restarts it either way
+
+
 def kill_worker(system, rng, name):
     wait_for(lambda: system.horse_and_scheduler(name)[0], 3)  # mid-job when a job comes within 3 s
-    os.kill(system.pid(name), signal.SIGKILL)
+    kill(system, name)
 
 
 def kill_scheduler(system, rng):
     schedulers = system.horse_and_scheduler(rng.choice(["worker-sync", "worker-fast"]))[1]
     for pid in schedulers:
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def restart_redis(system, rng):
@@ -73,7 +89,7 @@ def latency_spike(system, rng):
 FAULTS = {
     "kill -9 sync worker": lambda s, r: kill_worker(s, r, "worker-sync"),
     "kill -9 fast worker": lambda s, r: kill_worker(s, r, "worker-fast"),
-    "kill -9 listener": lambda s, r: os.kill(s.pid("listener"), signal.SIGKILL),
+    "kill -9 listener": lambda s, r: kill(s, "listener"),
     "kill -9 scheduler": kill_scheduler,
     "Redis restarted empty": restart_redis,
     "simulator restarted": restart_simulator,
