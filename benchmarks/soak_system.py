@@ -116,12 +116,21 @@ class System:
         sim.save()
         return account
 
-    def start_sim(self) -> None:
-        log = open(self.run_dir / "simulator.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.sim = subprocess.Popen([sys.executable, "-m", "ews_simulator", "--host", "127.0.0.1", "--port",
-                                     str(self.sim_port), "--state", str(self.tmp / "sim.pickle"), "--no-validate",
-                                     "--heartbeat-seconds", "5"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        assert wait_for(lambda: self.control("faults", "clear") is not None, 30), "the simulator did not start"
+    def start_sim(self, attempts: int = 3) -> None:
+        """Start the simulator; one that exits at start (the port still closing, the shared virtualenv being
+        updated by someone else) is started again, up to `attempts` times."""
+        for _ in range(attempts):
+            log = open(self.run_dir / "simulator.log", "ab")  # noqa: SIM115 - the child keeps it
+            self.sim = subprocess.Popen([sys.executable, "-m", "ews_simulator", "--host", "127.0.0.1", "--port",
+                                         str(self.sim_port), "--state", str(self.tmp / "sim.pickle"), "--no-validate",
+                                         "--heartbeat-seconds", "5"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            if wait_for(lambda: self.sim.poll() is not None or self.control("faults", "clear"), 30) \
+                    and self.sim.poll() is None:
+                return
+            self.sim.kill()
+            self.sim.wait(10)
+            time.sleep(2)
+        raise RuntimeError("the simulator did not start")
 
     def stop_sim(self) -> None:
         """A server restart: the simulator saves its mailboxes on SIGTERM, as Exchange keeps committed data."""
