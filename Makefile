@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test bench lint venv venv-dev migrate seed clean
+.PHONY: run test bench soak lint venv venv-dev migrate seed clean
 
 ## make run: install, migrate, seed the demo (empty database only), start web + worker + scheduler + listener + Exchange simulator
 run:
@@ -16,6 +16,10 @@ test:
 ## make bench: every benchmarks/bench_*.py, tables printed and written under benchmarks/results/
 bench: venv-dev
 	@bash scripts/bench.sh
+
+## make soak: the fault soak — whole system, random faults, both sides checked (SOAK_ARGS="--faults 200")
+soak: venv-dev
+	@bash scripts/soak.sh $(SOAK_ARGS)
 
 lint: venv-dev
 	$(VENV)/bin/ruff check portal ews_simulator tests benchmarks

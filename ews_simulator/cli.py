@@ -95,9 +95,9 @@ def serve(args) -> int:
                 sim.save()
     except KeyboardInterrupt:
         pass
+    server.stop()  # first: a change accepted after the last save would be lost on restart (Exchange keeps it)
     if args.state:
         sim.save()
-    server.stop()
     return 0
 
 

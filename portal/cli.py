@@ -9,22 +9,26 @@ sundial = AppGroup("sundial", help="Sundial administration commands.")
 
 
 @sundial.command("worker")
-@click.option("--queues", default="sync,export,notify,default", show_default=True)
+@click.option("--queues", default=None,
+              help="Comma-separated queues, in priority order. Run one worker per class: 'sync' and "
+                   "'export,notify,default' (default: all four, fast ones first).")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True)
-def worker(queues: str, burst: bool, with_scheduler: bool):
+def worker(queues: str | None, burst: bool, with_scheduler: bool):
     """Run an RQ worker inside the app context (RQ's scheduler on by default)."""
-    from rq import Worker
-
     from .extensions import redis_connection
-    from .jobs.queues import get_queue
-    from .jobs.worker import prepare_worker_process
+    from .jobs.queues import DEFAULT_WORKER_QUEUES, QUEUE_NAMES, get_queue
+    from .jobs.worker import SundialWorker, prepare_worker_process, work_through_outages
 
+    names = [q.strip() for q in (queues or ",".join(DEFAULT_WORKER_QUEUES)).split(",") if q.strip()]
+    unknown = [n for n in names if n not in QUEUE_NAMES]
+    if unknown or not names:
+        raise click.UsageError(f"unknown queue {', '.join(unknown) or '(none)'}; the queues are "
+                               f"{', '.join(QUEUE_NAMES)}")
     prepare_worker_process(current_app)
-    qs = [get_queue(q.strip()) for q in queues.split(",") if q.strip()]
-    # worker_ttl sets how often an idle worker beats (ttl - 15 s): /readyz reads the beat (O1).
-    ttl = current_app.config["WORKER_TTL_SECONDS"]
-    Worker(qs, connection=redis_connection(), worker_ttl=ttl).work(burst=burst, with_scheduler=with_scheduler)
+    click.echo(f"worker on queues {', '.join(names)}" + (" with RQ's scheduler" if with_scheduler else ""))
+    work_through_outages(lambda: SundialWorker([get_queue(n) for n in names], connection=redis_connection()),
+                         redis_connection(), burst=burst, with_scheduler=with_scheduler)
 
 
 @sundial.command("listener")

@@ -126,7 +126,7 @@ def sync_settings(env) -> dict:
         # (connect, read) seconds: a sync's EWS requests, and Authorize's probe (an admin is waiting for it).
         "EWS_TIMEOUT": (5, env_number(env, "SUNDIAL_EWS_TIMEOUT_SECONDS", 60, float, minimum=1)),
         "EXCHANGE_PROBE_TIMEOUT": (5, env_number(env, "SUNDIAL_EXCHANGE_PROBE_TIMEOUT_SECONDS", 30, float, minimum=1)),
-        "MAILBOX_LOCK_SECONDS": env_number(env, "SUNDIAL_MAILBOX_LOCK_SECONDS", 60, float, minimum=5),
+        "MAILBOX_LOCK_SECONDS": env_number(env, "SUNDIAL_MAILBOX_LOCK_SECONDS", 20, float, minimum=5),
         # An appointment change not exported after this long is queued again by the safety net.
         "EXPORT_RETRY_GRACE_SECONDS": env_number(env, "SUNDIAL_EXPORT_RETRY_GRACE_SECONDS", 60, float),
         "ACTIVITY_RETENTION_DAYS": env_number(env, "SUNDIAL_ACTIVITY_RETENTION_DAYS", 90, minimum=1),

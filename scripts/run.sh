@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make run: install, migrate, seed the demo into an empty database (one already in use is left alone), then
-# start the Exchange simulator, an RQ worker with RQ's scheduler, the notification listener and the web
-# server. Ctrl-C stops everything.
+# start, under Sundial's supervisor (portal/supervisor.py), the Exchange simulator, one RQ worker per queue
+# class — "sync" and "fast" (export, notify, default), each with RQ's scheduler for its queues — the
+# notification listener and the web server. A process that stops is restarted with back-off (R4); Ctrl-C
+# stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3} bash scripts/ensure-venv.sh requirements.txt
@@ -17,15 +19,10 @@ export PROMETHEUS_MULTIPROC_DIR="$PWD/.run/prometheus"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 REDIS_URL=$(bash scripts/ensure-redis.sh .run)
 export SUNDIAL_REDIS_URL=$REDIS_URL
-pids=()
 cleanup() {
-  echo; echo "→ stopping Sundial"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f .run/redis.pid ] && kill "$(cat .run/redis.pid)" 2>/dev/null || true
-  wait 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 echo "→ migrating the database (${SUNDIAL_DATABASE_URL:-sqlite:///instance/sundial.db})"
 .venv/bin/flask db upgrade >/dev/null
@@ -39,13 +36,16 @@ export SUNDIAL_AUTODISCOVER_CANDIDATES="http://127.0.0.1:$SIM_PORT/autodiscover/
 if [ -f instance/simulator.json ] && [ ! -f instance/simulator.pickle ]; then
   mv instance/simulator.json instance/simulator.pickle
 fi
-.venv/bin/python -m ews_simulator --host 127.0.0.1 --port "$SIM_PORT" --seed demo --state instance/simulator.pickle \
-  > .run/simulator.log 2>&1 & pids+=($!)
-.venv/bin/flask sundial worker --with-scheduler > .run/worker.log 2>&1 & pids+=($!)
+procs=(
+  "simulator=.venv/bin/python -m ews_simulator --host 127.0.0.1 --port $SIM_PORT --seed demo --state instance/simulator.pickle"
+  # G8: exports and notifications never wait behind a sync backlog — one worker per queue class.
+  "worker-sync=.venv/bin/flask sundial worker --queues sync"
+  "worker-fast=.venv/bin/flask sundial worker --queues export,notify,default"
+  "web=.venv/bin/gunicorn --bind 127.0.0.1:$WEB_PORT --workers 2 --threads 4 --access-logfile .run/web-access.log wsgi:app"
+)
 if .venv/bin/flask sundial --help 2>/dev/null | grep -q listener; then
-  .venv/bin/flask sundial listener > .run/listener.log 2>&1 & pids+=($!)
+  procs+=("listener=.venv/bin/flask sundial listener")
 fi
-sleep 1
 cat <<MSG
 
   Sundial is starting on  http://127.0.0.1:$WEB_PORT/
@@ -54,11 +54,14 @@ cat <<MSG
     service account       svc-sundial@sundial-demo.test   password: Demo-Exchange-2026!
     connect it            Settings → Integrations & API → Microsoft Exchange: enter the service account,
                           version 2016, tick "allow plain http (lab only)", Authorize.
-  Worker + scheduler      .run/worker.log     Listener: .run/listener.log     Redis: $REDIS_URL
-  Web access log          .run/web.log        Stop everything with Ctrl-C.
+  Workers                 one per queue class, each with RQ's scheduler for its queues:
+                            sync                    .run/worker-sync.log
+                            export, notify, default .run/worker-fast.log
+  Listener                .run/listener.log     Redis: $REDIS_URL
+  Web                     .run/web.log (access: .run/web-access.log)
+  A process that stops is restarted (after 1 s, doubling up to 30 s while it keeps stopping).
+  Stop everything with Ctrl-C.
 
 MSG
-.venv/bin/gunicorn --bind "127.0.0.1:$WEB_PORT" --workers 2 --threads 4 --access-logfile .run/web.log \
-  --error-logfile - "wsgi:app" & pids+=($!)
-# Run until any process stops (or Ctrl-C); the trap then stops the rest.
-wait -n "${pids[@]}" || true
+# The supervisor runs until Ctrl-C, then stops every process; the trap stops Redis.
+.venv/bin/python -m portal.supervisor --log-dir .run "${procs[@]}"

@@ -150,7 +150,7 @@ def test_a_bad_setting_stops_create_app_before_anything_starts(tmp_path, monkeyp
 
 def test_every_tuning_default_is_in_config_and_overridable(tmp_path):
     cfg = load_config(str(tmp_path), {})
-    assert (cfg["SYNC_MAX_CHANGES"], cfg["MAILBOX_LOCK_SECONDS"], cfg["EXPORT_RETRY_GRACE_SECONDS"]) == (512, 60, 60)
+    assert (cfg["SYNC_MAX_CHANGES"], cfg["MAILBOX_LOCK_SECONDS"], cfg["EXPORT_RETRY_GRACE_SECONDS"]) == (512, 20, 60)
     assert cfg["EWS_TIMEOUT"] == (5, 60) and cfg["EXCHANGE_PROBE_TIMEOUT"] == (5, 30) and cfg["RQ_ASYNC"] is True
     tuned = load_config(str(tmp_path), {"SUNDIAL_SYNC_MAX_CHANGES": "100", "SUNDIAL_EWS_TIMEOUT_SECONDS": "90",
                                         "SUNDIAL_RQ_ASYNC": "false"})

@@ -4,7 +4,8 @@ renews while the job runs.
 Why renewal rather than a long expiry: an initial sync may run for RQ's full job timeout (1800 s), longer
 than any fixed lock expiry one would want a crashed worker's lock to outlive. The keeper lives in the job's
 own process, so when that process dies (killed, out of memory, or killed by RQ at the job timeout) the
-renewals stop and the lock lapses within `MAILBOX_LOCK_SECONDS` (default 60). Renewal checks the lock's
+renewals stop and the lock lapses within `MAILBOX_LOCK_SECONDS` (default 20, so a killed job's re-run gets
+the mailbox well within R4's 60 s). Renewal checks the lock's
 token, so a job that lost its lock (its process was frozen past the expiry and another worker took the
 mailbox) learns so and refuses to commit (`LockLost`) instead of overlapping the new holder.
 """

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
-from ..ews_soap.errors import AuthenticationFailed, EwsError, MailboxNotFound, Throttled
+from ..ews_soap.errors import (
+    AuthenticationFailed,
+    EwsError,
+    MailboxNotFound,
+    ServerUnreachable,
+    Throttled,
+    TransientServerError,
+)
 from ..extensions import db, redis_connection
 from ..jobs.queues import enqueue_all, enqueue_export
 from ..models import (
@@ -43,6 +50,11 @@ from .throttle import paused_key, server_key
 log = logging.getLogger("portal.jobs")
 THROTTLED_BASE_S, THROTTLED_CAP_S = 5.0, 1800.0  # a throttled mailbox: 5 s doubling to 30 min (or what it asks)
 ERROR_BASE_S, ERROR_CAP_S = 120.0, 3600.0  # a failing mailbox: 2 min doubling to an hour
+# The server unreachable or a connection broken off (a restart, a dropped response): server-wide and passing, so
+# the job itself runs again soon (R4: caught up within a minute of the server's return; G9: about one request a
+# minute per mailbox while it stays down).
+TRANSIENT = (ServerUnreachable, TransientServerError)
+TRANSIENT_BASE_S, TRANSIENT_CAP_S = 5.0, 60.0
 
 
 def _activity(staff_id: int | None, action: str, reason: str, rule: str | None = None) -> None:
@@ -117,6 +129,9 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         mark_not_found(ms, exc.address or db.session.get(StaffMember, staff_id).email, exc.sentence)
         _activity(staff_id, "mailbox_not_found", ms.last_error, "I1")
         db.session.commit()
+    except TRANSIENT as exc:
+        db.session.rollback()
+        requeue(_record_transient(staff_id, exc.sentence))
     except EwsError as exc:
         db.session.rollback()
         _record_error(staff_id, exc.sentence, exc.mailbox_state or "error")
@@ -127,6 +142,17 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         db.session.rollback()
         _record_error(staff_id, "An unexpected error stopped the sync; it is logged for the Sundial team.")
         raise
+
+
+def _record_transient(staff_id: int, sentence: str) -> float:
+    """A server-wide, passing failure: "error" now, and the seconds until the job itself runs again."""
+    ms = _ms(staff_id)
+    mark_error(ms, sentence)
+    wait = backoff_delay(ms.failures, TRANSIENT_BASE_S, TRANSIENT_CAP_S)
+    ms.next_attempt_at = utcnow() + timedelta(seconds=wait)
+    _activity(staff_id, "error", sentence)
+    db.session.commit()
+    return wait
 
 
 def _record_error(staff_id: int, sentence: str, state: str = "error") -> None:

@@ -18,8 +18,13 @@ from rq.job import Job, JobStatus
 from ..extensions import redis_connection
 from .specs import QUEUE_NAMES, SPECS
 
-__all__ = ["QUEUE_NAMES", "enqueue", "enqueue_all", "get_queue", "redis_connection", "schedule_retry", "take_rerun"]
+__all__ = ["DEFAULT_WORKER_QUEUES", "QUEUE_CLASSES", "QUEUE_NAMES", "enqueue", "enqueue_all", "get_queue", "redis_connection", "schedule_retry", "take_rerun"]
 log = logging.getLogger("portal.jobs")
+# G8: each class has its own worker process(es), so exports and notifications never wait behind a sync backlog.
+QUEUE_CLASSES = {"sync": ("sync",), "fast": ("export", "notify", "default")}
+# A single worker without --queues takes the fast class first: an export then waits for at most the one sync
+# job already running, never for the backlog.
+DEFAULT_WORKER_QUEUES = QUEUE_CLASSES["fast"] + QUEUE_CLASSES["sync"]
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 

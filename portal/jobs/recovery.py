@@ -1,0 +1,121 @@
+"""Crash and outage recovery (SPEC R4), run by every worker's maintenance every few seconds.
+
+- A job whose worker died (kill -9, a lost machine) stays "started" in RQ's StartedJobRegistry. RQ notices only
+  when the entry's heartbeat expires (≥ 60 s) and then marks the job failed. Here a started job whose worker has
+  not sent a heartbeat for STALE_SECONDS is queued again at the front of its queue.
+- A job killed mid-run (its work horse died, its worker lived) is queued again instead of failed.
+- Both are bounded: a job that keeps killing its process runs at most MAX_RERUNS more times.
+- Redis restarted empty (a marker key is gone): every connected mailbox gets a catch-up sync and every
+  unexported change is exported again — the database is the truth. Exports find their earlier copy by the
+  extended property, so running one twice never makes a second Exchange item.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from rq.utils import utcparse
+
+from .queues import QUEUE_NAMES
+
+log = logging.getLogger("portal.jobs")
+
+STALE_SECONDS = 20  # a busy worker beats every 5 s (HEARTBEAT_SECONDS in worker.py)
+MAX_RERUNS = 3
+EPOCH_KEY = "sundial:redis-epoch"
+REAPING_KEY = "sundial:reaped:{}"
+
+
+def maintain(conn) -> None:
+    """One round of R4 maintenance; Redis errors are left to the worker loop, which retries."""
+    reap_abandoned(conn)
+    reconcile_if_emptied(conn)
+
+
+def worker_alive(conn, worker_name: str | None, now: datetime | None = None) -> bool:
+    if not worker_name:
+        return False
+    beat = conn.hget(f"rq:worker:{worker_name}", "last_heartbeat")
+    if beat is None:
+        return False
+    age = ((now or datetime.now(UTC)) - utcparse(beat.decode()).replace(tzinfo=UTC)).total_seconds()
+    return age < STALE_SECONDS
+
+
+def reap_abandoned(conn, queue_names=QUEUE_NAMES) -> list[str]:
+    """Queue again every started job whose worker is gone. Returns their ids."""
+    requeued = []
+    for name in queue_names:
+        queue = Queue(name, connection=conn)
+        registry = StartedJobRegistry(queue=queue)
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            try:
+                job = Job.fetch(job_id, connection=conn)
+            except NoSuchJobError:
+                conn.zrem(registry.key, f"{job_id}:{execution_id}")
+                continue
+            if worker_alive(conn, job.worker_name):
+                continue
+            # One reaper per execution, however many workers look at the same moment.
+            if not conn.set(REAPING_KEY.format(f"{job_id}:{execution_id}"), "1", nx=True, ex=3600):
+                continue
+            conn.zrem(registry.key, f"{job_id}:{execution_id}")
+            if rerun_crashed(job, queue, f"its worker {job.worker_name} stopped answering"):
+                requeued.append(job_id)
+    return requeued
+
+
+def rerun_crashed(job: Job, queue: Queue, why: str) -> bool:
+    """Queue a killed job again, at the front, at most MAX_RERUNS times; afterwards it stays failed."""
+    job.refresh()
+    runs = int(job.meta.get("sundial_reruns", 0))
+    if runs >= MAX_RERUNS:
+        log.error("job %s was killed %d times (%s); it stays failed", job.id, runs + 1, why)
+        return False
+    job.meta["sundial_reruns"] = runs + 1
+    job.save_meta()
+    from rq.registry import FailedJobRegistry
+
+    FailedJobRegistry(queue=queue).remove(job)
+    queue.enqueue_job(job, at_front=True)
+    log.warning("job %s runs again: %s", job.id, why)
+    return True
+
+
+def reconcile_if_emptied(conn) -> bool:
+    """Redis lost its data (a restart without persistence, a flush) when the marker key is missing: queue one
+    reconciliation job. The first worker to notice sets the marker; True when that was this call."""
+    if not conn.set(EPOCH_KEY, datetime.now(UTC).isoformat(), nx=True):
+        return False
+    log.warning("Redis holds no Sundial marker (it restarted empty or is new): reconciling with the database")
+    Queue("default", connection=conn).enqueue("portal.jobs.recovery.reconcile", job_id="reconcile",
+                                              job_timeout=300, result_ttl=300, at_front=True)
+    return True
+
+
+def reconcile() -> str:
+    """The job: the safety-net tick, the outbox, a catch-up sync of every due mailbox and the export of every
+    unexported change, whatever Redis forgot."""
+    from ..engine.context import integration_ready
+    from .notify import recover_outbox
+    from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync
+    from .safety_net import due_mailboxes, ensure_tick, unexported_appointments
+
+    ensure_tick()
+    outbox = recover_outbox()
+    if integration_ready() is None:
+        return f"integration not connected; {len(outbox)} outbox messages queued again"
+    due = due_mailboxes()
+    for staff_id, initial in due:
+        if initial:
+            enqueue_initial_sync(staff_id)
+        else:
+            enqueue_incremental_sync(staff_id, "catch-up after a Redis restart")
+    exports = unexported_appointments(grace_seconds=0)
+    for appointment_id in exports:
+        enqueue_export(appointment_id)
+    return f"{len(due)} mailboxes to catch up, {len(exports)} appointments to export, {len(outbox)} messages"
