@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from ..auth.access import login_required
 from ..booking.appointments import absence_label
@@ -53,6 +54,8 @@ def build_staff_week(member: StaffMember, day: date | None, now: datetime | None
         db.select(Appointment).join(Appointment.staff)
         .where(StaffMember.id == member.id, Appointment.status == "booked",
                Appointment.start < week.utc_end, Appointment.end > week.utc_start)
+        .options(selectinload(Appointment.service), selectinload(Appointment.staff),
+                 selectinload(Appointment.clients))  # one query each, not one per appointment (A2 at scale)
         .order_by(Appointment.start)).unique().scalars().all()
     for a in appts:
         others = [s.name for s in a.staff if s.id != member.id]
