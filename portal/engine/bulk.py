@@ -25,7 +25,9 @@ LINK_VALUES = ("staff_id", "item_key", "item_id", "change_key", "content_hash", 
 @contextmanager
 def keep_loaded() -> Iterator[None]:
     """Commits inside a job keep the rows it holds loaded: re-reading every link row after each page's commit
-    was a quarter of the import's time. Only this job writes its mailbox's links while it holds the lock."""
+    was a quarter of the import's time. Only this job writes its mailbox's links while it holds the lock.
+    Afterwards everything is expired once, so whatever runs next in this process (a worker that does not fork
+    per job, a re-run) reads fresh rows."""
     session = db.session()
     before = session.expire_on_commit
     session.expire_on_commit = False
@@ -33,6 +35,7 @@ def keep_loaded() -> Iterator[None]:
         yield
     finally:
         session.expire_on_commit = before
+        session.expire_all()
 
 
 def insert_absences(rows: list[dict]) -> list[int]:
