@@ -13,7 +13,7 @@ run:
 test:
 	@bash scripts/test.sh
 
-## make bench: every benchmarks/bench_*.py, tables printed and written under benchmarks/results/
+## make bench: every benchmarks/bench_*.py, tables printed and written under benchmarks/results/ (QUICK=1: quick modes)
 bench: venv-dev
 	@bash scripts/bench.sh
 

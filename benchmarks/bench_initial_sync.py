@@ -2,18 +2,25 @@
 10 concurrent requests per account), imported by Sundial's RQ workers and — in the same run, against the same
 mailboxes at the same concurrency — by a straightforward exchangelib import (10 threads, CalendarView).
 
-    .venv/bin/python benchmarks/bench_initial_sync.py [--staff 200 --events 300 --workers 10]
+    .venv/bin/python benchmarks/bench_initial_sync.py [--staff 200 --events 300 --workers 10 --repeats 3]
+    .venv/bin/python benchmarks/bench_initial_sync.py --quick      # 20 mailboxes, 3 repeats
 
-Prints a Markdown table and writes benchmarks/results/initial_sync.md. The simulator runs in its own process so
-neither client shares its GIL; Redis is a private redis-server; Sundial's database is SQLite. The exchangelib
-import only reads (it keeps the events in memory); Sundial also writes every absence, link and log row.
+The two clients run interleaved (S X, X S, S X, …) against the same simulator, each repeated; the table gives
+medians: events/s, events per CPU second (Sundial: the worker processes and their job children, from
+getrusage(RUSAGE_CHILDREN); exchangelib: its own process), SQL statements per imported event (counted in each
+worker), peak memory, and the machine's load average around the runs. The simulator runs in its own process so
+neither client shares its GIL; Redis is a private redis-server; Sundial's database is SQLite (a fresh file per
+run). The exchangelib import only reads (it keeps the events in memory); Sundial also writes every absence, link
+and log row.
 """
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,7 +95,27 @@ def run_worker(db_url: str, redis_url: str) -> None:
 
     app = create_app(app_config(db_url, redis_url))
     prepare_worker_process(app)
-    Worker([get_queue("sync"), get_queue("export")], connection=redis_connection()).work(burst=True)
+    statements = [0]
+    with app.app_context():
+        from sqlalchemy import event
+
+        from portal.extensions import db
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def count(*_args):
+            statements[0] += 1
+
+    class CountingWorker(Worker):
+        """perform_job runs in RQ's forked job child: each job adds its own statement count to Redis."""
+
+        def perform_job(self, job, queue):
+            statements[0] = 0
+            try:
+                return super().perform_job(job, queue)
+            finally:
+                redis_connection().incrby("bench:sql", statements[0])
+
+    CountingWorker([get_queue("sync"), get_queue("export")], connection=redis_connection()).work(burst=True)
 
 
 class RssSampler(threading.Thread):
@@ -123,6 +150,9 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     app = create_app(app_config(db_url, redis_url))
     with app.app_context():
+        from portal.extensions import redis_connection
+
+        redis_connection().flushdb()  # every run starts from an empty queue, lock and counter set
         db.create_all()
         loc = Location(name="HQ", address="1 Main Street", timezone="UTC")
         db.session.add(loc)
@@ -133,7 +163,7 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
                                         primary_location=loc) for n in range(staff)])
         db.session.commit()
         ids = [s.id for s in db.session.execute(db.select(StaffMember)).scalars()]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         for sid in ids:
             enqueue_initial_sync(sid)
         procs = [subprocess.Popen([sys.executable, __file__, "--worker", db_url, redis_url], env=os.environ.copy(),
@@ -142,14 +172,24 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
         sampler.start()
         for p in procs:
             p.wait()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         sampler.stop.set()
+        sql = int(redis_connection().getset("bench:sql", 0) or 0)
         imported = db.session.execute(db.select(db.func.count(ExternalAbsence.id))).scalar()
         synced = db.session.execute(db.select(db.func.count()).where(MailboxState.state == "synced")).scalar()
     peaks = sorted(sampler.peak.values())
-    return {"wall": wall, "events": imported, "synced": synced,
-            "mem": f"{peaks[-1] / 2**20:.0f} MB peak per worker (RSS + job child USS), {sum(peaks) / 2**20:.0f} MB "
-                   f"for all {workers}"}
+    return {"wall": wall, "cpu": cpu, "events": imported, "synced": synced, "sql": sql,
+            "mem": sum(peaks) / 2**20, "mem_note": f"all {workers} workers (RSS + job child USS)"}
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 # ----- the straightforward exchangelib import ---------------------------------------------------------------
@@ -174,21 +214,28 @@ def exchangelib_run(url, upn, password, staff: int) -> dict:
         peak[0] = max(peak[0], proc.memory_info().rss)
         return len(busy)
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _self_cpu()
     with ThreadPoolExecutor(CAP) as pool:
         imported = sum(pool.map(one, range(staff)))
-    wall = time.perf_counter() - t0
-    return {"wall": wall, "events": imported, "synced": staff,
-            "mem": f"{peak[0] / 2**20:.0f} MB process peak (+{(peak[0] - base_rss) / 2**20:.0f} MB)"}
+    wall, cpu = time.perf_counter() - t0, _self_cpu() - cpu0
+    return {"wall": wall, "cpu": cpu, "events": imported, "synced": staff, "sql": None,
+            "mem": peak[0] / 2**20, "mem_note": f"process peak, +{(peak[0] - base_rss) / 2**20:.0f} MB in the run"}
 
 
 # ----- driver --------------------------------------------------------------------------------------------------
+SUNDIAL, EXCHANGELIB = "Sundial (RQ workers, ews_soap)", "exchangelib 5.6, 10 threads"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--staff", type=int, default=200)
     ap.add_argument("--events", type=int, default=300)
     ap.add_argument("--workers", type=int, default=CAP)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="20 mailboxes (CI); still 3 interleaved repeats")
     args = ap.parse_args()
+    if args.quick:
+        args.staff = min(args.staff, 20)
     from cryptography.fernet import Fernet
 
     os.environ.setdefault("SUNDIAL_ENCRYPTION_KEYS", Fernet.generate_key().decode())
@@ -201,40 +248,66 @@ def main() -> None:
     sim_proc.start()
     print(f"seeding {args.staff} mailboxes × {args.events} events …", flush=True)
     url, upn, password = parent.recv()
-    rows = []
+    clients = {SUNDIAL: lambda n: sundial_run(url, upn, password, args.staff, args.workers, tmp / f"run{n}",
+                                              redis_url),
+               EXCHANGELIB: lambda n: exchangelib_run(url, upn, password, args.staff)}
+    results: dict[str, list[dict]] = {SUNDIAL: [], EXCHANGELIB: []}
+    loads = [os.getloadavg()[0]]
     try:
-        for name, run in (("Sundial (RQ workers, ews_soap)",
-                           lambda: sundial_run(url, upn, password, args.staff, args.workers, tmp, redis_url)),
-                          ("exchangelib 5.6, 10 threads", lambda: exchangelib_run(url, upn, password, args.staff))):
-            parent.send("reset")
-            parent.recv()
-            print(f"running {name} …", flush=True)
-            result = run()
-            parent.send("counters")
-            result["requests"], result["throttled"] = parent.recv()
-            rows.append((name, result))
+        for n in range(args.repeats):
+            order = (SUNDIAL, EXCHANGELIB) if n % 2 == 0 else (EXCHANGELIB, SUNDIAL)  # interleaved, alternating
+            for name in order:
+                (tmp / f"run{n}").mkdir(exist_ok=True)
+                parent.send("reset")
+                parent.recv()
+                print(f"run {n + 1}/{args.repeats}: {name} …", flush=True)
+                result = clients[name](n)
+                parent.send("counters")
+                result["requests"], result["throttled"] = parent.recv()
+                result["load"] = os.getloadavg()[0]
+                loads.append(result["load"])
+                print(f"  {result['events'] / result['wall']:.0f} events/s, {result['cpu']:.1f} CPU s", flush=True)
+                results[name].append(result)
     finally:
         parent.send("stop")
         sim_proc.join(10)
         redis_proc.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
-    write_table(args, rows)
+    write_table(args, results, loads)
 
 
-def write_table(args, rows) -> None:
+def summary(runs: list[dict]) -> dict:
+    med = statistics.median
+    return {"rate": med(r["events"] / r["wall"] for r in runs), "per_cpu": med(r["events"] / r["cpu"] for r in runs),
+            "wall": med(r["wall"] for r in runs), "cpu": med(r["cpu"] for r in runs),
+            "sql": med(r["sql"] / r["events"] for r in runs) if runs[0]["sql"] is not None else None,
+            "mem": max(r["mem"] for r in runs), "events": runs[0]["events"], "synced": runs[0]["synced"],
+            "requests": med(r["requests"] for r in runs), "throttled": sum(r["throttled"] for r in runs),
+            "each": ", ".join(f"{r['events'] / r['wall']:.0f}" for r in runs)}
+
+
+def write_table(args, results: dict[str, list[dict]], loads: list[float]) -> None:
+    s, x = summary(results[SUNDIAL]), summary(results[EXCHANGELIB])
     lines = [f"## Initial sync: {args.staff} staff × {args.events} events (10 ms latency, ≤ {CAP} concurrent "
-             f"requests per account)", "",
-             "| client | wall time | busy events imported | events/s | requests | throttled requests | memory |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in rows:
-        lines.append(f"| {name} | {r['wall']:.1f} s | {r['events']} ({r['synced']} mailboxes) | "
-                     f"{r['events'] / r['wall']:.0f} | {r['requests']} | {r['throttled']} | {r['mem']} |")
-    lines += ["", f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} shared cores. Sundial: "
-              f"{args.workers} forking RQ workers sharing a Redis gate (cap {CAP}); every absence, link and log row "
-              "written to SQLite. exchangelib: CalendarView + the full items it fetches, kept in memory only.", ""]
+             f"requests per account), median of {args.repeats} interleaved runs", "",
+             "| client | wall time | CPU s | busy events imported | events/s (each run) | events per CPU s "
+             "| SQL statements per event | requests | throttled | peak memory |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in ((SUNDIAL, s), (EXCHANGELIB, x)):
+        sql = f"{r['sql']:.3f}" if r["sql"] is not None else "— (reads only)"
+        note = results[name][0]["mem_note"]
+        lines.append(f"| {name} | {r['wall']:.1f} s | {r['cpu']:.1f} | {r['events']} ({r['synced']} mailboxes) | "
+                     f"{r['rate']:.0f} ({r['each']}) | {r['per_cpu']:.0f} | {sql} | {r['requests']:.0f} | "
+                     f"{r['throttled']} | {r['mem']:.0f} MB ({note}) |")
+    lines += ["", f"Sundial ÷ exchangelib: {s['rate'] / x['rate']:.2f}× the events/s, "
+                  f"{s['per_cpu'] / x['per_cpu']:.2f}× the events per CPU second.", "",
+              f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} shared cores, 1-minute load "
+              f"average {min(loads):.1f}–{max(loads):.1f} during the runs. Sundial: {args.workers} forking RQ workers "
+              f"sharing a Redis gate (cap {CAP}); every absence, link and log row written to SQLite. exchangelib: "
+              "CalendarView + the full items it fetches, kept in memory only.", ""]
     text = "\n".join(lines)
     print(text)
-    out = ROOT / "benchmarks" / "results" / "initial_sync.md"
+    out = ROOT / "benchmarks" / "results" / ("initial_sync_quick.md" if args.quick else "initial_sync.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
 

@@ -18,7 +18,8 @@ from rq.job import Job, JobStatus
 from ..extensions import redis_connection
 from .specs import QUEUE_NAMES, SPECS
 
-__all__ = ["DEFAULT_WORKER_QUEUES", "QUEUE_CLASSES", "QUEUE_NAMES", "enqueue", "enqueue_all", "get_queue", "redis_connection", "schedule_retry", "take_rerun"]
+__all__ = ["DEFAULT_WORKER_QUEUES", "QUEUE_CLASSES", "QUEUE_NAMES", "enqueue", "enqueue_all", "get_queue",
+           "redis_connection", "schedule_retry", "take_rerun"]
 log = logging.getLogger("portal.jobs")
 # G8: each class has its own worker process(es), so exports and notifications never wait behind a sync backlog.
 QUEUE_CLASSES = {"sync": ("sync",), "fast": ("export", "notify", "default")}

@@ -26,15 +26,23 @@ def changes_of(appt: Appointment) -> list[AppointmentChange]:
 
 
 def _fill_choices(form: AppointmentForm, appt: Appointment | None = None) -> None:
-    form.service.choices = [(s.id, f"{s.name} · {s.duration_minutes} min") for s in
-                            db.session.execute(db.select(Service).order_by(Service.name)).scalars()]
-    form.location.choices = [(loc.id, f"{loc.name} · {loc.timezone}") for loc in
-                             db.session.execute(db.select(Location).order_by(Location.name)).scalars()]
+    """Columns, not ORM rows: at 1,000 staff and clients, building (and eager-loading) every object was most of
+    the form's time."""
+    ex = db.session.execute
+    form.service.choices = [(i, f"{name} · {minutes} min") for i, name, minutes in
+                            ex(db.select(Service.id, Service.name, Service.duration_minutes).order_by(Service.name))]
+    form.location.choices = [(i, f"{name} · {tz}") for i, name, tz in
+                             ex(db.select(Location.id, Location.name, Location.timezone).order_by(Location.name))]
     current = {s.id for s in appt.staff} if appt else set()
-    people = staff_choices_for_user() or db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars()
-    form.staff.choices = [(s.id, s.name) for s in people if s.takes_appointments or s.id in current]
-    form.clients.choices = [(c.id, f"{c.name} · {c.email}" if c.email else c.name) for c in
-                            db.session.execute(db.select(Client).order_by(Client.name, Client.id)).scalars()]
+    people = staff_choices_for_user()
+    if people:
+        form.staff.choices = [(s.id, s.name) for s in people if s.takes_appointments or s.id in current]
+    else:
+        form.staff.choices = [(i, name) for i, name, takes in ex(db.select(
+            StaffMember.id, StaffMember.name, StaffMember.takes_appointments).order_by(StaffMember.name))
+            if takes or i in current]
+    form.clients.choices = [(i, f"{name} · {email}" if email else name) for i, name, email in
+                            ex(db.select(Client.id, Client.name, Client.email).order_by(Client.name, Client.id))]
 
 
 def local_start(day: date, at: time, tz_name: str) -> datetime:

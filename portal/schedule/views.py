@@ -28,8 +28,9 @@ def home():
     return redirect(url_for("schedule.day"))
 
 
-def _staff_choices() -> list[StaffMember]:
-    return db.session.execute(db.select(StaffMember).order_by(StaffMember.name)).scalars().all()
+def _staff_choices() -> list:
+    """(id, name) rows for the picker: no StaffMember objects (nor their eager-loaded locations) for 1,000 staff."""
+    return db.session.execute(db.select(StaffMember.id, StaffMember.name).order_by(StaffMember.name)).all()
 
 
 def forbidden(sentence: str):

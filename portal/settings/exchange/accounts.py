@@ -1,9 +1,9 @@
 """User Accounts tab (S8): states, counts, filter, search, live refresh, re-sync / exclude / include / confirm."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.access import admin_required
 from ...engine.record import mark_error, mark_excluded, mark_initializing, mark_not_connected
@@ -25,30 +25,43 @@ def _filters():
 @admin_required
 def accounts():
     state, query = _filters()
-    everyone = status.rows()
-    shown = status.rows(state, query)
+    page = max(request.args.get("page", 1, type=int), 1)
+    found = status.counts()
+    shown = status.matching(state, query)
     return render_template(
-        "settings/exchange/accounts.html", integ=ExchangeIntegration.get(), rows=shown,
-        counts=status.counts(everyone), total=len(everyone), state=state, query=query,
+        "settings/exchange/accounts.html", integ=ExchangeIntegration.get(), rows=status.rows(state, query, page),
+        counts=found, total=sum(found.values()), state=state, query=query, page=page, shown=shown,
+        pages=max(1, -(-shown // status.PER_PAGE)), cursor=_cursor_text(status.cursor()),
         badges=messages.STATE_BADGES, delays=status.delays_last_hour(), status=status, form=ActionForm(),
-        live=any(r.live for r in everyone))
+        live=status.live(found))
+
+
+def _cursor_text(when: datetime | None) -> str:
+    return when.isoformat() if when else ""
+
+
+def _since() -> datetime | None:
+    try:
+        when = datetime.fromisoformat(request.args.get("since", ""))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @bp.route("/accounts/states.json")
 @admin_required
 def account_states():
-    """Polled by the tab's script while work is running: each row's state cell, re-rendered."""
+    """Polled by the tab's script: the state cells of rows changed since the cursor it was given (all rows of the
+    first page without one), the counts and the next cursor. The cell template renders without the app's context
+    processors, which would otherwise query once per row."""
     state, query = _filters()
-    everyone = status.rows()
-    cells = {}
-    for row in status.rows(state, query):
-        cells[str(row.staff.id)] = {
-            "state": row.state,
-            "html": render_template("settings/exchange/_state_cell.html", row=row, status=status),
-        }
+    since = _since()
+    changed = status.rows(state, query, page=request.args.get("page", 1, type=int), since=since)
+    cell = current_app.jinja_env.get_template("settings/exchange/_state_cell.html")
+    cells = {str(row.staff.id): {"state": row.state, "html": cell.render(row=row, status=status)} for row in changed}
+    found = status.counts()
     delays = status.delays_last_hour()
-    return jsonify(rows=cells, counts=status.counts(everyone),
-                   live=any(r.live for r in everyone),
+    return jsonify(rows=cells, counts=found, live=status.live(found), cursor=_cursor_text(status.cursor()),
                    p50=status.delay_text(delays["p50"]), p95=status.delay_text(delays["p95"]))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, func, or_
+
 from ...extensions import db
 from ...models import MAILBOX_STATES, ExchangeLink, MailboxState, StaffMember, SyncActivity, utcnow
 from .messages import STATE_BADGES
@@ -49,18 +51,26 @@ class Row:
         return max(0, min(100, round(100 * done / m.progress_total)))
 
 
-def rows(state: str | None = None, query: str | None = None) -> list[Row]:
-    """Every staff member who takes appointments (and anyone excluded or still holding a state row)."""
+PER_PAGE = 50
+
+
+def state_of():
+    """Row.state as SQL, so the tab filters, counts and pages in the database (S8 at 1,000 staff)."""
+    return case((MailboxState.staff_id.is_(None), "not_connected"), (MailboxState.excluded.is_(True), "excluded"),
+                (MailboxState.state.in_(list(STATE_BADGES)), MailboxState.state), else_="error")
+
+
+def _listed(state: str | None = None, query: str | None = None):
+    """Every staff member who takes appointments, with their state row, filtered by state and name/email."""
     stmt = (db.select(StaffMember, MailboxState).outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
-            .where(StaffMember.takes_appointments.is_(True)).order_by(StaffMember.name, StaffMember.id))
-    unconfirmed = unconfirmed_writes()
-    result = [Row(staff, mailbox, unconfirmed.get(staff.id, 0)) for staff, mailbox in db.session.execute(stmt)]
+            .where(StaffMember.takes_appointments.is_(True)))
     if query:
-        q = query.strip().lower()
-        result = [r for r in result if q in r.staff.name.lower() or q in r.staff.email.lower()]
+        words = query.strip().lower()
+        stmt = stmt.where(or_(func.lower(StaffMember.name).contains(words, autoescape=True),
+                              func.lower(StaffMember.email).contains(words, autoescape=True)))
     if state:
-        result = [r for r in result if r.state == state]
-    return result
+        stmt = stmt.where(state_of() == state)
+    return stmt
 
 
 def unconfirmed_writes(staff_id: int | None = None) -> dict[int, int]:
@@ -72,11 +82,49 @@ def unconfirmed_writes(staff_id: int | None = None) -> dict[int, int]:
     return dict(db.session.execute(stmt.group_by(ExchangeLink.staff_id)).all())
 
 
-def counts(all_rows: list[Row]) -> dict[str, int]:
+def rows(state: str | None = None, query: str | None = None, page: int = 1, per_page: int | None = PER_PAGE,
+         since: datetime | None = None) -> list[Row]:
+    """One page of the tab, ordered by name; `since`: only rows whose state changed after that moment."""
+    stmt = _listed(state, query).order_by(StaffMember.name, StaffMember.id)
+    if since is not None:
+        stmt = stmt.where(MailboxState.updated_at > since)
+    if per_page:
+        stmt = stmt.offset((max(page, 1) - 1) * per_page).limit(per_page)
+    unconfirmed = unconfirmed_writes()
+    return [Row(staff, mailbox, unconfirmed.get(staff.id, 0)) for staff, mailbox in db.session.execute(stmt)]
+
+
+def matching(state: str | None = None, query: str | None = None) -> int:
+    inner = _listed(state, query).with_only_columns(StaffMember.id).subquery()
+    return db.session.execute(db.select(func.count()).select_from(inner)).scalar()
+
+
+def counts() -> dict[str, int]:
+    """Staff per state, over everyone (one GROUP BY)."""
     found = {s: 0 for s in MAILBOX_STATES}
-    for r in all_rows:
-        found[r.state] = found.get(r.state, 0) + 1
+    expr = state_of()
+    stmt = _listed().with_only_columns(expr, func.count()).group_by(expr)
+    for key, n in db.session.execute(stmt):
+        found[key] = found.get(key, 0) + n
     return found
+
+
+def cursor() -> datetime | None:
+    """Where the live refresh starts next time: the newest state change, but never later than 10 s ago — a
+    transaction stamps updated_at when it flushes and may commit a little later, so the last seconds are sent
+    again (a row sent twice is harmless, one never sent is not)."""
+    newest = db.session.execute(db.select(func.max(MailboxState.updated_at))).scalar()
+    return min(newest, utcnow() - timedelta(seconds=10)) if newest else None
+
+
+def live(found: dict[str, int]) -> bool:
+    """The page polls quickly while anything imports, waits out throttling, or applies a confirmed emptying."""
+    if any(found.get(s) for s in LIVE_STATES):
+        return True
+    if not found.get("needs_confirmation"):
+        return False
+    stmt = _listed("needs_confirmation").where(MailboxState.confirmed_empty_at.is_not(None))
+    return any(Row(staff, m).confirmed for staff, m in db.session.execute(stmt))
 
 
 def ago(when: datetime | None, now: datetime | None = None) -> str:
