@@ -74,5 +74,5 @@ def create_app(config: dict | None = None) -> Flask:
     def too_many(_e):
         return render_template("errors/429.html"), 429
 
-    logging.getLogger("portal").setLevel(getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO))
+    logging.getLogger("portal").setLevel(getattr(logging, app.config["LOG_LEVEL"], logging.INFO))
     return app

@@ -76,9 +76,7 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         secret_key = secret_key or _dev_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
         keys = keys or _dev_secret(instance, "encryption_key", lambda: Fernet.generate_key().decode())
     db_url = env.get("SUNDIAL_DATABASE_URL") or f"sqlite:///{instance / 'sundial.db'}"
-    from .ops.settings import ops_config
-
-    return ops_config(env) | {
+    return ops_settings(env) | {
         "ENV_MODE": mode,
         "SECRET_KEY": secret_key,
         # Comma-separated Fernet keys, newest first: the first encrypts, all decrypt (rotation).
@@ -115,6 +113,44 @@ def load_config(instance_path: str, env: dict | None = None) -> dict:
         "RQ_ASYNC": env_bool(env, "SUNDIAL_RQ_ASYNC", True),
         **sync_settings(env),
     }
+
+
+def _addresses(value: str) -> list[str]:
+    return [a.strip() for a in value.split(",") if a.strip()]
+
+
+def ops_settings(env) -> dict:
+    """Operations (README "Operations"): health, metrics, logs, alerts, the connection doctor."""
+    return {
+        # /readyz: a worker, scheduler or listener whose heartbeat is older than this is not ready (O1).
+        "READY_HEARTBEAT_SECONDS": env_number(env, "SUNDIAL_READY_HEARTBEAT_SECONDS", 45.0, float, minimum=1),
+        "WORKER_TTL_SECONDS": env_number(env, "SUNDIAL_WORKER_TTL_SECONDS", 35, minimum=20),
+        # Addresses that see /readyz details without signing in (the supervisor on this host).
+        "OPS_DETAIL_ADDRESSES": _addresses(env.get("SUNDIAL_OPS_DETAIL_ADDRESSES", "127.0.0.1,::1")),
+        # /metrics: a bearer token, or one of these addresses (none by default) (O2).
+        "METRICS_TOKEN": env.get("SUNDIAL_METRICS_TOKEN", ""),
+        "METRICS_ADDRESSES": _addresses(env.get("SUNDIAL_METRICS_ADDRESSES", "")),
+        # O3: "json" for JSON lines, "text" for human-readable lines.
+        "LOG_FORMAT": env_choice(env, "SUNDIAL_LOG_FORMAT", "text", ("text", "json")),
+        "LOG_LEVEL": env_choice(env, "SUNDIAL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        # O4: admins are emailed; this URL (optional) gets a JSON POST per alert.
+        "ALERT_WEBHOOK_URL": env.get("SUNDIAL_ALERT_WEBHOOK_URL", ""),
+        # O5: the whole connection doctor stops after this many seconds.
+        "DOCTOR_TIMEOUT_SECONDS": env_number(env, "SUNDIAL_DOCTOR_TIMEOUT_SECONDS", 60.0, float, minimum=1),
+        # S13: the server's build is read again this often (and after every Authorize).
+        "EXCHANGE_BUILD_CHECK_HOURS": env_number(env, "SUNDIAL_EXCHANGE_BUILD_CHECK_HOURS", 24.0, float, minimum=1),
+    }
+
+
+def env_choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (any case); anything else stops start-up."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} is {raw!r}; use one of {', '.join(choices)}.")
 
 
 def sync_settings(env) -> dict:

@@ -14,14 +14,14 @@ from ..ews_soap import probe
 from ..ews_soap.errors import AuthenticationFailed, EwsError
 from ..extensions import db
 from ..models import AuditEvent, StaffMember, utcnow
-from .queues import get_queue
+from .queues import enqueue
 
 log = logging.getLogger("portal.jobs")
 JOB_ID = "exchange-build-check"
 
 
 def due(integ) -> bool:
-    hours = float(current_app.config.get("EXCHANGE_BUILD_CHECK_HOURS", 24))
+    hours = float(current_app.config["EXCHANGE_BUILD_CHECK_HOURS"])
     return integ.build_checked_at is None or integ.build_checked_at <= utcnow() - timedelta(hours=hours)
 
 
@@ -30,11 +30,7 @@ def enqueue_if_due() -> bool:
     integ = integration_ready()
     if integ is None or not due(integ):
         return False
-    queue = get_queue("sync")  # it talks to Exchange: the sync class (never in front of exports)
-    job = queue.fetch_job(JOB_ID)
-    if job is not None and job.get_status(refresh=True) in ("queued", "started", "scheduled", "deferred"):
-        return False
-    queue.enqueue("portal.jobs.build_check.run", job_id=JOB_ID, job_timeout=180)
+    enqueue("build_check")  # it talks to Exchange: the sync class, never in front of exports; one at a time
     return True
 
 

@@ -29,6 +29,7 @@ SPECS: dict[str, JobSpec] = {
     "export": JobSpec("export", "portal.jobs.export.export_appointment", "export-{0}", 300, retried=True),
     "notify": JobSpec("notify", "portal.jobs.notify.deliver", "notify-{0}", 60, once=False),
     "alert_check": JobSpec("default", "portal.ops.alerts.evaluate_job", "alerts-check", 60),
+    "build_check": JobSpec("sync", "portal.jobs.build_check.run", "exchange-build-check", 180),
     "safety_net": JobSpec("default", "portal.jobs.safety_net.tick", "safety-net-{0}", 120, once=False),
 }
 QUEUE_NAMES = ("sync", "export", "notify", "default")

@@ -1,6 +1,6 @@
 """Operations (SPEC O1–O6): health and readiness, metrics, logs, alerts, the connection doctor.
 
-Kept light: portal.config imports portal.ops.settings, so nothing heavy is imported here.
+Kept light: nothing heavy is imported here.
 """
 from __future__ import annotations
 

@@ -131,8 +131,8 @@ def install(app) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
-    root.addHandler(make_handler(app.config.get("LOG_FORMAT", "text")))
-    root.setLevel(getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO))
+    root.addHandler(make_handler(app.config["LOG_FORMAT"]))
+    root.setLevel(getattr(logging, app.config["LOG_LEVEL"], logging.INFO))
     from ..ews_soap.observe import add_observer
 
     add_observer(log_ews)

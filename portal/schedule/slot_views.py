@@ -30,6 +30,8 @@ def propose(service: Service | None, location: Location | None, staff: list[Staf
     now = now or utcnow()
     tz = ZoneInfo(location.timezone)
     after = now
+    if start_day is not None and not 1900 <= start_day.year <= 2999:  # R5: no search from an absurd date
+        return {"slots": [], "sentence": "Choose a date between 1900 and 2999 to see free times."}
     if start_day is not None:
         after = max(now, datetime.combine(start_day, time(0), tz).astimezone(UTC))
     people = staff or staff_at(location)

@@ -75,8 +75,8 @@ def _scaled(scale: float) -> dict:
 def scale_jobs(monkeypatch_setattr, scale: float) -> None:
     """Sundial's own waits outside the listener, scaled like everything else (monkeypatch.setattr or setattr):
     the jobs' back-off, and the 30 s Sundial assumes when a 503/429 or ErrorServerBusy names no wait."""
+    from portal.engine import record
     from portal.ews_soap import errors, transport
-    from portal.jobs import record
 
     monkeypatch_setattr(transport, "DEFAULT_RETRY_AFTER", transport.DEFAULT_RETRY_AFTER * scale)
     monkeypatch_setattr(errors, "DEFAULT_BACKOFF_SECONDS", errors.DEFAULT_BACKOFF_SECONDS * scale)

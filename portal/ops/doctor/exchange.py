@@ -22,7 +22,7 @@ def run_doctor(sample: int = 5, clock: Clock | None = None) -> Report:
     if integ is None or not integ.server_url:
         skip(report, "dns", "Exchange is not configured yet: fill in the Configuration tab first.")
         return report
-    clock = clock or Clock(float(current_app.config.get("DOCTOR_TIMEOUT_SECONDS", 25)))
+    clock = clock or Clock(float(current_app.config["DOCTOR_TIMEOUT_SECONDS"]))
     url, ca = integ.server_url, integ.ca_cert_pem or None
     host, port, secure = net.target(url)
     vals = {"host": host, "port": port, "svc": integ.username, "svc_name": integ.username.split("@")[0]}

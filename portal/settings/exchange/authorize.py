@@ -71,7 +71,7 @@ def staff_to_sync() -> list[StaffMember]:
 def staff_sample(limit: int | None = None) -> tuple[list[str], int]:
     """The staff mailboxes Authorize opens (S6, G5), and how many staff take appointments. A bounded sample,
     spread over the whole list rather than its first few, so one odd mailbox cannot fail Authorize."""
-    limit = limit or int(current_app.config.get("EXCHANGE_PROBE_SAMPLE", 10))
+    limit = limit or int(current_app.config["EXCHANGE_PROBE_SAMPLE"])
     emails = [s.email for s in staff_to_sync() if s.mailbox_state is None or not s.mailbox_state.excluded]
     if len(emails) <= limit:
         return emails, len(emails)
@@ -163,6 +163,7 @@ def save_authorized(integ: ExchangeIntegration, values: dict, new_password: str 
     integ.tls_end_point = result.tls_end_point
     integ.authorized_by_id = current_user.id
     integ.authorized_at = utcnow()
+    integ.build_checked_at = integ.authorized_at  # S13: Authorize just read the build; the daily check counts from here
     if changed:
         audit.record("settings_changed", audit.describe_changes(changed))
     reach = reach_sentence(result)
