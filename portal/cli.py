@@ -27,7 +27,9 @@ def worker(queues: str | None, burst: bool, with_scheduler: bool):
                                f"{', '.join(QUEUE_NAMES)}")
     prepare_worker_process(current_app)
     click.echo(f"worker on queues {', '.join(names)}" + (" with RQ's scheduler" if with_scheduler else ""))
-    work_through_outages(lambda: SundialWorker([get_queue(n) for n in names], connection=redis_connection()),
+    ttl = current_app.config["WORKER_TTL_SECONDS"]  # an idle worker beats every ttl - 15 s: /readyz reads it (O1)
+    work_through_outages(lambda: SundialWorker([get_queue(n) for n in names], connection=redis_connection(),
+                                               worker_ttl=ttl),
                          redis_connection(), burst=burst, with_scheduler=with_scheduler)
 
 

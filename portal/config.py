@@ -124,7 +124,7 @@ def ops_settings(env) -> dict:
     return {
         # /readyz: a worker, scheduler or listener whose heartbeat is older than this is not ready (O1).
         "READY_HEARTBEAT_SECONDS": env_number(env, "SUNDIAL_READY_HEARTBEAT_SECONDS", 45.0, float, minimum=1),
-        "WORKER_TTL_SECONDS": env_number(env, "SUNDIAL_WORKER_TTL_SECONDS", 35, minimum=20),
+        "WORKER_TTL_SECONDS": env_number(env, "SUNDIAL_WORKER_TTL_SECONDS", 25, minimum=16),
         # Addresses that see /readyz details without signing in (the supervisor on this host).
         "OPS_DETAIL_ADDRESSES": _addresses(env.get("SUNDIAL_OPS_DETAIL_ADDRESSES", "127.0.0.1,::1")),
         # /metrics: a bearer token, or one of these addresses (none by default) (O2).

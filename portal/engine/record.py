@@ -131,7 +131,10 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         db.session.commit()
     except TRANSIENT as exc:
         db.session.rollback()
-        requeue(_record_transient(staff_id, exc.sentence))
+        if exc.mailbox_state:  # one mailbox moving or its database down (S8): its own state, the usual back-off
+            _record_error(staff_id, exc.sentence, exc.mailbox_state)
+        else:
+            requeue(_record_transient(staff_id, exc.sentence))
     except EwsError as exc:
         db.session.rollback()
         _record_error(staff_id, exc.sentence, exc.mailbox_state or "error")

@@ -21,8 +21,10 @@ JOB_ID = "exchange-build-check"
 
 
 def due(integ) -> bool:
+    """Once a day, counted from the last check or else from Authorize (which read the build itself)."""
+    last = integ.build_checked_at or integ.authorized_at
     hours = float(current_app.config["EXCHANGE_BUILD_CHECK_HOURS"])
-    return integ.build_checked_at is None or integ.build_checked_at <= utcnow() - timedelta(hours=hours)
+    return last is not None and last <= utcnow() - timedelta(hours=hours)
 
 
 def enqueue_if_due() -> bool:

@@ -35,11 +35,10 @@ def doctor(sample: int):
 def scheduler():
     """Run RQ's scheduler alone (deploy/systemd/sundial-scheduler.service): moves delayed jobs to their queues.
     Workers run one too; a lock per queue in Redis lets one at a time work, so either may stop."""
-    from rq.scheduler import RQScheduler
-
     from ..jobs.queues import QUEUE_NAMES, redis_connection
+    from ..jobs.worker import SundialScheduler
 
-    RQScheduler(list(QUEUE_NAMES), connection=redis_connection()).work()
+    SundialScheduler(list(QUEUE_NAMES), connection=redis_connection()).work()
 
 
 def register(app) -> None:

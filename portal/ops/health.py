@@ -3,8 +3,8 @@
 Heartbeats are read where the processes already write them:
 - RQ workers register in Redis with `last_heartbeat` and the queues they listen to (idle workers beat every
   worker_ttl - 15 s, a worker running a job every 30 s);
-- RQ's scheduler holds `rq:scheduler-lock:<queue>` and resets its expiry to interval + 60 s on every loop, so
-  the remaining TTL tells when it last beat;
+- Sundial's RQ scheduler holds `rq:scheduler-lock:<queue>` and renews its expiry (worker.SCHEDULER_LOCK_TTL) every second,
+  so the remaining TTL tells when it last beat;
 - the notification listener refreshes `sundial:listener:alive:<owner>` on every pass of its main loop.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 # Queue classes (fixed for every process): each needs at least one live worker on all of its queues.
 QUEUE_CLASSES = {"sync": ("sync",), "fast": ("export", "notify", "default")}
 SCHEDULER_LOCK = "rq:scheduler-lock:{}"
-SCHEDULER_LOCK_TTL = 61  # RQ's scheduler: interval (1 s) + 60
 LISTENER_ALIVE = "sundial:listener:alive:*"
 
 
@@ -65,6 +64,7 @@ def _worker_checks(conn, max_age: float, now: datetime) -> list[Check]:
 
 def _scheduler(conn, max_age: float) -> Check:
     from ..jobs.queues import QUEUE_NAMES
+    from ..jobs.worker import SCHEDULER_LOCK_TTL  # Sundial's scheduler renews its lock to this every second
 
     stale = []
     for q in QUEUE_NAMES:

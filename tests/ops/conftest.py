@@ -32,7 +32,11 @@ class Processes:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
-        proc.wait(10)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # a warm shutdown still finishing its job: stop it now
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))

@@ -42,7 +42,8 @@ def test_o6_units_start_the_same_commands_as_make_run():
     web = exec_start("sundial-web.service")
     assert web[0] == "gunicorn" and web[-1] == "wsgi:app"
     run_sh = (ROOT / "scripts" / "run.sh").read_text()
-    assert "sundial listener" in run_sh and "gunicorn" in run_sh and '"wsgi:app"' in run_sh
+    assert "sundial listener" in run_sh and "gunicorn" in run_sh and "wsgi:app" in run_sh
+    assert "sundial worker --queues sync" in run_sh and "sundial worker --queues export,notify,default" in run_sh
     wanted = (UNITS / "sundial.target").read_text()
     for unit in ("sundial-web", "sundial-worker@sync", "sundial-worker@fast", "sundial-scheduler", "sundial-listener"):
         assert f"{unit}.service" in wanted
