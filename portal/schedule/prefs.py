@@ -51,6 +51,24 @@ def localtime(value: datetime | None, tz_name: str, fmt: str = "%Y-%m-%d %H:%M %
     return "" if value is None else value.astimezone(ZoneInfo(tz_name or "UTC")).strftime(clock_format(fmt))
 
 
+def admin_zone() -> str:
+    """The zone admin logs are shown in (P9): the viewer's preference, else their own staff zone, else UTC."""
+    staff = getattr(current_user, "staff", None) if getattr(current_user, "is_authenticated", False) else None
+    return viewer_zone(getattr(staff, "timezone", None) or "UTC")
+
+
+@bp.app_template_global("log_zone")
+def log_zone() -> str:
+    """{{ log_zone() }} — the zone name admin logs are labelled with."""
+    return admin_zone()
+
+
+@bp.app_template_filter("logtime")
+def logtime(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    """{{ e.at|logtime('%d %b %H:%M:%S') }} — a stored UTC time in the viewer's zone and clock, zone labelled."""
+    return localtime(value, admin_zone(), fmt + " %Z")
+
+
 @bp.route("/account/preferences", methods=["GET", "POST"])
 @login_required
 def preferences():

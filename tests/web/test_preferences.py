@@ -49,3 +49,19 @@ def test_p9_a_preferred_zone_relabels_the_appointment_page(client, world, admin_
     bad = client.post("/account/preferences", data={"timezone": "Mars/Olympus", "clock": "24"})
     assert bad.status_code == 200 and "Not a valid choice" in bad.get_data(as_text=True)
     assert db.session.get(User, admin_user.id).timezone == "Europe/London"  # nothing applied
+
+
+def test_p9_admin_logs_follow_the_viewers_zone_and_clock_and_say_which(client, world, admin_user):
+    from datetime import UTC, datetime
+
+    from portal.models import AuditEvent
+
+    db.session.add(AuditEvent(at=datetime(2026, 7, 1, 14, 5, 9, tzinfo=UTC), user_id=admin_user.id,
+                              action="settings_changed", detail="P9 probe"))
+    db.session.commit()
+    login(client, admin_user)
+    page = client.get("/settings/integrations/exchange/audit").get_data(as_text=True)
+    assert "When (UTC)" in page and "01 Jul 2026 14:05:09 UTC" in page  # no preference: UTC, labelled
+    client.post("/account/preferences", data={"timezone": "America/New_York", "clock": "12"})
+    page = client.get("/settings/integrations/exchange/audit").get_data(as_text=True)
+    assert "When (America/New_York)" in page and "01 Jul 2026 10:05:09 AM EDT" in page
