@@ -55,6 +55,8 @@ class GroupRunner(threading.Thread):
         self._pending_group: Group | None = None
         self._skip_until: dict[Target, float] = {}  # mailboxes whose subscription failed, retried later
         self._caught_up: set[Target] = set()  # mailboxes whose first catch-up this runner has enqueued
+        self._trailing: set[Target] = set()  # catch-ups the debounce deferred (flushed once healthy again)
+        self._trailing_lock = threading.Lock()
 
     # ---- control, called from the listener's main thread
     def stop(self) -> None:
@@ -98,9 +100,30 @@ class GroupRunner(threading.Thread):
         reason = f"listener catch-up: {why}"
         if first:
             self.trigger.trigger_many([t.staff_id for t in first], reason)
-        again = [t.staff_id for t in targets if t not in first]
+        again = [t for t in targets if t not in first]
         if again:
-            self.trigger.catch_up_many(again, reason, self.settings.catch_up_debounce_seconds)
+            deferred = set(self.trigger.catch_up_many([t.staff_id for t in again], reason,
+                                                      self.settings.catch_up_debounce_seconds) or ())
+            with self._trailing_lock:
+                self._trailing.update(t for t in again if t.staff_id in deferred)
+
+    def stable_for(self) -> float:
+        """Seconds this runner has been receiving without a failure (0 while failing); runners override."""
+        return 0.0
+
+    def flush_if_stable(self) -> None:
+        """Called by the listener's main loop: once the connection has been healthy for
+        `catch_up_stable_seconds`, the catch-ups the debounce deferred run (SPEC R4: a change made during an
+        outage arrives within a minute of its end), each mailbox at most once per `catch_up_min_gap_seconds`."""
+        if not self._trailing or self.stable_for() < self.settings.catch_up_stable_seconds:
+            return
+        with self._trailing_lock:
+            pending = list(self._trailing)
+        waiting = set(self.trigger.flush_trailing([t.staff_id for t in pending], "listener catch-up: connection "
+                                                  "healthy again", self.settings.catch_up_min_gap_seconds,
+                                                  self.settings.catch_up_debounce_seconds))
+        with self._trailing_lock:
+            self._trailing.difference_update(t for t in pending if t.staff_id not in waiting)
 
     def _notify(self, target: Target | None, events: int = 1) -> None:
         if target is not None:

@@ -2,6 +2,9 @@
 
 - Leases: a group of mailboxes is listened to by exactly one process. `SET key owner NX PX ttl` takes it,
   a compare-and-renew script keeps it, a crashed process's lease simply expires and another takes it.
+- A listener that died on this machine (kill -9, OOM) is known dead at once: its owner name carries host and pid,
+  so a process on the same host takes its leases and forgets its liveness without waiting for them to expire
+  (a restarted listener resumes in a second, not after the 30 s lease; SPEC R4). Another host's still expire.
 - Liveness: every process refreshes `alive:<owner>`; each aims at its fair share ceil(groups / live
   processes), so two processes split the groups and a survivor takes over the rest.
 - SyncTrigger: a notification only enqueues the incremental sync of that mailbox, deduplicated: while an
@@ -13,7 +16,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger("portal.listener")
@@ -38,6 +44,13 @@ if cur == ARGV[1] then
 end
 return 0
 """
+_STEAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
@@ -57,6 +70,7 @@ class Coordinator:
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._steal = redis.register_script(_STEAL)
 
     def _lease(self, group_key: str) -> str:
         return f"{self.prefix}:lease:{group_key}"
@@ -69,14 +83,24 @@ class Coordinator:
 
     def live_processes(self) -> int:
         names = list(self.redis.scan_iter(match=f"{self.prefix}:alive:*", count=100))
-        return max(1, len(names))
+        dead = [n for n in names if dead_here(_text(n).rsplit(":alive:", 1)[-1])]
+        if dead:  # a crashed peer on this host: it counts for nothing, so the survivor takes its whole share now
+            self.redis.delete(*dead)
+        return max(1, len(names) - len(dead))
 
     def fair_share(self, n_groups: int) -> int:
         return math.ceil(n_groups / self.live_processes()) if n_groups else 0
 
     def acquire(self, group_key: str) -> bool:
         """Take a free lease (SET NX PX semantics), or keep one this process already holds."""
-        return bool(self._acquire(keys=[self._lease(group_key)], args=[self.owner, self.lease_ms]))
+        key = self._lease(group_key)
+        if self._acquire(keys=[key], args=[self.owner, self.lease_ms]):
+            return True
+        holder = _text(self.redis.get(key))
+        if holder and dead_here(holder) and self._steal(keys=[key], args=[holder, self.owner, self.lease_ms]):
+            log.info("group %s: taken over from %s, which is no longer running on this host", group_key, holder)
+            return True
+        return False
 
     def renew(self, group_key: str) -> bool:
         return bool(self._renew(keys=[self._lease(group_key)], args=[self.owner, self.lease_ms]))
@@ -87,6 +111,27 @@ class Coordinator:
     def owner_of(self, group_key: str) -> str | None:
         value = self.redis.get(self._lease(group_key))
         return value.decode() if isinstance(value, bytes) else value
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
+def dead_here(owner: str) -> bool:
+    """True when `owner` (host:pid:nonce, see Listener) names a process of this host that no longer runs. Any
+    doubt (another host, a foreign name, a pid that is reused or not ours to signal) counts as alive: then the
+    lease simply expires."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def choose_groups(wanted: list[str], held: set[str], share: int, acquire: Callable[[str], bool]) -> tuple[set, set]:
@@ -164,6 +209,7 @@ class SyncTrigger:
         window_ms = max(int(debounce_s * 1000), 1)
         key = f"{self.prefix}:catch-up:{staff_id}"
         if self.redis.set(key, "1", nx=True, px=window_ms):
+            self.redis.set(f"{key}:ran", f"{time.time():.3f}", px=window_ms)
             return self.trigger(staff_id, reason)
         remaining_ms = max(self.redis.pttl(key), 1)
         if self.redis.set(f"{key}:trailing", "1", nx=True, px=remaining_ms):
@@ -173,8 +219,31 @@ class SyncTrigger:
         self.coalesced += 1
         return False
 
-    def catch_up_many(self, staff_ids, reason: str, debounce_s: float) -> int:
-        return sum(1 for s in staff_ids if self.catch_up(s, reason, debounce_s))
+    def catch_up_many(self, staff_ids, reason: str, debounce_s: float) -> list[int]:
+        """The debounced catch-up of each mailbox; returns those deferred to a trailing run."""
+        return [s for s in staff_ids if not self.catch_up(s, reason, debounce_s)]
+
+    def flush_trailing(self, staff_ids, reason: str, min_gap_s: float, debounce_s: float) -> list[int]:
+        """The connection is healthy again (R4): a deferred trailing catch-up runs now rather than at its
+        window's end, if this mailbox's last catch-up ran at least `min_gap_s` ago — so a connection that fails
+        again and again still costs at most one catch-up per mailbox per `min_gap_s` (G9), and the end of an
+        outage is caught up within about `min_gap_s`, not the whole window. Returns the mailboxes still
+        waiting for their gap; one whose trailing run already happened is done."""
+        waiting, now = [], time.time()
+        window_ms = max(int(debounce_s * 1000), 1)
+        for staff_id in staff_ids:
+            key = f"{self.prefix}:catch-up:{staff_id}"
+            if not self.redis.exists(f"{key}:trailing"):
+                continue
+            ran = self.redis.get(f"{key}:ran")
+            if ran is not None and now - float(ran) < min_gap_s:
+                waiting.append(staff_id)
+                continue
+            self.redis.delete(f"{key}:trailing")
+            self.redis.set(key, "1", px=window_ms)  # this run opens the next window
+            self.redis.set(f"{key}:ran", f"{now:.3f}", px=window_ms)
+            self.trigger(staff_id, reason)  # promotes the scheduled trailing run to now (same job id)
+        return waiting
 
 
 def rq_trigger(redis, prefix: str = PREFIX) -> SyncTrigger:

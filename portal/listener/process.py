@@ -140,6 +140,8 @@ class Listener:
                 self.runners.pop(key)
                 self._start(key)
                 continue
+            with self.app.app_context():
+                runner.flush_if_stable()
             if getattr(runner, "_aborter", None) is None:
                 continue
             with self.app.app_context():  # the catch-up syncs it owes are enqueued from here

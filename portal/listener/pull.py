@@ -29,6 +29,7 @@ class PullRunner(GroupRunner):
         super().__init__(*a, **kw)
         self.subs: dict[Target, object] = {}  # mailbox → Subscription (with its current watermark)
         self._refusals: Counter = Counter()
+        self._ok_since = 0.0  # the first complete round after the last failed one
 
     def loop(self) -> None:
         session = self.session_factory()
@@ -41,9 +42,15 @@ class PullRunner(GroupRunner):
                 if self.stopped:
                     return
                 if not self._skipped(target) and not self._poll_one(session, target):
+                    self._ok_since = 0.0
                     break  # the server is unreachable or throttling: the whole round waits
+            else:
+                self._ok_since = self._ok_since or time.monotonic()
             self.last_data = time.monotonic()
             self.stop_event.wait(max(0.0, self._interval() - (time.monotonic() - started)))
+
+    def stable_for(self) -> float:
+        return time.monotonic() - self._ok_since if self._ok_since else 0.0
 
     def _interval(self) -> float:
         if self.group.key.startswith("pull:fallback"):

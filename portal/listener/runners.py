@@ -81,6 +81,10 @@ class StreamRunner(GroupRunner):
         if self._owed and self._aborter is not None and opened and time.monotonic() - opened >= grace:
             self._settle_owed()
 
+    def stable_for(self) -> float:
+        opened = self._opened_at
+        return time.monotonic() - opened if opened and self._aborter is not None and not self._owed else 0.0
+
     def watchdog_abort(self) -> None:
         """The listener's watchdog: the open stream owes keep-alives and sent none. Counts as a failure."""
         self._stalled = True

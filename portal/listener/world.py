@@ -31,6 +31,10 @@ class ListenerSettings:
     # At most one catch-up sync per mailbox per window (the first runs at once, a trailing one at the window's
     # end); five minutes, the safety net's default interval: more often adds requests, not freshness.
     catch_up_debounce_seconds: float = 300.0
+    # ...but once the connection has been healthy this long, a deferred catch-up runs at once (R4), each mailbox
+    # at most once per min gap: ≤ 1.5 catch-up syncs per mailbox per minute on a flapping connection (G9).
+    catch_up_stable_seconds: float = 15.0
+    catch_up_min_gap_seconds: float = 40.0
     max_per_group: int = 200
     connection_limit: int | None = None  # None: the version's HangingConnectionLimit
 

@@ -119,7 +119,11 @@ class RecordingTrigger:
         return len(staff_ids)
 
     def catch_up_many(self, staff_ids, reason, debounce_s):
-        return self.trigger_many(staff_ids, reason)
+        self.trigger_many(staff_ids, reason)
+        return []  # none deferred
+
+    def flush_trailing(self, staff_ids, reason, min_gap_s, debounce_s):
+        return []
 
     def staff(self, reason_part=""):
         return sorted(s for s, r in self.calls if reason_part in r)

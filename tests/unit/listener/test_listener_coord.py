@@ -149,3 +149,32 @@ def test_g9_catch_up_syncs_are_debounced_per_mailbox_and_the_last_one_is_kept(r,
     time.sleep(1.6)  # a quiet window: the next one runs at once again
     assert trigger.catch_up(5, "again", debounce_s=0.5)
     assert now == [5, 6, 5]
+
+
+def test_r4_g9_a_deferred_catch_up_runs_once_the_connection_is_healthy_not_at_the_windows_end(r, prefix):
+    """R4 after G9: a connection that failed twice in the debounce window owes a trailing catch-up at the
+    window's end (5 minutes by default); once healthy again it runs as soon as the mailbox's last catch-up is
+    `min_gap_s` old — and never more often than that, however often the connection flaps."""
+    import time
+
+    statuses, now, later = {}, [], []
+
+    def enqueue(staff_id, reason):
+        job = FakeJob(f"j{len(now)}")
+        now.append((staff_id, reason))
+        statuses[job.id] = "finished"
+        return job
+
+    trigger = SyncTrigger(r, enqueue, statuses.get, prefix=prefix,
+                          enqueue_later=lambda staff_id, reason, delay: later.append((staff_id, delay)))
+    assert trigger.catch_up(7, "dropped", debounce_s=300)
+    assert trigger.catch_up_many([7, 8], "dropped again", debounce_s=300) == [7]  # 8: its first, runs now
+    assert later and later[0][0] == 7 and later[0][1] > 250  # the trailing run, five minutes away
+    assert trigger.flush_trailing([7], "healthy", min_gap_s=0.3, debounce_s=300) == [7]  # too soon after the last
+    assert [s for s, _ in now] == [7, 8]
+    time.sleep(0.35)
+    assert trigger.flush_trailing([7, 8], "healthy", min_gap_s=0.3, debounce_s=300) == []  # 8 owed nothing
+    assert now[-1] == (7, "healthy") and len(now) == 3
+    assert trigger.flush_trailing([7], "healthy", min_gap_s=0.3, debounce_s=300) == []  # nothing owed twice
+    assert len(now) == 3
+    assert trigger.catch_up_many([7], "dropped once more", debounce_s=300) == [7]  # the flush opened a window

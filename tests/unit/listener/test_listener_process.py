@@ -151,3 +151,53 @@ def test_g2_a_connection_silent_past_the_heartbeat_timeout_is_reopened_with_catc
     runner = next(iter(one.runners.values()))
     assert runner.stats["dropped"] >= 1
     assert one.trigger.staff("connection dropped")[:3] == [0, 1, 2]
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # reaped: this pid names no process now
+    return proc.pid
+
+
+def test_r4_a_listener_killed_on_this_host_is_taken_over_at_once_not_after_its_lease(env):
+    """R4: the supervisor restarts a killed listener within a second; waiting out the dead one's 30 s lease
+    (its owner name says host and pid) would leave Outlook changes unseen for that long."""
+    import socket
+
+    host = socket.gethostname()
+    dead = f"{host}:{_dead_pid()}:abc123"
+    slow = ListenerSettings(**{**SETTINGS.__dict__, "lease_ms": 60_000})
+    ghost = env(dead, Worldly())
+    ghost.settings = slow
+    ghost.coord.lease_ms = 60_000
+    ghost.step()
+    keys = sorted(ghost.runners)
+    assert keys and all(ghost.coord.owner_of(k) == dead for k in keys)
+    ghost.crash()  # kill -9: leases (60 s) and liveness left behind
+    heir = env(f"{host}:{__import__('os').getpid()}:def456", Worldly())
+    heir.step()
+    assert sorted(heir.runners) == keys  # the whole share at once: the dead peer no longer counts as live
+    assert all(heir.coord.owner_of(k) == heir.owner for k in keys)
+
+
+def test_r4_a_live_or_remote_listener_keeps_its_lease(env):
+    """Only a pid that is gone on this very host frees a lease early: a peer elsewhere (or one still running
+    here) keeps its groups until its lease lapses."""
+    import os
+    import socket
+
+    from portal.listener.coord import dead_here
+
+    assert not dead_here(f"elsewhere.example:{_dead_pid()}:x")
+    assert not dead_here(f"{socket.gethostname()}:{os.getppid()}:x")
+    assert not dead_here("one")
+    assert dead_here(f"{socket.gethostname()}:{_dead_pid()}:x")
+    remote = env(f"elsewhere.example:{_dead_pid()}:x", Worldly())
+    remote.step()
+    keys = sorted(remote.runners)
+    remote.crash()
+    heir = env(f"{socket.gethostname()}:{os.getpid()}:y", Worldly())
+    heir.step()
+    assert not heir.runners and all(heir.coord.owner_of(k) == remote.owner for k in keys)

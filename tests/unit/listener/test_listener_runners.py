@@ -161,3 +161,48 @@ def test_g2_one_mailbox_that_cannot_subscribe_does_not_silence_its_group(runner_
     assert runner.stats["mailbox_errors"] == 1
     fake_session.streams[0].items.put(changed(sub_of(runner, "c@example.com")))
     assert wait_for(lambda: recorder.staff("notification") == [3])
+
+
+def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is_healthy(fake_session):
+    """A connection dropped again within the debounce window defers its catch-ups (G9); the listener's main loop
+    flushes them once the new connection has been healthy for `catch_up_stable_seconds` (R4), not before."""
+    import time
+    from dataclasses import replace
+
+    from listener_fakes import RecordingTrigger
+
+    class Deferring(RecordingTrigger):
+        def __init__(self):
+            super().__init__()
+            self.flushed: list[list[int]] = []
+
+        def catch_up_many(self, staff_ids, reason, debounce_s):
+            return list(staff_ids)  # every one falls in its window: a trailing run, minutes away
+
+        def flush_trailing(self, staff_ids, reason, min_gap_s, debounce_s):
+            self.flushed.append(sorted(staff_ids))
+            return []
+
+    trigger = Deferring()
+    settings = replace(SETTINGS, catch_up_stable_seconds=0.4)
+    runner = StreamRunner(Group("streaming:default:1:0", "streaming", MEMBERS), lambda: fake_session, trigger,
+                          settings)
+    runner.start()
+    try:
+        wait_for(lambda: fake_session.streams)
+        assert wait_for(lambda: trigger.staff("new subscription") == [1, 2, 3])  # the first ones run at once
+        fake_session.streams[0].items.put(ConnectionResetError("peer reset"))
+        assert wait_for(lambda: len(fake_session.streams) == 2)
+        wait_for(lambda: runner._aborter is not None)
+        runner.settle_if_open(0.0)  # the new connection is open: what it owes is settled (and deferred)
+        assert wait_for(lambda: len(runner._trailing) == 3)
+        runner.flush_if_stable()
+        assert trigger.flushed == []  # not yet healthy long enough
+        time.sleep(0.5)
+        runner.flush_if_stable()
+        assert trigger.flushed == [[1, 2, 3]] and not runner._trailing
+        runner.flush_if_stable()
+        assert trigger.flushed == [[1, 2, 3]]  # once
+    finally:
+        runner.stop()
+        runner.join(2)
