@@ -201,20 +201,24 @@ def verdict(driver, system, app, faults) -> dict:
             if sid == staff_id and titles.get(subject) != start:
                 lost.append(f"Outlook event {subject} is {titles.get(subject)} in Sundial, {start} in Exchange")
     by_end = sorted(faults, key=lambda f: f[2])
-    worst, late = 0.0, []
     t0 = by_end[0][1] if by_end else 0.0
+    delays = []
     for c in driver.changes:
         if c.arrived_at is not None:
             ended = [f for f in by_end if f[2] <= c.arrived_at]
-            since = max([c.made_at] + [f[2] for f in ended[-1:]])
-            delay = c.arrived_at - since
-            worst = max(worst, delay)
-            if delay > BOUND:  # name what it waited for, so a late change can be explained from the report
-                during = [f"{n} at {s - t0:+.0f}..{e - t0:+.0f} s" for n, s, e in faults
-                          if e >= c.made_at - 35 and s <= c.arrived_at]
-                late.append(f"{c.kind} in {c.mailbox} made at {c.made_at - t0:+.0f} s, arrived "
-                            f"{c.arrived_at - t0:+.0f} s ({delay:.0f} s); faults around it: {'; '.join(during)}")
-    return {"duplicates": duplicates, "lost": sorted(set(lost)), "worst": worst, "late": late}
+            delays.append((c.arrived_at - max([c.made_at] + [f[2] for f in ended[-1:]]), c))
+
+    def explain(delay, c):  # what a slow change waited for, so it can be diagnosed from the report alone
+        during = [f"{n} at {s - t0:+.0f}..{e - t0:+.0f} s" for n, s, e in faults
+                  if e >= c.made_at - 35 and s <= c.arrived_at]
+        return (f"{c.kind} in {c.mailbox} made at {c.made_at - t0:+.0f} s, arrived {c.arrived_at - t0:+.0f} s "
+                f"({delay:.0f} s); last faults before it arrived: {'; '.join(during[-4:]) or 'none'}")
+
+    delays.sort(key=lambda d: -d[0])
+    worst = delays[0][0] if delays else 0.0
+    late = [explain(d, c) for d, c in delays if d > BOUND]
+    slowest = [explain(d, c) for d, c in delays[:3]]
+    return {"duplicates": duplicates, "lost": sorted(set(lost)), "worst": worst, "late": late, "slowest": slowest}
 
 
 def main() -> int:
@@ -287,6 +291,7 @@ def report(args, driver, faults, result, wall, tmp) -> int:
              f"- verdict: {'PASS' if ok else 'FAIL'}", ""]
     lines += [f"  duplicate: {d}" for d in result["duplicates"][:10]] + [f"  lost: {x}" for x in result["lost"][:10]]
     lines += [f"  late: {x}" for x in result.get("late", [])[:10]]
+    lines += ["", "slowest changes:"] + [f"  {x}" for x in result.get("slowest", [])]
     lines += [f"  http: {x}" for x in driver.http_errors[:10]] + [f"  anomaly: {x}" for x in driver.anomalies[:10]]
     text = "\n".join(lines)
     print(text, flush=True)
