@@ -49,7 +49,7 @@ def staff_calendars(staff: list[StaffMember], utc_start: datetime, utc_end: date
     """Slot-finder input for `staff`: working hours and busy intervals (appointments + blocking absences).
     Two column-only queries (no ORM objects): the booking form asks this on every change."""
     ids = [s.id for s in staff]
-    lo, hi = utc_start - timedelta(days=1), utc_end + timedelta(days=1)
+    lo, hi = utc_start, utc_end + timedelta(days=1)  # a slot starting before utc_end may end up to a day later
     busy: dict[int, list] = defaultdict(list)
     appts = db.session.execute(
         db.select(appointment_staff.c.staff_id, Appointment.start, Appointment.end)
