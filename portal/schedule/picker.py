@@ -25,10 +25,11 @@ PICKER_SHOWN = 30
 
 @dataclass
 class Picker:
-    choices: list[tuple[int, str]] = field(default_factory=list)  # chosen first, then matches
+    choices: list[tuple[int, str]] = field(default_factory=list)  # chosen first, then the other matches
     total: int = 0  # matches of the search (everyone when there is no search)
-    shown: int = 0  # matches shown (besides the chosen ones)
+    shown: int = 0  # matches on the list (chosen or not)
     q: str = ""
+    others: int = 0  # the last `others` choices are the matches not chosen
 
     @property
     def sentence(self) -> str:
@@ -36,12 +37,12 @@ class Picker:
 
 
 def picker_sentence(total: int, shown: int, q: str) -> str:
-    what = f"match “{q}”" if q else "in all"
     if total == 0:
         return f"Nobody matches “{q}”." if q else "Nobody to choose yet."
     if shown < total:
-        return f"Showing {shown} of {total:,} ({what}): type a name to find others."
-    return f"{total:,} {what}." if q else ""
+        return (f"Showing {shown} of {total:,} matches for “{q}”: type more to narrow." if q else
+                f"Showing {shown} of {total:,}: type a name to find others.")
+    return f"{total:,} match{'es' if total == 1 else ''} “{q}”." if q else ""
 
 
 def search_text(raw: str | None) -> str:
@@ -57,7 +58,7 @@ def staff_picker(q: str, chosen: list[int], current: set[int] | None = None, lim
     """Who may be booked: staff who take appointments (and whoever is already on the appointment being edited)."""
     own = staff_choices_for_user()
     if own is not None:  # self-service: only themselves
-        return Picker([(s.id, s.name) for s in own], len(own), len(own), "")
+        return Picker([(s.id, s.name) for s in own], len(own), len(own), "", len(own))
     ex, current = db.session.execute, current or set()
     kept = []
     if chosen:
@@ -68,10 +69,15 @@ def staff_picker(q: str, chosen: list[int], current: set[int] | None = None, lim
         kept.sort(key=lambda r: order[r[0]])
     cond = [StaffMember.takes_appointments.is_(True)] + ([_staff_filter(q)] if q else [])
     total = ex(db.select(func.count(StaffMember.id)).where(*cond)).scalar_one()
-    skip = [i for i, _ in kept]
-    matches = ex(db.select(StaffMember.id, StaffMember.name).where(*cond, StaffMember.id.not_in(skip or [0]))
+    matches = ex(db.select(StaffMember.id, StaffMember.name).where(*cond)
                  .order_by(StaffMember.name, StaffMember.id).limit(limit)).all()
-    return Picker([(i, n) for i, n in kept] + [(i, n) for i, n in matches], total, len(matches), q)
+    return _picker([(i, n) for i, n in kept], [(i, n) for i, n in matches], total, q)
+
+
+def _picker(kept: list[tuple[int, str]], matches: list[tuple[int, str]], total: int, q: str) -> Picker:
+    skip = {i for i, _ in kept}
+    others = [(i, label) for i, label in matches if i not in skip]
+    return Picker(kept + others, total, len(matches), q, len(others))
 
 
 def client_label(name: str, email: str | None) -> str:
@@ -87,10 +93,10 @@ def client_picker(q: str, chosen: list[int], limit: int = PICKER_SHOWN) -> Picke
         kept.sort(key=lambda r: order[r[0]])
     cond = [client_search(q)] if q else []
     total = ex(db.select(func.count(Client.id)).where(*cond)).scalar_one()
-    skip = [r[0] for r in kept]
-    matches = ex(db.select(Client.id, Client.name, Client.email).where(*cond, Client.id.not_in(skip or [0]))
+    matches = ex(db.select(Client.id, Client.name, Client.email).where(*cond)
                  .order_by(Client.name, Client.id).limit(limit)).all()
-    return Picker([(i, client_label(n, e)) for i, n, e in [*kept, *matches]], total, len(matches), q)
+    return _picker([(i, client_label(n, e)) for i, n, e in kept], [(i, client_label(n, e)) for i, n, e in matches],
+                   total, q)
 
 
 @bp.route("/appointments/choices")
@@ -98,7 +104,7 @@ def client_picker(q: str, chosen: list[int], limit: int = PICKER_SHOWN) -> Picke
 def picker_choices():
     """JSON for the pickers' search as you type: ?kind=staff|clients&q=…&chosen=<id>… → the first matches
     (not the chosen ones, which the form keeps) and the sentence."""
-    kind = request.args.get("kind")
+    kind = request.args.get("kind", "staff")
     q = search_text(request.args.get("q"))
     chosen = [int(i) for i in request.args.getlist("chosen") if i.isdigit()][:200]
     if kind == "staff":
@@ -107,5 +113,5 @@ def picker_choices():
         p = client_picker(q, chosen)
     else:
         return jsonify(error="kind must be staff or clients"), 400
-    items = p.choices[len(p.choices) - p.shown:] if p.shown else []
+    items = p.choices[len(p.choices) - p.others:] if p.others else []
     return jsonify(items=[{"id": i, "label": label} for i, label in items], total=p.total, sentence=p.sentence)
