@@ -15,7 +15,7 @@ from ..notifications import notify_appointment
 from ..validators import plausible_day
 from . import bp
 from .forms import AppointmentForm
-from .picker import Picker, client_picker, search_text, staff_picker
+from .picker import PICKER_SHOWN, Picker, client_picker, search_text, staff_picker
 from .prefs import twelve_hour
 from .self_service import own_only, self_service
 from .slot_views import propose
@@ -35,12 +35,16 @@ def _fill_choices(form: AppointmentForm) -> None:
                              ex(db.select(Location.id, Location.name, Location.timezone).order_by(Location.name))]
 
 
-def _fill_people(form: AppointmentForm, appt: Appointment | None = None) -> dict[str, Picker]:
+def _fill_people(form: AppointmentForm, appt: Appointment | None = None, listing: bool = True) -> dict[str, Picker]:
     """Staff and clients: the chosen ones and the first matches of each picker's search (picker.py), never
-    everyone; the same choices validate a POST."""
+    everyone. A POST is validated against the chosen ones alone (`listing` False); the matches are added only
+    when the form is shown again."""
     current = {s.id for s in appt.staff} if appt else set()
-    pickers = {"staff": staff_picker(search_text(request.values.get("staff_q")), form.staff.data or [], current),
-               "clients": client_picker(search_text(request.values.get("clients_q")), form.clients.data or [])}
+    limit = PICKER_SHOWN if listing else 0
+    pickers = {"staff": staff_picker(search_text(request.values.get("staff_q")), form.staff.data or [], current,
+                                     limit=limit),
+               "clients": client_picker(search_text(request.values.get("clients_q")), form.clients.data or [],
+                                        limit=limit)}
     form.staff.choices, form.clients.choices = pickers["staff"].choices, pickers["clients"].choices
     return pickers
 
@@ -168,7 +172,8 @@ def book_appointment():
     _viewer_clock(form)
     if request.method == "GET":
         _prefill(form)
-    pickers = _fill_people(form)
+    listing = request.method == "GET" or _finding()
+    pickers = _fill_people(form, listing=listing)
     errors: list[str] = []
     if not _finding() and form.validate_on_submit():
         own_only(form.staff.data)
@@ -183,6 +188,8 @@ def book_appointment():
             after_commit(appt, messages)
             flash(f"Booked {appt.service.name} for {', '.join(c.name for c in appt.clients)}.", "success")
             return redirect(_week_url(appt))
+    if not listing:
+        pickers = _fill_people(form)
     return render_template("schedule/form.html", form=form, errors=errors, appt=None, pickers=pickers,
                            proposals=_proposals(form)), 422 if errors else 200
 
@@ -211,7 +218,8 @@ def edit_appointment(appointment_id: int):
         form.staff.data = [s.id for s in appt.staff]
         form.clients.data = [c.id for c in appt.clients]
         form.notes.data = appt.notes
-    pickers = _fill_people(form, appt)
+    listing = request.method == "GET" or _finding()
+    pickers = _fill_people(form, appt, listing=listing)
     errors: list[str] = []
     if not _finding() and form.validate_on_submit():
         own_only(form.staff.data)
@@ -232,6 +240,8 @@ def edit_appointment(appointment_id: int):
             after_commit(appt, messages)
             flash("Appointment updated." if kinds else "Nothing changed.", "success" if kinds else "info")
             return redirect(_week_url(appt))
+    if not listing:
+        pickers = _fill_people(form, appt)
     return render_template("schedule/form.html", form=form, errors=errors, appt=appt, pickers=pickers,
                            proposals=_proposals(form)), 422 if errors else 200
 

@@ -67,6 +67,8 @@ def staff_picker(q: str, chosen: list[int], current: set[int] | None = None, lim
                          StaffMember.takes_appointments.is_(True) | StaffMember.id.in_(current or [0]))).all()
         order = {i: n for n, i in enumerate(chosen)}
         kept.sort(key=lambda r: order[r[0]])
+    if not limit:  # a POST being validated: the chosen ones are the choices
+        return Picker([(i, n) for i, n in kept], 0, 0, q, 0)
     cond = [StaffMember.takes_appointments.is_(True)] + ([_staff_filter(q)] if q else [])
     total = ex(db.select(func.count(StaffMember.id)).where(*cond)).scalar_one()
     matches = ex(db.select(StaffMember.id, StaffMember.name).where(*cond)
@@ -91,6 +93,8 @@ def client_picker(q: str, chosen: list[int], limit: int = PICKER_SHOWN) -> Picke
         kept = ex(db.select(Client.id, Client.name, Client.email).where(Client.id.in_(chosen))).all()
         order = {i: n for n, i in enumerate(chosen)}
         kept.sort(key=lambda r: order[r[0]])
+    if not limit:
+        return Picker([(i, client_label(n, e)) for i, n, e in kept], 0, 0, q, 0)
     cond = [client_search(q)] if q else []
     total = ex(db.select(func.count(Client.id)).where(*cond)).scalar_one()
     matches = ex(db.select(Client.id, Client.name, Client.email).where(*cond)
