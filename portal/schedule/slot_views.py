@@ -61,7 +61,7 @@ def _search(people, length: timedelta, after: datetime, joint: bool) -> list:
     slots); only when it does not, the rest of the HORIZON in one more load: at most four queries."""
     found: list = []
     for lo, hi in ((after, after + timedelta(days=1)), (after + timedelta(days=1), after + HORIZON)):
-        calendars = staff_calendars(people, lo, hi)
+        calendars = staff_calendars(people, lo, hi, longest=length)
         if joint:
             found += find_joint_slots(calendars, length, lo, hi, limit=SHOWN - len(found))
         else:
