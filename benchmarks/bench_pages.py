@@ -42,10 +42,21 @@ def admin_sql(sql: str) -> None:
 
 
 def pages(first: int, n: int) -> dict[str, tuple[str, str, dict | None]]:
+    from tests.web.org_scale import week_start
+
     ex = "/settings/integrations/exchange"
+    monday = week_start().date().isoformat()  # the seeded appointments fill this week's working days
     return {
+        "Today (admin's landing page)": ("GET", "/day", None),
+        "day view (a busy day)": ("GET", f"/day?location=1&date={monday}", None),
         "week view": ("GET", f"/schedule?staff={first}", None),
+        "calendar live poll": ("GET", "/schedule/changes", None),
         "booking form": ("GET", f"/appointments/new?staff={first}", None),
+        "booking form, anyone at the location": ("GET", f"/appointments/new?location=1&date={monday}", None),
+        "booking form, staff search (no JS)": ("POST", "/appointments/new", {
+            "find": "staff", "staff_q": "staff009", "staff_q_shown": "", "service": "1", "location": "1"}),
+        "picker search as you type (JSON)": ("GET", "/appointments/choices?kind=clients&q=client12", None),
+        "free slots (JSON)": ("GET", f"/appointments/slots?service=1&location=1&staff={first}", None),
         "booking POST": ("POST", "/appointments/new", {
             "service": "1", "location": "1", "date": f"{datetime.now(UTC).year + 2}-01-{1 + n % 28:02d}",
             "time": f"{6 + n // 28:02d}:00", "staff": [str(first)], "clients": ["1"], "notes": ""}),
@@ -53,6 +64,9 @@ def pages(first: int, n: int) -> dict[str, tuple[str, str, dict | None]]:
         "User Accounts search": ("GET", f"{ex}/accounts?q=staff0099", None),
         "User Accounts live refresh": ("GET", f"{ex}/accounts/states.json", None),
         "staff list": ("GET", "/admin/staff", None),
+        "staff search": ("GET", "/admin/staff?q=staff0099", None),
+        "client list": ("GET", "/admin/clients", None),
+        "client search": ("GET", "/admin/clients?q=client99", None),
         "outbox": ("GET", "/settings/notifications/outbox", None),
         "activity": ("GET", f"{ex}/accounts/{first}/activity", None),
     }

@@ -98,16 +98,21 @@ def _prepared(cal: StaffCalendar):
     return cal.hours, ZoneInfo(cal.tz), _merged(cal.busy)
 
 
-def _slots_in(prepared, length, after, until, step) -> list[tuple[datetime, datetime]]:
-    hours, tz, (starts, ends) = prepared
+def _starts(hours, tz: ZoneInfo, length, after, until, step) -> list[tuple[datetime, datetime]]:
+    """Every (start, end) inside working hours, busy time not considered."""
     found = []
     day, last = after.astimezone(tz).date(), until.astimezone(tz).date()
     while day <= last:
         span = hours[day.weekday()]
         if span:
-            found += _day_slots(day, span, tz, length, step, after, until, starts, ends)
+            found += _day_starts(day, span, tz, length, step, after, until)
         day += timedelta(days=1)
     return found
+
+
+def _slots_in(prepared, length, after, until, step) -> list[tuple[datetime, datetime]]:
+    hours, tz, (starts, ends) = prepared
+    return [(s, e) for s, e in _starts(hours, tz, length, after, until, step) if _is_free(starts, ends, s, e)]
 
 
 def staff_slots(cal: StaffCalendar, length: timedelta, after: datetime, until: datetime,
@@ -116,7 +121,7 @@ def staff_slots(cal: StaffCalendar, length: timedelta, after: datetime, until: d
     return _slots_in(_prepared(cal), length, after, until, step)
 
 
-def _day_slots(day, span, tz, length, step, after, until, starts, ends):
+def _day_starts(day, span, tz, length, step, after, until):
     out = []
     wall, close = datetime.combine(day, span[0]), datetime.combine(day, span[1])
     close_utc = datetime.combine(day, span[1], tz).astimezone(UTC)  # a skipped closing time reads as after
@@ -128,29 +133,52 @@ def _day_slots(day, span, tz, length, step, after, until, starts, ends):
         e = s + length
         if e > close_utc:
             break
-        if _is_free(starts, ends, s, e):
-            out.append((s, e))
+        out.append((s, e))
     return out
 
 
 def find_slots(calendars: list[StaffCalendar], length: timedelta, after: datetime, until: datetime,
-               limit: int | None = None, step: timedelta = timedelta(minutes=15)) -> list[Slot]:
+               limit: int | None = None, step: timedelta = timedelta(minutes=15),
+               named: int | None = None) -> list[Slot]:
     """Free slots for any of `calendars` ("any staff member at this location"), earliest first.
 
-    Each slot names every staff member free for all of it; `limit` cuts the list after that many starts. The
-    search walks the window one day at a time and stops as soon as `limit` starts are found.
+    Each slot names every staff member free for all of it (the first `named` of them when given: at 1,000 staff
+    the form shows a few names, not everyone); `limit` cuts the list after that many starts. The
+    search walks the window one day at a time, earliest start first, and stops as soon as `limit` starts are
+    found. Staff sharing a zone and working hours share their candidate starts (computed once), so a location
+    of 1,000 staff costs a busy-time lookup per staff member and start, not a wall-clock conversion.
     """
-    prepared = [(cal.staff_id, _prepared(cal)) for cal in calendars]
-    by_start: dict[tuple[datetime, datetime], list[int]] = {}
+    groups: dict[tuple, list[int]] = {}
+    for n, cal in enumerate(calendars):
+        groups.setdefault((cal.hours, ZoneInfo(cal.tz)), []).append(n)
+    merged: dict[int, tuple[list[datetime], list[datetime]]] = {}  # busy time merged when first asked
+
+    def free_at(n: int, s: datetime, e: datetime) -> bool:
+        if n not in merged:
+            merged[n] = _merged(calendars[n].busy)
+        return _is_free(*merged[n], s, e)
+
+    found: list[Slot] = []
     window = after
-    while window < until and not (limit and len(by_start) >= limit):
+    while window < until and not (limit and len(found) >= limit):
         window_end = min(window + timedelta(days=1), until)
-        for staff_id, prep in prepared:
-            for pair in _slots_in(prep, length, window, window_end, step):
-                by_start.setdefault(pair, []).append(staff_id)
+        candidates: dict[tuple[datetime, datetime], list[int]] = {}
+        for (hours, tz), members in groups.items():
+            for pair in _starts(hours, tz, length, window, window_end, step):
+                candidates.setdefault(pair, []).extend(members)
+        for s, e in sorted(candidates):
+            free = []
+            for n in sorted(candidates[(s, e)]):
+                if free_at(n, s, e):
+                    free.append(n)
+                    if named and len(free) >= named:
+                        break
+            if free:
+                found.append(Slot(s, e, tuple(calendars[n].staff_id for n in free)))
+                if limit and len(found) >= limit:
+                    break
         window = window_end
-    pairs = sorted(by_start)[:limit] if limit else sorted(by_start)
-    return [Slot(s, e, tuple(by_start[(s, e)])) for s, e in pairs]
+    return found
 
 
 def find_joint_slots(calendars: list[StaffCalendar], length: timedelta, after: datetime, until: datetime,

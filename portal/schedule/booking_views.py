@@ -15,8 +15,9 @@ from ..notifications import notify_appointment
 from ..validators import plausible_day
 from . import bp
 from .forms import AppointmentForm
+from .picker import PICKER_SHOWN, Picker, client_picker, search_text, staff_picker
 from .prefs import twelve_hour
-from .self_service import own_only, self_service, staff_choices_for_user
+from .self_service import own_only, self_service
 from .slot_views import propose
 
 
@@ -25,24 +26,38 @@ def changes_of(appt: Appointment) -> list[AppointmentChange]:
                               .order_by(AppointmentChange.id)).scalars().all()
 
 
-def _fill_choices(form: AppointmentForm, appt: Appointment | None = None) -> None:
-    """Columns, not ORM rows: at 1,000 staff and clients, building (and eager-loading) every object was most of
-    the form's time."""
+def _fill_choices(form: AppointmentForm) -> None:
+    """Services and locations: columns, not ORM rows (building every object was most of the form's time)."""
     ex = db.session.execute
     form.service.choices = [(i, f"{name} · {minutes} min") for i, name, minutes in
                             ex(db.select(Service.id, Service.name, Service.duration_minutes).order_by(Service.name))]
     form.location.choices = [(i, f"{name} · {tz}") for i, name, tz in
                              ex(db.select(Location.id, Location.name, Location.timezone).order_by(Location.name))]
+
+
+def _fill_people(form: AppointmentForm, appt: Appointment | None = None, listing: bool = True) -> dict[str, Picker]:
+    """Staff and clients: the chosen ones and the first matches of each picker's search (picker.py), never
+    everyone. A POST is validated against the chosen ones alone (`listing` False); the matches are added only
+    when the form is shown again."""
     current = {s.id for s in appt.staff} if appt else set()
-    people = staff_choices_for_user()
-    if people:
-        form.staff.choices = [(s.id, s.name) for s in people if s.takes_appointments or s.id in current]
-    else:
-        form.staff.choices = [(i, name) for i, name, takes in ex(db.select(
-            StaffMember.id, StaffMember.name, StaffMember.takes_appointments).order_by(StaffMember.name))
-            if takes or i in current]
-    form.clients.choices = [(i, f"{name} · {email}" if email else name) for i, name, email in
-                            ex(db.select(Client.id, Client.name, Client.email).order_by(Client.name, Client.id))]
+    limit = PICKER_SHOWN if listing else 0
+    pickers = {"staff": staff_picker(search_text(request.values.get("staff_q")), form.staff.data or [], current,
+                                     limit=limit),
+               "clients": client_picker(search_text(request.values.get("clients_q")), form.clients.data or [],
+                                        limit=limit)}
+    form.staff.choices, form.clients.choices = pickers["staff"].choices, pickers["clients"].choices
+    return pickers
+
+
+def _finding() -> bool:
+    """The no-JavaScript search: a picker's Find button (or a search typed but not yet run, then Enter or
+    Book) posts the form to show the matches, booking nothing."""
+    if request.method != "POST":
+        return False
+    form = request.form
+    return form.get("find") in ("staff", "clients") or any(
+        f"{name}_q_shown" in form and search_text(form.get(f"{name}_q")) != search_text(form.get(f"{name}_q_shown"))
+        for name in ("staff", "clients"))
 
 
 def local_start(day: date, at: time, tz_name: str) -> datetime:
@@ -157,8 +172,10 @@ def book_appointment():
     _viewer_clock(form)
     if request.method == "GET":
         _prefill(form)
+    listing = request.method == "GET" or _finding()
+    pickers = _fill_people(form, listing=listing)
     errors: list[str] = []
-    if form.validate_on_submit():
+    if not _finding() and form.validate_on_submit():
         own_only(form.staff.data)
         try:
             appt = book(**_form_values(form), actor=current_user)
@@ -171,7 +188,9 @@ def book_appointment():
             after_commit(appt, messages)
             flash(f"Booked {appt.service.name} for {', '.join(c.name for c in appt.clients)}.", "success")
             return redirect(_week_url(appt))
-    return render_template("schedule/form.html", form=form, errors=errors, appt=None,
+    if not listing:
+        pickers = _fill_people(form)
+    return render_template("schedule/form.html", form=form, errors=errors, appt=None, pickers=pickers,
                            proposals=_proposals(form)), 422 if errors else 200
 
 
@@ -188,7 +207,7 @@ def edit_appointment(appointment_id: int):
         flash("This appointment is cancelled; it can no longer be changed.", "info")
         return redirect(url_for("schedule.appointment", appointment_id=appt.id))
     form = AppointmentForm(obj=None)
-    _fill_choices(form, appt)
+    _fill_choices(form)
     _viewer_clock(form)
     if request.method == "GET":
         start = appt.start.astimezone(ZoneInfo(appt.location.timezone))
@@ -199,8 +218,10 @@ def edit_appointment(appointment_id: int):
         form.staff.data = [s.id for s in appt.staff]
         form.clients.data = [c.id for c in appt.clients]
         form.notes.data = appt.notes
+    listing = request.method == "GET" or _finding()
+    pickers = _fill_people(form, appt, listing=listing)
     errors: list[str] = []
-    if form.validate_on_submit():
+    if not _finding() and form.validate_on_submit():
         own_only(form.staff.data)
         before, old_staff = _snapshot(appt), list(appt.staff)
         try:
@@ -219,7 +240,9 @@ def edit_appointment(appointment_id: int):
             after_commit(appt, messages)
             flash("Appointment updated." if kinds else "Nothing changed.", "success" if kinds else "info")
             return redirect(_week_url(appt))
-    return render_template("schedule/form.html", form=form, errors=errors, appt=appt,
+    if not listing:
+        pickers = _fill_people(form, appt)
+    return render_template("schedule/form.html", form=form, errors=errors, appt=appt, pickers=pickers,
                            proposals=_proposals(form)), 422 if errors else 200
 
 

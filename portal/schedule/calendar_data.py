@@ -45,11 +45,13 @@ def overlaps_busy(appt: Appointment, absences: list[ExternalAbsence], blocking: 
     return any(ab.free_busy in blocking and ab.start < appt.end and ab.end > appt.start for ab in absences)
 
 
-def staff_calendars(staff: list[StaffMember], utc_start: datetime, utc_end: datetime) -> list[StaffCalendar]:
-    """Slot-finder input for `staff`: working hours and busy intervals (appointments + blocking absences).
+def staff_calendars(staff: list[StaffMember], utc_start: datetime, utc_end: datetime,
+                    longest: timedelta = timedelta(days=1)) -> list[StaffCalendar]:
+    """Slot-finder input for `staff`: working hours and busy intervals (appointments + blocking absences) that
+    can touch a slot starting in [utc_start, utc_end) and lasting at most `longest`.
     Two column-only queries (no ORM objects): the booking form asks this on every change."""
     ids = [s.id for s in staff]
-    lo, hi = utc_start - timedelta(days=1), utc_end + timedelta(days=1)
+    lo, hi = utc_start, utc_end + longest
     busy: dict[int, list] = defaultdict(list)
     appts = db.session.execute(
         db.select(appointment_staff.c.staff_id, Appointment.start, Appointment.end)

@@ -14,10 +14,11 @@ from ..extensions import db
 from ..models import ExchangeIntegration, ExchangeLink, ExternalAbsence, Location, SyncActivity, utcnow
 from . import bp
 from .calendar_data import change_cursor
-from .day import build_day, staff_at
+from .day import StaffPage, build_day, staff_page
 from .self_service import can_book
 from .views import forbidden
 
+DAY_COLUMNS = 20  # staff columns a page (P1 at 1,000 staff: a page of columns, searchable, never all of them)
 NOT_YOUR_LOCATION = "{name} is not one of your locations; staff members see the day view of their own locations."
 
 
@@ -62,10 +63,15 @@ def day():
         return render_template("schedule/no_staff.html"), 200
     when = _day(location.timezone)
     everyone = current_user.is_admin or request.args.get("everyone") == "1"  # staff: their own day first
+    q = " ".join((request.args.get("q") or "").split())[:100]
     cursor = change_cursor()  # before the reads: a change in between shows on the first poll
-    columns = build_day(location, when, staff_at(location, None if everyone else staff), utcnow())
+    if everyone:
+        shown = staff_page(location, q, request.args.get("page", 1, type=int), DAY_COLUMNS)
+    else:
+        shown = StaffPage([staff], 1, 1, 1, 1)
+    columns = build_day(location, when, shown.members, utcnow())
     return render_template("schedule/day.html", location=location, locations=choices, day=when,
-                           columns=columns, everyone=everyone, hours=range(24), cursor=cursor,
+                           columns=columns, everyone=everyone, hours=range(24), cursor=cursor, q=q, shown=shown,
                            prev=when - timedelta(days=1), next=when + timedelta(days=1),
                            bookable={c.member.id for c in columns if can_book(c.member)})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,7 +18,7 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from ..auth.forms import EMAIL_SHAPE
 from ..booking.slots import WEEKDAYS, HoursError, parse_span
@@ -39,8 +40,25 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+class ManyOptionsSelect(Select):
+    """A select rendered in one pass: WTForms' option-by-option rendering took 35 ms for 1,000 services (the
+    booking form at 1,000 staff). Same markup for plain (value, label) choices."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        flags = getattr(field, "flags", {})
+        for k in self.validation_attrs:
+            if getattr(flags, k, False) and k not in kwargs:
+                kwargs[k] = True
+        chosen = field.data
+        options = "".join(
+            f'<option {"selected " if field.coerce(value) == chosen else ""}value="{escape(value)}">'
+            f"{escape(label)}</option>" for value, label in field.choices)
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
+
+
 class AppointmentForm(FlaskForm):
-    service = SelectField("Service", coerce=int, validators=[InputRequired()])
+    service = SelectField("Service", coerce=int, validators=[InputRequired()], widget=ManyOptionsSelect())
     location = SelectField("Location", coerce=int, validators=[InputRequired()])
     date = DateField("Date", validators=[DataRequired(), plausible_date])
     # P9: 24-hour by default; "2:30 PM" is accepted too (the first format is the one shown, set per viewer).

@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
@@ -72,8 +73,10 @@ def test_a2_c2_admin_books_and_staff_sees_it(live_server, browser_page, screensh
     page.select_option("#service", str(seeded["service_id"]))
     page.fill("#date", seeded["today"].isoformat())
     page.fill("#time", "12:15")
-    page.fill("input[data-filter=clients]", "james.smith1@")
-    assert page.locator("#clients li:visible").count() == 1  # the filter narrows 200 clients to one
+    page.fill("input[data-picker-search=clients]", "james.smith1@")
+    # the server search (picker.py) narrows 200 clients to one as you type
+    expect(page.locator("#clients li")).to_have_count(1)
+    assert "1 match" in page.locator("[data-picker=clients] [data-picker-count]").inner_text()
     page.check("#clients li:has-text('james.smith1@') input")
     assert page.is_checked(f"#staff input[value='{seeded['staff_id']}']")  # prefilled from ?staff=
     screenshot(page, "03-booking-form")
@@ -129,7 +132,7 @@ def test_s1_g6_settings_pages_and_a_dst_week(live_server, browser_page, screensh
     screenshot(page, "09-settings-notifications-staff")
 
     page.goto(f"{base}/appointments/new?staff={seeded['staff_id']}&date={seeded['today'].isoformat()}&time=07:15")
-    page.fill("input[data-filter=clients]", "mary.smith")
+    page.fill("input[data-picker-search=clients]", "mary.smith")
     page.check("#clients li:has-text('mary.smith2@') input")
     page.click("button:has-text('Book appointment')")
     page.wait_for_url(re.compile(r".*/(day|schedule)\b.*"))

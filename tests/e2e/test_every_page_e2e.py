@@ -18,7 +18,8 @@ from webtools import endpoint_url  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-NOT_PAGES = {"static", "schedule.changes", "schedule.slots", "exchange_settings.account_states",
+NOT_PAGES = {"static", "schedule.changes", "schedule.slots", "schedule.picker_choices",
+             "exchange_settings.account_states",
              "ops.healthz", "ops.readyz", "ops.metrics"}  # JSON and plain-text machine endpoints (O1, O2)
 STAFF_PAGES = {"schedule.home", "schedule.day", "schedule.week", "schedule.appointment", "schedule.absence"}
 

@@ -43,7 +43,8 @@ REDIRECTS = {"auth.login": "schedule.day", "schedule.home": "schedule.day",
              "settings.index": "settings.integrations"}
 # GETs that are not HTML pages: endpoint → content type.
 NOT_PAGES = {"static": "text/css", "exchange_settings.account_states": "application/json",
-             "schedule.changes": "application/json", "schedule.slots": "application/json"}
+             "schedule.changes": "application/json", "schedule.slots": "application/json",
+             "schedule.picker_choices": "application/json"}
 
 APP, PAIRS = url_map_pairs()
 GETS = [e for m, e in PAIRS if m == "GET" and (m, e) not in MACHINE]

@@ -12,7 +12,7 @@ from portal.models import ExchangeIntegration
 
 # GET endpoints that are not pages (no base.html): written here, everything else must show the banner.
 NOT_PAGES = {"static", "exchange_settings.account_states", "ops.healthz", "ops.readyz", "ops.metrics",
-             "schedule.changes", "schedule.slots"}  # JSON and machine endpoints
+             "schedule.changes", "schedule.slots", "schedule.picker_choices"}  # JSON and machine endpoints
 
 _, PAIRS = url_map_pairs()
 PAGES = [e for m, e in PAIRS if m == "GET" and e not in NOT_PAGES]

@@ -30,8 +30,19 @@ def counted():
 def pages(first_staff: int, hour: int) -> dict[str, tuple[str, str, dict | None]]:
     day = (week_start()).date()
     return {
+        "Today": ("GET", "/day", None),
+        "day view": ("GET", f"/day?location=1&date={day.isoformat()}", None),
+        "day view, second page": ("GET", f"/day?location=1&date={day.isoformat()}&page=2", None),
         "week": ("GET", f"/schedule?staff={first_staff}", None),
+        "calendar live poll": ("GET", "/schedule/changes", None),
         "booking form": ("GET", f"/appointments/new?staff={first_staff}", None),
+        "booking form, anyone at the location": ("GET", f"/appointments/new?location=1&date={day.isoformat()}", None),
+        "booking form, staff search without JS": ("POST", "/appointments/new", {
+            "find": "staff", "staff_q": "staff0000", "staff_q_shown": "", "service": "1", "location": "1",
+            "staff": [str(first_staff)], "clients": ["1"]}),
+        "picker search (JSON)": ("GET", "/appointments/choices?kind=staff&q=staff&chosen=1", None),
+        "free slots (JSON)": ("GET", "/appointments/slots?service=1&location=1", None),
+        "edit form": ("GET", "/appointments/1/edit", None),
         "booking POST": ("POST", "/appointments/new", {
             "service": "1", "location": "1", "date": day.replace(year=day.year + 1).isoformat(),
             "time": f"{hour:02d}:00", "staff": [str(first_staff)], "clients": ["1"], "notes": ""}),
@@ -39,6 +50,9 @@ def pages(first_staff: int, hour: int) -> dict[str, tuple[str, str, dict | None]
         "user accounts search": ("GET", "/settings/integrations/exchange/accounts?q=staff0000", None),
         "live refresh": ("GET", "/settings/integrations/exchange/accounts/states.json", None),
         "staff list": ("GET", "/admin/staff", None),
+        "staff search": ("GET", "/admin/staff?q=staff00", None),
+        "client list": ("GET", "/admin/clients", None),
+        "client search": ("GET", "/admin/clients?q=client", None),
         "outbox": ("GET", "/settings/notifications/outbox", None),
         "activity": ("GET", f"/settings/integrations/exchange/accounts/{first_staff}/activity", None),
     }
