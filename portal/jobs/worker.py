@@ -288,7 +288,9 @@ def work_through_outages(make_worker, conn, burst: bool = False, with_scheduler:
             worker.work(burst=burst, with_scheduler=with_scheduler)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             log.warning("the worker lost Redis (%s)", exc)
-        if burst or worker._stop_requested:  # a memory-guard stop too: the process exits, its supervisor restarts it
+        # Asked to stop (SIGTERM/SIGINT: RQ stops an idle worker without setting _stop_requested) or the memory
+        # guard's stop: the process exits, and its supervisor starts a fresh one where that is wanted.
+        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
             return
         log.warning("the worker stopped after an error; a fresh one starts once Redis answers")
         time.sleep(1.0)
