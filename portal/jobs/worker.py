@@ -18,9 +18,9 @@ import uuid
 
 import redis
 from rq import Worker
+from rq.scheduler import RQScheduler
 from rq.utils import now as now_utc
 from rq.worker import WorkerStatus
-from rq.scheduler import RQScheduler
 
 from ..supervisor import die_with_parent
 
