@@ -179,11 +179,13 @@ class JobHeartbeat(threading.Thread):
         self.worker, self.job = worker, job
         self.done = threading.Event()
         self.started = time.monotonic()
+        self.beats = 0
 
     def run(self) -> None:
         while not self.done.wait(self.worker.job_monitoring_interval):
             elapsed = time.monotonic() - self.started
             try:
+                self.beats += 1
                 self.worker.set_current_job_working_time(elapsed)
                 self.worker.maintain_heartbeats(self.job)
             except Exception as exc:  # noqa: BLE001 - Redis away: the main loop deals with it after the job
@@ -233,7 +235,8 @@ class WarmWorker(SundialWorker):
         finally:
             self._job_in_hand = None
             beat.stop()
-            self.set_current_job_working_time(0)
+            if beat.beats:  # a short job never set it (RQ resets it to 0 before each job)
+                self.set_current_job_working_time(0)
         self.set_state(WorkerStatus.IDLE)
         self.jobs_done += 1
         self.guard_memory()
