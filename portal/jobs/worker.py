@@ -184,6 +184,8 @@ class JobHeartbeat(threading.Thread):
     def run(self) -> None:
         while not self.done.wait(self.worker.job_monitoring_interval):
             elapsed = time.monotonic() - self.started
+            if self.done.is_set() or self.worker.execution is None:  # the job just ended: nothing to renew
+                break
             try:
                 self.beats += 1
                 self.worker.set_current_job_working_time(elapsed)
