@@ -153,7 +153,7 @@ def test_r4_sigterm_stops_an_idle_worker_at_once(r4_world, fork):
 
         assert wait_until(idle, 60)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        assert proc.wait(30) == 0  # within the supervisor's and systemd's grace, even on a loaded machine
         assert "a fresh one starts" not in proc.stdout.read()
     finally:
         if proc.poll() is None:
