@@ -18,18 +18,23 @@ def worker(queues: str | None, burst: bool, with_scheduler: bool):
     """Run an RQ worker inside the app context (RQ's scheduler on by default)."""
     from .extensions import redis_connection
     from .jobs.queues import DEFAULT_WORKER_QUEUES, QUEUE_NAMES, get_queue
-    from .jobs.worker import SundialWorker, prepare_worker_process, work_through_outages
+    from .jobs.worker import make_worker, prepare_worker_process, work_through_outages
 
     names = [q.strip() for q in (queues or ",".join(DEFAULT_WORKER_QUEUES)).split(",") if q.strip()]
     unknown = [n for n in names if n not in QUEUE_NAMES]
     if unknown or not names:
         raise click.UsageError(f"unknown queue {', '.join(unknown) or '(none)'}; the queues are "
                                f"{', '.join(QUEUE_NAMES)}")
-    prepare_worker_process(current_app)
-    click.echo(f"worker on queues {', '.join(names)}" + (" with RQ's scheduler" if with_scheduler else ""))
-    ttl = current_app.config["WORKER_TTL_SECONDS"]  # an idle worker beats every ttl - 15 s: /readyz reads it (O1)
-    work_through_outages(lambda: SundialWorker([get_queue(n) for n in names], connection=redis_connection(),
-                                               worker_ttl=ttl),
+    cfg = current_app.config
+    fork = cfg["WORKER_FORK"]
+    prepare_worker_process(current_app, warm=not fork)
+    click.echo(f"worker on queues {', '.join(names)}" + (" with RQ's scheduler" if with_scheduler else "") +
+               (", forking per job" if fork else ", jobs in this process (warm)"))
+    ttl = cfg["WORKER_TTL_SECONDS"]  # an idle worker beats every ttl - 15 s: /readyz reads it (O1)
+    app = current_app._get_current_object()
+    work_through_outages(lambda: make_worker([get_queue(n) for n in names], redis_connection(), fork=fork,
+                                             worker_ttl=ttl, app=app, max_jobs=cfg["WORKER_MAX_JOBS"],
+                                             max_rss_mb=cfg["WORKER_MAX_RSS_MB"]),
                          redis_connection(), burst=burst, with_scheduler=with_scheduler)
 
 

@@ -125,6 +125,13 @@ def ops_settings(env) -> dict:
         # /readyz: a worker, scheduler or listener whose heartbeat is older than this is not ready (O1).
         "READY_HEARTBEAT_SECONDS": env_number(env, "SUNDIAL_READY_HEARTBEAT_SECONDS", 45.0, float, minimum=1),
         "WORKER_TTL_SECONDS": env_number(env, "SUNDIAL_WORKER_TTL_SECONDS", 25, minimum=16),
+        # Workers run jobs in their own long-lived process (warm EWS connections, no fork per job); true: RQ's
+        # fork per job instead (each job a fresh process, with its own sign-in).
+        "WORKER_FORK": env_bool(env, "SUNDIAL_WORKER_FORK", False),
+        # Memory guard of a non-forking worker: it exits after this many jobs or once its RSS passes this many
+        # MB (checked after each job; 0 = no limit), and its supervisor starts a fresh one.
+        "WORKER_MAX_JOBS": env_number(env, "SUNDIAL_WORKER_MAX_JOBS", 5000),
+        "WORKER_MAX_RSS_MB": env_number(env, "SUNDIAL_WORKER_MAX_RSS_MB", 400),
         # Addresses that see /readyz details without signing in (the supervisor on this host).
         "OPS_DETAIL_ADDRESSES": _addresses(env.get("SUNDIAL_OPS_DETAIL_ADDRESSES", "127.0.0.1,::1")),
         # /metrics: a bearer token, or one of these addresses (none by default) (O2).

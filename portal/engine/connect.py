@@ -8,6 +8,7 @@ from ..crypto import decrypt, password_fingerprint
 from ..ews_soap import ExchangeSession, ServerConfig
 from ..ews_soap.types import SETTINGS_FIELDS, server_config_from
 from ..models import ExchangeIntegration
+from . import session as warm
 from .throttle import RedisGate, server_key
 
 __all__ = ["connect", "server_config", "server_key"]
@@ -22,6 +23,12 @@ def server_config(integration: ExchangeIntegration) -> ServerConfig:
 
 
 def connect(integration: ExchangeIntegration, gate=None) -> ExchangeSession:
+    """A session for the stored integration: in a non-forking worker the process's warm one (engine/session.py)
+    while the settings and password are unchanged, otherwise a new one."""
+    config = server_config(integration)
+    if gate is None and warm.enabled():
+        key = server_key(integration)
+        return warm.warm_session(key, config, lambda: ExchangeSession(config, RedisGate.for_integration(integration)))
     if gate is None:
         gate = RedisGate.for_integration(integration)
-    return ExchangeSession(server_config(integration), gate=gate)
+    return ExchangeSession(config, gate=gate)

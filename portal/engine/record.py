@@ -121,6 +121,9 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         requeue(wait)
     except AuthenticationFailed as exc:
         db.session.rollback()
+        from . import session as warm
+
+        warm.drop()  # a warm worker keeps no connection or session of the rejected credentials (S10)
         mark_paused(_ms(staff_id), exc.sentence)
         pause_integration(exc)
     except MailboxNotFound as exc:

@@ -12,12 +12,15 @@ import logging
 import os
 import random
 import signal
+import threading
 import time
 import uuid
 
 import redis
 from rq import Worker
 from rq.scheduler import RQScheduler
+from rq.utils import now as now_utc
+from rq.worker import WorkerStatus
 
 from ..supervisor import die_with_parent
 
@@ -30,19 +33,33 @@ SCHEDULER_LOCK_TTL = 15  # renewed every second by a live scheduler (RQ's defaul
 SCHEDULER_RETRY_SECONDS = 5  # a scheduler missing some queue's lock tries again this often (RQ's: 120 s)
 
 
-def prepare_worker_process(app) -> None:
-    """Push an app context for the worker's lifetime; RQ forks per job and inherits it.
+def prepare_worker_process(app, warm: bool = False) -> None:
+    """Push an app context for the worker's lifetime (a forking worker's jobs inherit it; a warm worker pushes a
+    fresh one per job on top of it).
 
-    Heavy, fork-safe objects (the EWS client and its parsed WSDL) are preloaded here so each
-    forked job does not pay for them again (ARCHITECTURE: ≈200 ms per job otherwise).
+    Heavy objects (the EWS client and its parsed WSDL) are preloaded here so no job pays for them again
+    (ARCHITECTURE: ≈200 ms per job otherwise). `warm`: the jobs run in this process, so it keeps one
+    ExchangeSession with its authenticated connections across jobs (engine/session.py).
     """
     from flask import has_app_context
 
     if not has_app_context():  # `flask sundial worker` already runs in one; a second push breaks its exit
         app.app_context().push()
+    from ..engine import session as warm_sessions
     from .preload import preload
 
+    warm_sessions.enable(warm)
     preload(app)
+
+
+def rss_mb() -> float | None:
+    """This process's resident set size in MB (Linux /proc), None where unknown."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 class SundialScheduler(RQScheduler):
@@ -150,6 +167,113 @@ class SundialWorker(Worker):
             rerun_crashed(job, queue, "its work horse was killed")
 
 
+class JobHeartbeat(threading.Thread):
+    """A warm worker runs the job in its main thread, so this thread does what a forking worker's parent does
+    while its work horse runs: beat every HEARTBEAT_SECONDS (R4: other workers' maintenance re-queues a started
+    job whose worker has not beaten for 20 s), and if the job outlives its timeout by a minute although RQ's
+    SIGALRM death penalty should have stopped it (stuck outside Python), end the process like a killed work
+    horse — its supervisor starts a new worker and recovery runs the job again (bounded, recovery.MAX_RERUNS)."""
+
+    def __init__(self, worker: Worker, job):
+        super().__init__(name=f"heartbeat-{job.id}", daemon=True)
+        self.worker, self.job = worker, job
+        self.done = threading.Event()
+        self.started = time.monotonic()
+        self.beats = 0
+
+    def run(self) -> None:
+        while not self.done.wait(self.worker.job_monitoring_interval):
+            elapsed = time.monotonic() - self.started
+            if self.done.is_set() or self.worker.execution is None:  # the job just ended: nothing to renew
+                break
+            try:
+                self.beats += 1
+                self.worker.set_current_job_working_time(elapsed)
+                self.worker.maintain_heartbeats(self.job)
+            except Exception as exc:  # noqa: BLE001 - Redis away: the main loop deals with it after the job
+                log.warning("heartbeat for job %s failed: %s", self.job.id, exc)
+            timeout = self.job.timeout or 0
+            if timeout > 0 and elapsed > timeout + 60 and not self.done.is_set():
+                log.error("job %s has run %.0f s, past its %d s timeout; ending this worker so it runs again",
+                          self.job.id, elapsed, timeout)
+                logging.shutdown()
+                os._exit(70)
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+class WarmWorker(SundialWorker):
+    """The default worker: jobs run one after another in this long-lived process, no fork per job — RQ's
+    SimpleWorker, plus what the fork gave for free. Each job gets a fresh app context and database session
+    (removed afterwards: no state leaks from one job into the next) and keeps the process's warm EWS session
+    (engine/session.py); a heartbeat thread stands in for the forking parent's monitoring; a job interrupted by a
+    cold shutdown runs again like a killed work horse; and the memory guard ends the process after `max_jobs`
+    jobs or above `max_rss_mb` so a leak cannot grow forever (the supervisor starts a fresh one)."""
+
+    def __init__(self, *args, app=None, max_jobs: int = 0, max_rss_mb: float = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app, self.max_jobs, self.max_rss_mb = app, max_jobs, max_rss_mb
+        self.jobs_done = 0
+        self.recycled: str | None = None
+        self._job_in_hand: str | None = None
+
+    def execute_job(self, job, queue):
+        from ..extensions import db
+
+        self.prepare_execution(job)
+        beat = JobHeartbeat(self, job)
+        beat.start()
+        self._job_in_hand = job.id
+        try:
+            if self.app is not None:
+                with self.app.app_context():
+                    try:
+                        self.perform_job(job, queue)
+                    finally:
+                        db.session.remove()
+            else:
+                self.perform_job(job, queue)
+        finally:
+            self._job_in_hand = None
+            beat.stop()
+            if beat.beats:  # a short job never set it (RQ resets it to 0 before each job)
+                self.set_current_job_working_time(0)
+        self.set_state(WorkerStatus.IDLE)
+        self.jobs_done += 1
+        self.guard_memory()
+
+    def guard_memory(self) -> None:
+        rss = rss_mb() if self.max_rss_mb else None
+        why = None
+        if self.max_jobs and self.jobs_done >= self.max_jobs:
+            why = f"it ran {self.jobs_done} jobs (SUNDIAL_WORKER_MAX_JOBS)"
+        elif rss is not None and rss > self.max_rss_mb:
+            why = f"its RSS is {rss:.0f} MB, above SUNDIAL_WORKER_MAX_RSS_MB={self.max_rss_mb:g}"
+        if why:
+            log.warning("worker %s stops for a fresh one: %s", self.name, why)
+            self.recycled = why
+            self._stop_requested = True
+
+    def request_force_stop(self, signum, frame):
+        """A second SIGTERM/SIGINT mid-job: the job is interrupted (SystemExit in its thread) and, as with a
+        killed work horse, queued again instead of failed."""
+        asked = self._shutdown_requested_date
+        if self._job_in_hand and (asked is None or (now_utc() - asked).total_seconds() >= 1):
+            self._crashed_job_id = self._job_in_hand
+        self._stop_requested = True
+        super().request_force_stop(signum, frame)
+
+
+def make_worker(queues, connection, *, fork: bool, worker_ttl: int, app=None, max_jobs: int = 0,
+                max_rss_mb: float = 0) -> SundialWorker:
+    """The worker `flask sundial worker` runs: warm (default) or forking per job (SUNDIAL_WORKER_FORK=1)."""
+    if fork:
+        return SundialWorker(queues, connection=connection, worker_ttl=worker_ttl)
+    return WarmWorker(queues, connection=connection, worker_ttl=worker_ttl, app=app, max_jobs=max_jobs,
+                      max_rss_mb=max_rss_mb)
+
+
 def work_through_outages(make_worker, conn, burst: bool = False, with_scheduler: bool = True) -> None:
     """Run a worker until it is asked to stop. RQ's worker quits on a Redis error outside its dequeue (a heartbeat
     after a job, its maintenance); then wait until Redis answers again — back-off with jitter, capped at 5 s — and
@@ -169,7 +293,9 @@ def work_through_outages(make_worker, conn, burst: bool = False, with_scheduler:
             worker.work(burst=burst, with_scheduler=with_scheduler)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             log.warning("the worker lost Redis (%s)", exc)
-        if burst or worker._stop_requested:
+        # Asked to stop (SIGTERM/SIGINT: RQ stops an idle worker without setting _stop_requested) or the memory
+        # guard's stop: the process exits, and its supervisor starts a fresh one where that is wanted.
+        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
             return
         log.warning("the worker stopped after an error; a fresh one starts once Redis answers")
         time.sleep(1.0)

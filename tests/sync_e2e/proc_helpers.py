@@ -144,11 +144,12 @@ def copies(world, who, appt) -> list:
     return [i for i in world.items(who) if str(appt.id) in map(str, i.extended.values())]
 
 
-def supervise(world, tmp_path, **children) -> Supervised:
+def supervise(world, tmp_path, env: dict | None = None, **children) -> Supervised:
+    """`env`: extra environment for every child, e.g. {"SUNDIAL_WORKER_FORK": "1"} for RQ's forking worker."""
     db.session.commit()  # nothing of this process's transaction stays open while the workers write
     logs = tmp_path / "run"
     logs.mkdir(exist_ok=True)
-    return Supervised(logs, worker_env(world.app), children)
+    return Supervised(logs, worker_env(world.app, **(env or {})), children)
 
 
 def book_without_export(world, start):

@@ -1,5 +1,6 @@
-"""G1 through a real forking RQ worker process (`flask sundial worker --burst`): the job runs in a forked
-child with the EWS client preloaded by the parent, against the simulator over HTTP with NTLM."""
+"""G1 through a real RQ worker process (`flask sundial worker --burst`), forking (SUNDIAL_WORKER_FORK=1: the job
+runs in a forked child with the EWS client preloaded by the parent) and warm (the default: jobs run in the worker
+process itself), against the simulator over HTTP with NTLM."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rq.job import Job
 
 from portal.extensions import db
@@ -18,12 +20,13 @@ from .conftest import future
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_g1_initial_sync_and_export_in_a_forking_worker(world):
+@pytest.mark.parametrize("fork", ["1", "0"], ids=["forking", "warm"])
+def test_g1_initial_sync_and_export_in_a_worker_process(world, fork):
     world.outlook(world.alice).create("Dentist", future(2, 14), future(2, 15))
     appt = world.book(start=future(4, 15))
     enqueue_initial_sync(world.alice.id)
     env = dict(os.environ, SUNDIAL_DATABASE_URL=world.app.config["SQLALCHEMY_DATABASE_URI"],
-               SUNDIAL_REDIS_URL=world.app.config["REDIS_URL"], SUNDIAL_ENV="development")
+               SUNDIAL_REDIS_URL=world.app.config["REDIS_URL"], SUNDIAL_ENV="development", SUNDIAL_WORKER_FORK=fork)
     proc = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "sundial", "worker", "--burst",
                            "--queues", "sync,export"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -39,7 +42,7 @@ def test_g1_initial_sync_and_export_in_a_forking_worker(world):
 
 
 def test_g3_concurrency_cap_holds_across_separate_worker_processes(world):
-    """Two forking worker processes share one cap of concurrent requests per server (a Redis semaphore): the
+    """Two worker processes (the default, warm) share one cap of concurrent requests per server (a Redis semaphore): the
     simulator never sees more of the service account's requests in progress at once than the cap, although
     the two processes' jobs ran at the same time."""
     from portal.models import StaffMember
