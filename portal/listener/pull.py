@@ -46,7 +46,7 @@ class PullRunner(GroupRunner):
             self.stop_event.wait(max(0.0, self._interval() - (time.monotonic() - started)))
 
     def _interval(self) -> float:
-        if self.group.key.startswith("pull:fallback"):
+        if self.group.key.startswith(("pull:fallback", "pull:over:")):
             return self.settings.fallback_pull_interval_seconds
         return self.settings.pull_interval_seconds
 
