@@ -163,8 +163,9 @@ def capacity_sentence(limit: int | None, streaming: int, pulled: int, learnt: bo
         return ""
     how = ("Exchange refused more streaming connections (ErrorExceededConnectionCount)" if learnt
            else "LISTENER_CONNECTION_LIMIT is set")
-    return (f"This service account can stream notifications for at most {limit * max_per_group} mailboxes "
-            f"({limit} connections × {max_per_group}): {how}. {streaming} mailboxes stream; {pulled} use pull "
+    most = (f"can stream notifications for at most {limit * max_per_group} mailboxes ({limit} connections × "
+            f"{max_per_group})" if limit else "cannot open any streaming connection")
+    return (f"This service account {most}: {how}. {streaming} mailboxes stream; {pulled} use pull "
             "subscriptions, read about once a minute. An Exchange admin can raise the limit with "
             "HangingConnectionLimit in the web.config of EWS on each Exchange server (Microsoft's documented "
             "override; it is not a throttling-policy parameter), and, if Exchange reports "
@@ -176,11 +177,12 @@ def capacity_sentence(limit: int | None, streaming: int, pulled: int, learnt: bo
 def plan_groups(targets: list[Target], version: str, impersonation: bool,
                 max_per_group: int = MAX_PER_GROUP, connection_limit: int | None = None,
                 rungs: dict | None = None, previous: dict[str, str] | None = None,
-                learnt_limit: bool = False) -> Plan:
+                learnt_limit: bool = False, refused: set[str] | frozenset = frozenset()) -> Plan:
     """Groups for the current mailboxes. `connection_limit`: most streaming connections (None: no cap, each
     connection being charged to its own anchor mailbox); the streaming groups beyond it fall back to pull.
     `rungs`: mailbox → listener_ladder.Rung for mailboxes whose group the server kept refusing.
-    `previous`: mailbox → group key of the last plan (sticky packing)."""
+    `previous`: mailbox → group key of the last plan (sticky packing). `refused`: group keys Exchange refused a
+    connection for (ErrorExceededConnectionCount): the first to be read by pull when the limit cuts."""
     mode = listener_mode(version, impersonation)
     if mode == "polling" or not targets:
         return Plan(mode, MODE_REASONS[mode], ())
@@ -202,8 +204,9 @@ def plan_groups(targets: list[Target], version: str, impersonation: bool,
     reason = MODE_REASONS[mode]
     capacity = ""
     if mode == "streaming" and connection_limit is not None and len(groups) > connection_limit:
-        # which groups stream is stable too: the first by key; the others keep their members, read by pull
-        ordered = sorted(groups, key=lambda g: g.key)
+        # which groups stream is stable too: the first by key, the refused ones last; the others keep their
+        # members, read by pull
+        ordered = sorted(groups, key=lambda g: (g.key in refused, g.key))
         cut = {g.key for g in ordered[max(0, connection_limit):]}
         groups = [Group(OVERFLOW + g.key, "pull", g.members) if g.key in cut else g for g in groups]
         over = sum(len(g.members) for g in groups if g.mode == "pull")

@@ -92,7 +92,8 @@ class Listener:
         rungs = self.ladder.rungs(world.fingerprint)
         limit, learnt = self.connection_limit(world.fingerprint)
         plan = plan_groups(list(world.targets), world.version, world.impersonation, world.max_per_group,
-                           limit, rungs, previous=self.assignment.load(world.fingerprint), learnt_limit=learnt)
+                           limit, rungs, previous=self.assignment.load(world.fingerprint), learnt_limit=learnt,
+                           refused=self.learnt.refused(world.fingerprint) if limit is not None else frozenset())
         self.assignment.save(world.fingerprint, plan.assignment)
         return replace(world, plan=plan)
 
@@ -191,7 +192,7 @@ class Listener:
         if self.world is None:
             return
         planned = sum(1 for g in self.world.plan.groups if g.mode == "streaming")
-        limit = self.learnt.lower(self.world.fingerprint, planned)
+        limit = self.learnt.lower(self.world.fingerprint, planned, key)
         log.warning("group %s: Exchange refused another streaming connection (ErrorExceededConnectionCount); "
                     "streaming at most %d connections, the other groups use pull subscriptions", key, limit)
         self._apply_world(self.world)
