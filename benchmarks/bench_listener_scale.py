@@ -77,6 +77,11 @@ def _proc_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def _count(sim, operation: str) -> int:
+    """Requests of one operation so far (from a locked snapshot: the simulator counts from its server threads)."""
+    return sum(v for (op, _), v in sim.counters.snapshot().items() if op == operation)
+
+
 def run_one(scenario: str, mailboxes: int, window_s: float) -> dict:
     from benchutil import start_redis
     from cryptography.fernet import Fernet
@@ -112,19 +117,19 @@ def run_one(scenario: str, mailboxes: int, window_s: float) -> dict:
                 # the start: every mailbox subscribed (streaming or pull), then no Subscribe for 10 s
                 last, quiet_since = -1, time.monotonic()
                 while time.monotonic() - started < 600:
-                    now = sim.counters["Subscribe"]
+                    now = _count(sim, "Subscribe")
                     if now != last:
                         last, quiet_since = now, time.monotonic()
                     elif now >= mailboxes and time.monotonic() - quiet_since >= 10:
                         break
                     time.sleep(0.5)
                 start_s = time.monotonic() - started - 10
-                start_counts = {op: sim.counters[op] for op in ("Subscribe", "GetStreamingEvents", "GetEvents",
+                start_counts = {op: _count(sim, op) for op in ("Subscribe", "GetStreamingEvents", "GetEvents",
                                                                "GetUserSettings")}
                 cpu0, t0 = _proc_cpu_s(listener.pid), time.monotonic()
                 time.sleep(window_s)
                 cpu1, t1 = _proc_cpu_s(listener.pid), time.monotonic()
-                counts = {op: sim.counters[op] - start_counts[op] for op in start_counts}
+                counts = {op: _count(sim, op) - start_counts[op] for op in start_counts}
                 hwm = _proc_hwm_mb(listener.pid)
                 streaming = {s.mailbox for s in list(sim.sim.hub.subs.values()) if s.streaming}
                 pulled = {mbx for (op, mbx) in sim.counters.snapshot() if op == "GetEvents"}
