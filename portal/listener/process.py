@@ -7,7 +7,8 @@ mailbox's incremental sync; the sync job does the reading. The periodic safety-n
 every mode, so a listener that is down costs latency, never data.
 
 Modes: streaming (Exchange 2010 SP1 and later, impersonation on), pull subscriptions polled every 7 s
-(Exchange 2010 RTM, and mailboxes beyond the server's streaming connection limit), none with delegate
+(Exchange 2010 RTM; once a minute for mailboxes beyond a streaming connection limit Exchange reported, see
+listener_limit), none with delegate
 access (Exchange refuses subscriptions through delegate access: the safety net alone, logged once).
 """
 from __future__ import annotations
