@@ -29,12 +29,6 @@ from dataclasses import dataclass, field
 
 MAX_PER_GROUP = 200
 
-# Exchange version label → HangingConnectionLimit. 2013: 3, 2016/2019: 10 (EWS-FACTS §7). Microsoft
-# publishes no figure for 2010 SP1/SP2; we assume the 2013 value, the lower of the two.
-HANGING_CONNECTION_LIMIT: dict[str, int] = {
-    "2010_SP1": 3, "2010_SP2": 3, "2013": 3, "2013_SP1": 3, "2016": 10, "2019": 10,
-}
-
 # Exchange version label → notification mode with impersonation on. Streaming arrived in 2010 SP1.
 MODE_BY_VERSION: dict[str, str] = {
     "2010": "pull", "2010_SP1": "streaming", "2010_SP2": "streaming", "2013": "streaming",
