@@ -60,6 +60,8 @@ class Listener:
         self._last_refresh = 0.0
         self._notes_written: dict | None = None
         self._last_mode_note = ""
+        self._parked_since: dict[str, float] = {}
+        self.park_at_most = max(60.0, 4 * self.settings.refresh_seconds)
 
     # ---- one pass
     def step(self, force_refresh: bool = False) -> None:
@@ -88,6 +90,7 @@ class Listener:
     def _replan(self, world: World) -> World:
         """Plan with what Redis holds for every listener process: the previous assignment (sticky packing), the
         mailboxes the ladder moved (split groups, pull, polling) and the connection limit learnt."""
+        world = self._unpark(world)
         if not world.connected or not world.targets:
             return world
         rungs = self.ladder.rungs(world.fingerprint)
@@ -98,6 +101,17 @@ class Listener:
         self.assignment.save(world.fingerprint, plan.assignment)
         return replace(world, plan=plan)
 
+    def _unpark(self, world: World) -> World:
+        """A parked mailbox (affinity not asked yet) joins with the EWS server's affinity after PARK_AT_MOST:
+        a stalled affinity pass costs grouping efficiency, never notifications."""
+        now = time.monotonic()
+        waiting = {t.mailbox for t in world.parked}
+        self._parked_since = {m: t0 for m, t0 in self._parked_since.items() if m in waiting}
+        late = tuple(t for t in world.parked if now - self._parked_since.setdefault(t.mailbox, now) > self.park_at_most)
+        if not late:
+            return world
+        return replace(world, targets=world.targets + late, parked=tuple(t for t in world.parked if t not in late))
+
     def _apply_world(self, world: World) -> None:
         world = self._replan(world)
         old = self.world
@@ -105,9 +119,9 @@ class Listener:
         if world.plan.reason != self._last_mode_note:
             log.info("listener mode: %s", world.plan.reason)
             self._last_mode_note = world.plan.reason
-        if world.parked and (old is None or old.parked != world.parked):
+        if world.parked and (old is None or len(old.parked) != len(world.parked)):
             log.info("%d mailboxes wait for their server affinity (Autodiscover) before joining a connection",
-                     world.parked)
+                     len(world.parked))
         if not world.connected or (old is not None and old.fingerprint != world.fingerprint):
             if self.runners:
                 log.info("integration %s; stopping %d listener connections",

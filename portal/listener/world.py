@@ -61,7 +61,7 @@ class World:
     impersonation: bool = True
     max_per_group: int = 200
     connection_limit: int | None = None
-    parked: int = 0  # mailboxes waiting for their server affinity before joining a group
+    parked: tuple = ()  # Targets (EWS server's affinity) waiting for their own affinity before joining a group
 
 
 def read_world(settings: ListenerSettings) -> World:
@@ -82,9 +82,10 @@ def read_world(settings: ListenerSettings) -> World:
     # joining the EWS server's groups and moving again once its affinity is known: learning affinities moves no
     # group. When Autodiscover cannot tell (asked, no answer), the mailbox uses the EWS server's affinity.
     askable = integration.version in GROUPING_INFORMATION and integration.impersonation
-    parked = [r for r in rows if askable and r.affinity is None and r.affinity_checked_at is None]
-    targets = [Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server) for r in rows
-               if not (askable and r.affinity is None and r.affinity_checked_at is None)]
+    everyone = [(Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server),
+                 askable and r.affinity is None and r.affinity_checked_at is None) for r in rows]
+    targets = [t for t, parked in everyone if not parked]
+    parked = tuple(t for t, parked in everyone if parked)
     plan = plan_groups(targets, integration.version, integration.impersonation,
                        settings.max_per_group, settings.connection_limit)
     parts = (integration.server_url, integration.username, integration.password_encrypted or "",
@@ -94,7 +95,7 @@ def read_world(settings: ListenerSettings) -> World:
     fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
     world = World(True, fingerprint, plan, server_config(integration), integration.server_url, tuple(targets),
                   integration.version, integration.impersonation, settings.max_per_group, settings.connection_limit,
-                  len(parked))
+                  parked)
     db.session.rollback()  # end the read transaction; nothing is written here (affinity: listener_affinity)
     return world
 
