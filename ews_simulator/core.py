@@ -31,6 +31,10 @@ class Config:
     heartbeat_s: float = 30.0
     find_count_limit: int = 1000  # EWSFindCountLimit default (EWS-FACTS section 2)
     hanging_connection_limit: int | None = None  # open streaming connections per account; None = by version
+    # Whose budget an impersonated GetStreamingEvents is charged to: "impersonated" (a copy of the impersonated
+    # mailbox's, as Microsoft documents: MSDOC how-to-maintain-affinity-between-group-of-subscriptions-and-mailbox-
+    # server, "What throttling values") or "account" (the service account's, as some field servers answer).
+    hanging_charged_to: str = "impersonated"
     validate_requests: bool = True
     schema_dir: str | None = None
     wsdl_dir: str | None = None  # served at /EWS/Services.wsdl; None = ../shared/ews-schema if present, else wsdl/

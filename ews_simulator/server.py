@@ -195,8 +195,10 @@ class App:
             body = streaming.error_body(err)
             return self._send(start_response, "200 OK", envelope(body, self.sim.version))
         self.sim.record_request("GetStreamingEvents", min(ctx.mailboxes_touched, default=""), environ)
-        # With impersonation the connection is charged to the impersonated mailbox's budget.
-        key = ctx.impersonated.primary if ctx.impersonated is not None else ctx.account.upn
+        # With impersonation the connection is charged to (a copy of) the impersonated mailbox's budget; the switch
+        # config.hanging_charged_to = "account" charges every connection to the service account instead.
+        charged_to_mailbox = ctx.impersonated is not None and self.sim.config.hanging_charged_to != "account"
+        key = ctx.impersonated.primary if charged_to_mailbox else ctx.account.upn
         if not self.sim.faults.open_stream(key.lower(), streaming.hanging_limit(self.sim)):
             # HangingConnectionLimit reached (MSDOC handling-notification-related-errors-in-ews-in-exchange)
             body = streaming.error_body(EwsError(

@@ -176,6 +176,9 @@ def sync_settings(env) -> dict:
         # Exchange 2010 RTM (pull subscriptions): one GetEvents per mailbox this often.
         "LISTENER_PULL_INTERVAL_SECONDS": env_number(env, "SUNDIAL_LISTENER_PULL_INTERVAL_SECONDS", 7, float,
                                                      minimum=1),
+        # Most streaming connections for the service account (0: no cap set; Exchange's own limit is learnt from
+        # ErrorExceededConnectionCount). Mailboxes beyond limit × 200 use pull subscriptions (issue 15).
+        "LISTENER_CONNECTION_LIMIT": env_number(env, "SUNDIAL_LISTENER_CONNECTION_LIMIT", 0) or None,
         # A server's throttling back-off shorter than this is waited out inside the job; longer ones re-queue it.
         "EWS_MAX_INLINE_BACKOFF_SECONDS": 2.0,
         # Autodiscover (S4): the whole search's time budget, whether the standard candidates are tried, and an

@@ -102,6 +102,17 @@ class AffinityRefresher(threading.Thread):
             log.exception("server affinity pass failed")
             return 0
 
+    def learn_all(self, most_passes: int = 20) -> int:
+        """Passes until every listened mailbox's affinity is known (or asked): at start, so groups are packed once
+        by server affinity instead of in waves as passes of MAX_PER_PASS come back."""
+        asked = 0
+        for _ in range(most_passes):
+            n = self.pass_once()
+            asked += n
+            if n < MAX_PER_PASS:
+                break
+        return asked
+
     def run(self) -> None:
         while not self.stop_event.wait(self.interval):
             self.pass_once()

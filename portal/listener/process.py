@@ -7,7 +7,8 @@ mailbox's incremental sync; the sync job does the reading. The periodic safety-n
 every mode, so a listener that is down costs latency, never data.
 
 Modes: streaming (Exchange 2010 SP1 and later, impersonation on), pull subscriptions polled every 7 s
-(Exchange 2010 RTM, and mailboxes beyond the server's streaming connection limit), none with delegate
+(Exchange 2010 RTM; once a minute for mailboxes beyond a streaming connection limit Exchange reported, see
+listener_limit), none with delegate
 access (Exchange refuses subscriptions through delegate access: the safety net alone, logged once).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .affinity import LISTENED_STATES, AffinityRefresher
 from .coord import PREFIX, Coordinator, SyncTrigger, rq_trigger
 from .groups import plan_groups
 from .ladder import Ladder, write_notes
+from .limit import Assignment, LearntLimit
 from .pull import PullRunner
 from .runners import StreamRunner
 from .world import ListenerSettings, World, default_session_factory, read_world
@@ -47,6 +49,8 @@ class Listener:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.coord = Coordinator(redis, self.owner, self.settings.lease_ms, prefix=prefix)
         self.ladder = Ladder(redis, prefix, self.settings.ladder_retry_hours)
+        self.assignment = Assignment(redis, prefix)  # sticky packing, shared by every listener process
+        self.learnt = LearntLimit(redis, prefix, self.settings.ladder_retry_hours)
         self.trigger = trigger or rq_trigger(redis, prefix)
         self.session_factory_for = session_factory_for
         self.world_reader = world_reader
@@ -56,6 +60,8 @@ class Listener:
         self._last_refresh = 0.0
         self._notes_written: dict | None = None
         self._last_mode_note = ""
+        self._parked_since: dict[str, float] = {}
+        self.park_at_most = max(60.0, 4 * self.settings.refresh_seconds)
 
     # ---- one pass
     def step(self, force_refresh: bool = False) -> None:
@@ -70,26 +76,52 @@ class Listener:
         self._check_runners()
         self._balance()
         publish_listener_stats(self.coord.redis, self.owner, self.runners, self.settings.lease_ms,
-                               fallback_sentence(self.world))
+                               fallback_sentence(self.world),
+                               capacity=self.world.plan.capacity if self.world is not None else "")
 
-    def _with_rungs(self, world: World) -> World:
-        """Plan again with the mailboxes the ladder moved (split groups, pull, polling)."""
+    def connection_limit(self, fingerprint: str) -> tuple[int | None, bool]:
+        """(most streaming connections, learnt from the server?): the lower of LISTENER_CONNECTION_LIMIT and the
+        limit learnt from ErrorExceededConnectionCount; None when neither applies."""
+        configured, learnt = self.settings.connection_limit, self.learnt.get(fingerprint)
+        if learnt is not None and (configured is None or learnt < configured):
+            return learnt, True
+        return configured, False
+
+    def _replan(self, world: World) -> World:
+        """Plan with what Redis holds for every listener process: the previous assignment (sticky packing), the
+        mailboxes the ladder moved (split groups, pull, polling) and the connection limit learnt."""
+        world = self._unpark(world)
         if not world.connected or not world.targets:
             return world
         rungs = self.ladder.rungs(world.fingerprint)
-        if not rungs:
-            return world
+        limit, learnt = self.connection_limit(world.fingerprint)
         plan = plan_groups(list(world.targets), world.version, world.impersonation, world.max_per_group,
-                           world.connection_limit, rungs)
+                           limit, rungs, previous=self.assignment.load(world.fingerprint), learnt_limit=learnt,
+                           refused=self.learnt.refused(world.fingerprint) if limit is not None else frozenset())
+        self.assignment.save(world.fingerprint, plan.assignment)
         return replace(world, plan=plan)
 
+    def _unpark(self, world: World) -> World:
+        """A parked mailbox (affinity not asked yet) joins with the EWS server's affinity after PARK_AT_MOST:
+        a stalled affinity pass costs grouping efficiency, never notifications."""
+        now = time.monotonic()
+        waiting = {t.mailbox for t in world.parked}
+        self._parked_since = {m: t0 for m, t0 in self._parked_since.items() if m in waiting}
+        late = tuple(t for t in world.parked if now - self._parked_since.setdefault(t.mailbox, now) > self.park_at_most)
+        if not late:
+            return world
+        return replace(world, targets=world.targets + late, parked=tuple(t for t in world.parked if t not in late))
+
     def _apply_world(self, world: World) -> None:
-        world = self._with_rungs(world)
+        world = self._replan(world)
         old = self.world
         self.world = world
         if world.plan.reason != self._last_mode_note:
             log.info("listener mode: %s", world.plan.reason)
             self._last_mode_note = world.plan.reason
+        if world.parked and (old is None or len(old.parked) != len(world.parked)):
+            log.info("%d mailboxes wait for their server affinity (Autodiscover) before joining a connection",
+                     len(world.parked))
         if not world.connected or (old is not None and old.fingerprint != world.fingerprint):
             if self.runners:
                 log.info("integration %s; stopping %d listener connections",
@@ -135,6 +167,9 @@ class Listener:
             if getattr(runner, "step_down", None) is not None:
                 self._step_down(key, runner)
                 continue
+            if getattr(runner, "over_limit", False):
+                self._over_limit(key)
+                continue
             if not runner.is_alive():
                 log.warning("group %s: thread ended; starting it again", key)
                 self.runners.pop(key)
@@ -165,6 +200,19 @@ class Listener:
             self._stop_runner(key, release=True, join=0.1)
         self._apply_world(self.world)
         self._notes_written = None  # the User Accounts tab says why, per mailbox
+
+    def _over_limit(self, key: str) -> None:
+        """Exchange refused a streaming connection with ErrorExceededConnectionCount: it charges the service account
+        and its limit is reached. Lower the limit learnt by one (never retried beyond it) and plan again: the groups
+        beyond it are read by pull subscriptions."""
+        self._stop_runner(key, release=True, join=0.1)
+        if self.world is None:
+            return
+        planned = sum(1 for g in self.world.plan.groups if g.mode == "streaming")
+        limit = self.learnt.lower(self.world.fingerprint, planned, key)
+        log.warning("group %s: Exchange refused another streaming connection (ErrorExceededConnectionCount); "
+                    "streaming at most %d connections, the other groups use pull subscriptions", key, limit)
+        self._apply_world(self.world)
 
     def _balance(self) -> None:
         from .coord import choose_groups
@@ -231,7 +279,7 @@ class Listener:
         stop_event = stop_event or threading.Event()
         log.info("listener %s started", self.owner)
         affinity = AffinityRefresher(self.app, self.settings.refresh_seconds)
-        affinity.pass_once()  # before any connection: groups start by server affinity (no lease held yet)
+        affinity.learn_all()  # before any connection: groups start by server affinity (no lease held yet)
         affinity.start()
         try:
             while not stop_event.is_set():

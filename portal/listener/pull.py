@@ -5,8 +5,9 @@ Each round asks every mailbox of the group for its events since the last waterma
 once, EWS-FACTS §8); any change enqueues that mailbox's sync. A lost or expired subscription is made again
 (without the old watermark) and followed by a catch-up sync. A mailbox whose subscription the server refuses
 `step_down_after` times in a row steps down to polling (listener_ladder). Mailboxes that fell back here from
-streaming (groups "pull:fallback:*") are polled every `fallback_pull_interval_seconds` (one request per mailbox
-per minute by default), within SPEC G9's two.
+streaming (groups "pull:fallback:*") or are beyond the streaming connection limit Exchange reported (groups
+"pull:over:*", listener_limit) are polled every `fallback_pull_interval_seconds` (one request per mailbox per
+minute by default), within SPEC G9's two.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class PullRunner(GroupRunner):
         return time.monotonic() - self._ok_since if self._ok_since else 0.0
 
     def _interval(self) -> float:
-        if self.group.key.startswith("pull:fallback"):
+        if self.group.key.startswith(("pull:fallback", "pull:over:")):
             return self.settings.fallback_pull_interval_seconds
         return self.settings.pull_interval_seconds
 

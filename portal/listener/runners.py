@@ -14,6 +14,9 @@ A notification carries no data: the runner only asks the SyncTrigger to sync tha
   ErrorInvalidSubscription per SubscriptionId from a server that binds subscriptions to the impersonated
   mailbox) → back off; after `step_down_after` refusals in a row the runner stops and asks the listener to
   move its mailboxes one rung down the ladder (listener_ladder: split, single, pull, polling).
+- the server answers ErrorExceededConnectionCount (its HangingConnectionLimit charged to the service account is
+  reached) → the runner stops at once, never retrying beyond the limit; the listener lowers the limit it learnt
+  (listener_limit) and the groups beyond it are read by pull subscriptions.
 Every failure waits by the shared back-off (jobs/backoff: exponential, jitter, cap, server hint as a floor)
 and catch-up syncs are owed until a connection is really open, so a refused round costs no sync (SPEC G9).
 Credentials rejected → the runner stops at once and never retries the password (SPEC G4).
@@ -33,6 +36,8 @@ from .groups import Group, Target
 
 log = logging.getLogger("portal.listener")
 
+OVER_LIMIT = "ErrorExceededConnectionCount"
+
 
 class StreamRunner(GroupRunner):
     """Up to 200 streaming subscriptions read over one hanging GetStreamingEvents connection."""
@@ -46,6 +51,7 @@ class StreamRunner(GroupRunner):
         self.subs: dict[str, Target] = {}  # SubscriptionId → mailbox
         self._stalled = False
         self._opened_at = 0.0
+        self.over_limit = False  # ErrorExceededConnectionCount: the listener lowers the limit learnt (listener_limit)
         self.lost_backoff = Backoff(self.settings.lost_backoff_seconds, self.settings.max_backoff_seconds)
 
     def abort(self) -> None:
@@ -128,6 +134,9 @@ class StreamRunner(GroupRunner):
                     self.lost_backoff.succeeded()
                 elif outcome == "lost":
                     self._wait_after_loss()
+                elif outcome == OVER_LIMIT:
+                    self.over_limit = True  # never retried beyond the limit: the listener plans again
+                    return
                 elif self._refused(self.group.mailboxes, outcome):
                     return
             except AuthenticationFailed:
@@ -176,6 +185,8 @@ class StreamRunner(GroupRunner):
                 self.last_data = time.monotonic()
                 if self.stopped:
                     return "ok"
+                if not opened and getattr(item.error, "code", None) == OVER_LIMIT:
+                    return OVER_LIMIT  # HangingConnectionLimit reached (EWS-FACTS §7)
                 if item.error is not None or item.error_subscription_ids:
                     self._lost(item)
                     if not opened:

@@ -36,7 +36,10 @@ class ListenerSettings:
     catch_up_stable_seconds: float = 15.0
     catch_up_min_gap_seconds: float = 40.0
     max_per_group: int = 200
-    connection_limit: int | None = None  # None: the version's HangingConnectionLimit
+    # Most streaming connections for the whole service account. None (default): no account-wide cap — Microsoft
+    # charges an impersonated connection to the impersonated mailbox and every group impersonates its own anchor;
+    # a server that charges the service account is learnt from ErrorExceededConnectionCount (listener_limit).
+    connection_limit: int | None = None
 
     @classmethod
     def from_config(cls, config) -> ListenerSettings:
@@ -62,11 +65,13 @@ class World:
     impersonation: bool = True
     max_per_group: int = 200
     connection_limit: int | None = None
+    parked: tuple = ()  # Targets (EWS server's affinity) waiting for their own affinity before joining a group
 
 
 def read_world(settings: ListenerSettings) -> World:
     from ..engine.connect import server_config
     from ..engine.record import clear_stale_pause
+    from ..ews_soap.versions import GROUPING_INFORMATION
     from ..extensions import db
     from ..models import ExchangeIntegration
 
@@ -77,7 +82,14 @@ def read_world(settings: ListenerSettings) -> World:
     rows = listened_rows()
     clear_stale_pause(integration)  # authorized again after a pause: the gate may send requests again
     server = integration.server_url.lower()  # until Autodiscover told the mailbox's own (listener_affinity)
-    targets = [Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server) for r in rows]
+    # A mailbox whose affinity Autodiscover has not been asked about yet waits (parked, a refresh or two) rather than
+    # joining the EWS server's groups and moving again once its affinity is known: learning affinities moves no
+    # group. When Autodiscover cannot tell (asked, no answer), the mailbox uses the EWS server's affinity.
+    askable = integration.version in GROUPING_INFORMATION and integration.impersonation
+    everyone = [(Target(r.primary_smtp.lower(), r.staff_id, r.affinity or server),
+                 askable and r.affinity is None and r.affinity_checked_at is None) for r in rows]
+    targets = [t for t, parked in everyone if not parked]
+    parked = tuple(t for t, parked in everyone if parked)
     plan = plan_groups(targets, integration.version, integration.impersonation,
                        settings.max_per_group, settings.connection_limit)
     parts = (integration.server_url, integration.username, integration.password_encrypted or "",
@@ -86,7 +98,8 @@ def read_world(settings: ListenerSettings) -> World:
              str(integration.authorized_at))
     fingerprint = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
     world = World(True, fingerprint, plan, server_config(integration), integration.server_url, tuple(targets),
-                  integration.version, integration.impersonation, settings.max_per_group, settings.connection_limit)
+                  integration.version, integration.impersonation, settings.max_per_group, settings.connection_limit,
+                  parked)
     db.session.rollback()  # end the read transaction; nothing is written here (affinity: listener_affinity)
     return world
 

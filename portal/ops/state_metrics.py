@@ -60,17 +60,23 @@ def fallback_sentence(world) -> str:
     if world is None or not world.connected or plan is None or plan.mode != "streaming":
         return ""
     pulled = sum(len(g.members) for g in plan.groups if g.mode != "streaming")
-    return f"{pulled} mailbox(es) are read by pull notifications instead of streaming. {plan.reason}" if pulled else ""
+    if not pulled:
+        return ""
+    capacity = getattr(plan, "capacity", "")
+    return f"{pulled} mailbox(es) are read by pull notifications instead of streaming. {plan.reason}" + (
+        f" {capacity}" if capacity else "")
 
 
-def publish_listener_stats(redis, owner: str, runners: dict, ttl_ms: int, fallback: str = "") -> None:
-    """Called by the listener on every pass: its open connections and subscriptions (and any fallback from
-    streaming), expiring with it."""
+def publish_listener_stats(redis, owner: str, runners: dict, ttl_ms: int, fallback: str = "",
+                           capacity: str = "") -> None:
+    """Called by the listener on every pass: its open connections and subscriptions (any fallback from streaming,
+    and how many mailboxes the service account can stream when Exchange limits it), expiring with it."""
     key = f"sundial:listener:stats:{owner}"
     conns = sum(1 for r in runners.values() if getattr(r, "_aborter", None) is not None)
     subs = sum(len(getattr(r, "subs", None) or {}) for r in runners.values())
     pipe = redis.pipeline()
-    pipe.hset(key, mapping={"connections": conns, "subscriptions": subs, "fallback": fallback})
+    pipe.hset(key, mapping={"connections": conns, "subscriptions": subs, "fallback": fallback,
+                            "capacity": capacity})
     pipe.pexpire(key, ttl_ms)
     pipe.execute()
 

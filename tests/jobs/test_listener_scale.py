@@ -118,3 +118,42 @@ def test_g4_autodiscover_refusing_the_account_neither_pauses_nor_blocks_grouping
         rows = listened_rows()
         assert [r.affinity for r in rows] == [None, None] and all(r.affinity_checked_at for r in rows)
         assert refresh(integ, rows, session_factory=lambda _: Refusing()) == 0  # not again before 15 min
+
+
+def test_g2_a_connection_limit_reported_by_exchange_is_learnt_and_not_retried_beyond(app, redis_url):
+    """A server that charges every streaming connection to the service account (simulator switch
+    hanging_charged_to="account", HangingConnectionLimit 2) answers the third connection ErrorExceededConnectionCount:
+    the listener lowers the limit it learnt, reads the groups beyond it by pull subscriptions, stops asking for more
+    connections, and says how many mailboxes the service account can stream."""
+    emails = [f"staff{i:03d}@example.com" for i in range(5)]
+    with running_simulator(version="2016", auth="ntlm", heartbeat_s=1.0, hanging_connection_limit=2,
+                           hanging_charged_to="account") as sim:
+        for i, email in enumerate(emails):
+            sim.add_mailbox(email, name=f"Staff {i}")
+        connect_integration(sim)
+        mailbox_rows(emails)
+        with listener_thread(app, redis_url, max_per_group=1, fallback_pull_interval_seconds=0.5) as listener:
+            def settled():
+                plan = listener.world.plan if listener.world else None
+                streaming = [g for g in plan.groups if g.mode == "streaming"] if plan else []
+                return (plan is not None and 1 <= len(streaming) <= 2 and open_streams(sim) == len(streaming)
+                        and len(listener.runners) == 5)
+            assert wait_for(settled, timeout=60)
+            fp = listener.world.fingerprint
+            limit = listener.learnt.get(fp)
+            assert limit == 2  # the three refused groups are read by pull; the two open connections stay open
+            plan = listener.world.plan
+            assert sum(1 for g in plan.groups if g.mode == "streaming") == limit
+            assert sorted(t.mailbox for g in plan.groups for t in g.members) == emails  # nobody dropped
+            assert f"at most {limit} mailboxes ({limit} connections × 1)" in plan.capacity
+            assert "HangingConnectionLimit" in plan.capacity
+            # not retried beyond the limit: no more GetStreamingEvents once settled (streams last a "minute" = 60 s)
+            before = sim.counters["GetStreamingEvents"]
+            import time
+            time.sleep(3)
+            assert sim.counters["GetStreamingEvents"] == before
+            # a mailbox read by pull is still heard
+            pulled = next(g for g in plan.groups if g.mode == "pull").members[0].mailbox
+            sim.outlook(pulled).create("Heard by pull", tomorrow(10), tomorrow(11))
+            runner = next(r for r in listener.runners.values() if pulled in r.group.mailboxes)
+            assert wait_for(lambda: runner.stats["notifications"] >= 1, timeout=20)

@@ -101,6 +101,46 @@ def test_hanging_connection_limit(fast_sim):
         fast_sim.sim.config.hanging_connection_limit = None
 
 
+def _streaming_body(mailbox, sub_id):
+    return ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion '
+            'Version="Exchange2016"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>'
+            f'{mailbox}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></s:Header><s:Body>'
+            f'<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sub_id}</t:SubscriptionId>'
+            '</m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents></s:Body>'
+            '</s:Envelope>').encode()
+
+
+@pytest.mark.parametrize("charged_to", ["impersonated", "account"])
+def test_hanging_connections_charged_to_the_impersonated_mailbox_or_the_service_account(fast_sim, charged_to):
+    """Microsoft documents an impersonated connection as charged to (a copy of) the impersonated mailbox's budget;
+    the switch `hanging_charged_to = "account"` makes the simulator charge the service account instead."""
+    import requests
+    from requests_ntlm import HttpNtlmAuth
+    from sim_helpers import BOB
+
+    subs = {m: account(fast_sim, m).calendar.subscribe_to_streaming() for m in (ALICE, BOB)}
+    sa = fast_sim.service_account
+    auth = HttpNtlmAuth(f"{sa.domain}\\{sa.username}", sa.password)
+    fast_sim.sim.config.hanging_connection_limit = 1
+    fast_sim.sim.config.hanging_charged_to = charged_to
+    try:
+        first = requests.post(fast_sim.url, data=_streaming_body(ALICE, subs[ALICE]), auth=auth, stream=True,
+                              timeout=10)
+        next(first.iter_content(64))  # Alice's connection is open
+        second = requests.post(fast_sim.url, data=_streaming_body(BOB, subs[BOB]), auth=auth, stream=True,
+                               timeout=10)
+        head = next(second.iter_content(2048)).decode()
+        refused = "ErrorExceededConnectionCount" in head
+        assert refused == (charged_to == "account")
+        first.close()
+        second.close()
+    finally:
+        fast_sim.sim.config.hanging_connection_limit = None
+        fast_sim.sim.config.hanging_charged_to = "impersonated"
+
+
 def test_g2_one_streaming_connection_for_several_impersonated_mailboxes(fast_sim):
     """Sundial's pattern: subscribe each mailbox by impersonation, stream the group on one connection."""
     from sim_helpers import BOB

@@ -33,7 +33,7 @@ def accounts():
         counts=found, total=sum(found.values()), state=state, query=query, page=page, shown=shown,
         pages=max(1, -(-shown // status.PER_PAGE)), cursor=_cursor_text(status.cursor()),
         badges=messages.STATE_BADGES, delays=status.delays_last_hour(), status=status, form=ActionForm(),
-        live=status.live(found))
+        live=status.live(found), capacity=status.listener_capacity())
 
 
 def _cursor_text(when: datetime | None) -> str:

@@ -117,6 +117,22 @@ def cursor() -> datetime | None:
     return min(newest, utcnow() - timedelta(seconds=10)) if newest else None
 
 
+def listener_capacity() -> str:
+    """How many mailboxes the service account can stream, when Exchange limits its streaming connections (the
+    listener publishes it with its stats, listener_groups.capacity_sentence); "" otherwise or when Redis is down."""
+    from ...extensions import redis_connection
+
+    try:
+        redis = redis_connection()
+        for key in redis.scan_iter(match="sundial:listener:stats:*", count=100):
+            sentence = (redis.hget(key, "capacity") or b"").decode()
+            if sentence:
+                return sentence
+    except Exception:  # noqa: BLE001 - the tab renders without the sentence rather than failing
+        return ""
+    return ""
+
+
 def live(found: dict[str, int]) -> bool:
     """The page polls quickly while anything imports, waits out throttling, or applies a confirmed emptying."""
     if any(found.get(s) for s in LIVE_STATES):

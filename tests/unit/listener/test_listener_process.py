@@ -201,3 +201,38 @@ def test_r4_a_live_or_remote_listener_keeps_its_lease(env):
     heir = env(f"{socket.gethostname()}:{os.getpid()}:y", Worldly())
     heir.step()
     assert not heir.runners and all(heir.coord.owner_of(k) == remote.owner for k in keys)
+
+
+def test_g2_a_parked_mailbox_joins_once_its_affinity_is_known_or_after_a_while(env):
+    """Issue 15: a mailbox whose server affinity is not known yet waits outside the groups (no regrouping once it is
+    learnt); if Autodiscover never answers, it joins with the EWS server's affinity after park_at_most."""
+    known = [Target(f"u{i:03d}@example.com", i, "dag-1") for i in range(10)]
+    parked = (Target("new@example.com", 999, "https://ews.example.com"),)
+
+    def world(parked_now=parked, extra=()):
+        targets = tuple(known) + tuple(extra)
+        return World(True, "config-1", plan_groups(list(targets), "2016", True), None, "", targets, "2016", True,
+                     parked=parked_now)
+
+    worldly = Worldly()
+    worldly.world = world()
+    one = env("one", worldly)
+    one._write_notes = lambda: None  # the ladder's notes go to the database, which this test has none of
+    one.step()
+    members = {t.mailbox for g in one.world.plan.groups for t in g.members}
+    assert "new@example.com" not in members and len(members) == 10
+    first_group = {g.key: g.members for g in one.world.plan.groups}
+    # its affinity is learnt: it joins a group of its own affinity, nobody else moves
+    worldly.world = world((), (Target("new@example.com", 999, "dag-2"),))
+    one.step()
+    after = {g.key: g.members for g in one.world.plan.groups}
+    assert all(after[k] == v for k, v in first_group.items())
+    assert any(t.mailbox == "new@example.com" for g in one.world.plan.groups for t in g.members)
+    # another never answered: after park_at_most it joins with the EWS server's affinity
+    late = (Target("late@example.com", 998, "https://ews.example.com"),)
+    worldly.world = world(late, (Target("new@example.com", 999, "dag-2"),))
+    one.step()
+    assert "late@example.com" not in {t.mailbox for g in one.world.plan.groups for t in g.members}
+    one.park_at_most = 0.0
+    one.step()
+    assert "late@example.com" in {t.mailbox for g in one.world.plan.groups for t in g.members}
