@@ -6,9 +6,11 @@ mailboxes at the same concurrency — by a straightforward exchangelib import (1
     .venv/bin/python benchmarks/bench_initial_sync.py --quick      # 20 mailboxes, 3 repeats
 
 The two clients run interleaved (S X, X S, S X, …) against the same simulator, each repeated; the table gives
-medians: events/s, events per CPU second (Sundial: the worker processes and their job children, from
-getrusage(RUSAGE_CHILDREN); exchangelib: its own process), SQL statements per imported event (counted in each
-worker), peak memory, and the machine's load average around the runs. The simulator runs in its own process so
+medians and each run: events/s, events per CPU second (Sundial: every worker process and every forked job child,
+from getrusage(RUSAGE_CHILDREN) once they have all exited, plus its private redis-server's CPU; exchangelib: its
+own process, all threads), wall time, SQL statements per imported event (counted in each job), peak memory of
+all Sundial processes together (sampled every 0.2 s: workers' RSS + job children's USS, summed at one instant)
+and the 1-minute load average before and after each run. The simulator runs in its own process so
 neither client shares its GIL; Redis is a private redis-server; Sundial's database is SQLite (a fresh file per
 run). The exchangelib import only reads (it keeps the events in memory); Sundial also writes every absence, link
 and log row.
@@ -119,28 +121,35 @@ def run_worker(db_url: str, redis_url: str) -> None:
 
 
 class RssSampler(threading.Thread):
-    """Peak memory of each worker: its resident set plus the unique set (USS) of its forked job child — pages the
-    child shares copy-on-write with the worker are counted once."""
+    """Peak memory of all Sundial processes together, sampled every 0.2 s: the sum, at one instant, of each
+    worker's resident set plus the unique set (USS) of its forked job child — pages a child shares copy-on-write
+    with its worker are counted once. The peak of that sum is reported (not the sum of each worker's own peak)."""
 
     def __init__(self, pids: list[int]):
         super().__init__(daemon=True)
-        self.pids, self.peak, self.stop = pids, {p: 0 for p in pids}, threading.Event()
+        self.pids, self.peak, self.stop = pids, 0, threading.Event()
 
     def run(self):
         import psutil
 
         while not self.stop.is_set():
+            total = 0
             for pid in self.pids:
                 try:
                     proc = psutil.Process(pid)
-                    rss = proc.memory_info().rss + sum(c.memory_full_info().uss for c in proc.children(recursive=True))
-                    self.peak[pid] = max(self.peak[pid], rss)
+                    total += proc.memory_info().rss
+                    for c in proc.children(recursive=True):
+                        try:
+                            total += c.memory_full_info().uss
+                        except psutil.Error:
+                            pass
                 except psutil.Error:
                     pass
+            self.peak = max(self.peak, total)
             time.sleep(0.2)
 
 
-def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_url: str) -> dict:
+def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_url: str, redis_pid: int) -> dict:
     from portal import create_app
     from portal.crypto import encrypt
     from portal.extensions import db
@@ -163,7 +172,7 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
                                         primary_location=loc) for n in range(staff)])
         db.session.commit()
         ids = [s.id for s in db.session.execute(db.select(StaffMember)).scalars()]
-        t0, cpu0 = time.perf_counter(), _children_cpu()
+        t0, cpu0, redis0 = time.perf_counter(), _children_cpu(), _process_cpu(redis_pid)
         for sid in ids:
             enqueue_initial_sync(sid)
         procs = [subprocess.Popen([sys.executable, __file__, "--worker", db_url, redis_url], env=os.environ.copy(),
@@ -172,19 +181,27 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
         sampler.start()
         for p in procs:
             p.wait()
-        wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+        wall = time.perf_counter() - t0
+        cpu = _children_cpu() - cpu0 + _process_cpu(redis_pid) - redis0  # Sundial's Redis works for Sundial only
         sampler.stop.set()
+        sampler.join()
         sql = int(redis_connection().getset("bench:sql", 0) or 0)
         imported = db.session.execute(db.select(db.func.count(ExternalAbsence.id))).scalar()
         synced = db.session.execute(db.select(db.func.count()).where(MailboxState.state == "synced")).scalar()
-    peaks = sorted(sampler.peak.values())
     return {"wall": wall, "cpu": cpu, "events": imported, "synced": synced, "sql": sql,
-            "mem": sum(peaks) / 2**20, "mem_note": f"all {workers} workers (RSS + job child USS)"}
+            "mem": sampler.peak / 2**20, "mem_note": f"all {workers} workers together (RSS + job child USS)"}
 
 
 def _children_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def _self_cpu() -> float:
@@ -233,6 +250,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=CAP)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="20 mailboxes (CI); still 3 interleaved repeats")
+    ap.add_argument("--only", choices=("sundial", "exchangelib"),
+                    help="run one client (profiling while developing; the published table needs both)")
     args = ap.parse_args()
     if args.quick:
         args.staff = min(args.staff, 20)
@@ -249,7 +268,7 @@ def main() -> None:
     print(f"seeding {args.staff} mailboxes × {args.events} events …", flush=True)
     url, upn, password = parent.recv()
     clients = {SUNDIAL: lambda n: sundial_run(url, upn, password, args.staff, args.workers, tmp / f"run{n}",
-                                              redis_url),
+                                              redis_url, redis_proc.pid),
                EXCHANGELIB: lambda n: exchangelib_run(url, upn, password, args.staff)}
     results: dict[str, list[dict]] = {SUNDIAL: [], EXCHANGELIB: []}
     loads = [os.getloadavg()[0]]
@@ -257,23 +276,29 @@ def main() -> None:
         for n in range(args.repeats):
             order = (SUNDIAL, EXCHANGELIB) if n % 2 == 0 else (EXCHANGELIB, SUNDIAL)  # interleaved, alternating
             for name in order:
+                if args.only and name != {"sundial": SUNDIAL, "exchangelib": EXCHANGELIB}[args.only]:
+                    continue
                 (tmp / f"run{n}").mkdir(exist_ok=True)
                 parent.send("reset")
                 parent.recv()
                 print(f"run {n + 1}/{args.repeats}: {name} …", flush=True)
+                load_before = os.getloadavg()[0]
                 result = clients[name](n)
                 parent.send("counters")
                 result["requests"], result["throttled"] = parent.recv()
-                result["load"] = os.getloadavg()[0]
-                loads.append(result["load"])
-                print(f"  {result['events'] / result['wall']:.0f} events/s, {result['cpu']:.1f} CPU s", flush=True)
+                result["load"] = (load_before, os.getloadavg()[0])
+                loads += result["load"]
+                print(f"  {result['events'] / result['wall']:.0f} events/s, {result['cpu']:.1f} CPU s, "
+                      f"{result['events'] / result['cpu']:.0f} events per CPU s, {result['wall']:.1f} s wall, "
+                      f"{result['mem']:.0f} MB, load {load_before:.1f}→{result['load'][1]:.1f}", flush=True)
                 results[name].append(result)
     finally:
         parent.send("stop")
         sim_proc.join(10)
         redis_proc.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
-    write_table(args, results, loads)
+    if not args.only:
+        write_table(args, results, loads)
 
 
 def summary(runs: list[dict]) -> dict:
@@ -283,22 +308,27 @@ def summary(runs: list[dict]) -> dict:
             "sql": med(r["sql"] / r["events"] for r in runs) if runs[0]["sql"] is not None else None,
             "mem": max(r["mem"] for r in runs), "events": runs[0]["events"], "synced": runs[0]["synced"],
             "requests": med(r["requests"] for r in runs), "throttled": sum(r["throttled"] for r in runs),
-            "each": ", ".join(f"{r['events'] / r['wall']:.0f}" for r in runs)}
+            "each": ", ".join(f"{r['events'] / r['wall']:.0f}" for r in runs),
+            "each_cpu": ", ".join(f"{r['events'] / r['cpu']:.0f}" for r in runs),
+            "each_wall": ", ".join(f"{r['wall']:.0f}" for r in runs),
+            "loads": ", ".join(f"{r['load'][0]:.1f}→{r['load'][1]:.1f}" for r in runs)}
 
 
 def write_table(args, results: dict[str, list[dict]], loads: list[float]) -> None:
     s, x = summary(results[SUNDIAL]), summary(results[EXCHANGELIB])
     lines = [f"## Initial sync: {args.staff} staff × {args.events} events (10 ms latency, ≤ {CAP} concurrent "
              f"requests per account), median of {args.repeats} interleaved runs", "",
-             "| client | wall time | CPU s | busy events imported | events/s (each run) | events per CPU s "
-             "| SQL statements per event | requests | throttled | peak memory |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| client | wall time (each run) | CPU s | busy events imported | events/s (each run) "
+             "| events per CPU s (each run) | SQL statements per event | requests | throttled | peak memory "
+             "| load, 1 min, before→after each run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in ((SUNDIAL, s), (EXCHANGELIB, x)):
         sql = f"{r['sql']:.3f}" if r["sql"] is not None else "— (reads only)"
         note = results[name][0]["mem_note"]
-        lines.append(f"| {name} | {r['wall']:.1f} s | {r['cpu']:.1f} | {r['events']} ({r['synced']} mailboxes) | "
-                     f"{r['rate']:.0f} ({r['each']}) | {r['per_cpu']:.0f} | {sql} | {r['requests']:.0f} | "
-                     f"{r['throttled']} | {r['mem']:.0f} MB ({note}) |")
+        lines.append(f"| {name} | {r['wall']:.1f} s ({r['each_wall']}) | {r['cpu']:.1f} | {r['events']} "
+                     f"({r['synced']} mailboxes) | {r['rate']:.0f} ({r['each']}) | {r['per_cpu']:.0f} "
+                     f"({r['each_cpu']}) | {sql} | {r['requests']:.0f} | {r['throttled']} | {r['mem']:.0f} MB "
+                     f"({note}) | {r['loads']} |")
     lines += ["", f"Sundial ÷ exchangelib: {s['rate'] / x['rate']:.2f}× the events/s, "
                   f"{s['per_cpu'] / x['per_cpu']:.2f}× the events per CPU second.", "",
               f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} shared cores, 1-minute load "

@@ -7,6 +7,7 @@ equal values are interchangeable); the links are read back by id in one SELECT.
 """
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,24 @@ def keep_loaded() -> Iterator[None]:
     finally:
         session.expire_on_commit = before
         session.expire_all()
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while one mailbox is imported (G1). Parsing a page and writing its rows
+    allocate tens of thousands of objects that reference counting frees, yet they trigger collections that walk
+    the worker's whole heap (Flask, SQLAlchemy, zeep, lxml): ≈ 10 % of an import's CPU measured in-process. An
+    import leaves almost no cycles (162 unreachable objects after 3,000 events); the collector is back on, as it
+    was, when the mailbox is done, and collects them then. In a forked job child it also keeps the collector from
+    touching — and so copying — every page the child shares with its worker."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def insert_absences(rows: list[dict]) -> list[int]:

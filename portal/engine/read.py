@@ -30,6 +30,13 @@ class LinkView(Mapping):
     def __getitem__(self, key: str) -> LinkState:
         return link_state(self.rows[key])
 
+    def get(self, key: str, default=None):  # Mapping.get would raise and catch a KeyError per new item (G1)
+        row = self.rows.get(key)
+        return default if row is None else link_state(row)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.rows
+
     def __iter__(self) -> Iterator[str]:
         return iter(list(self.rows))
 

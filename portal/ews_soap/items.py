@@ -69,16 +69,20 @@ def _mailbox(el: etree._Element | None) -> tuple[str | None, str | None]:
     return child_text(el, "Name"), child_text(el, "EmailAddress")
 
 
-_TLEN = len(T) + 2  # "{" + namespace + "}"
+_TPREFIX = "{" + T + "}"
+_TLEN = len(_TPREFIX)
 
 
 def _children(item: etree._Element) -> dict[str, etree._Element]:
-    """One pass over the item's children (first of each name): a find() per field is O(fields²) per item."""
+    """One pass over the item's children (first of each name): a find() per field is O(fields²) per item.
+    Only elements are visited (comments and processing instructions have no name)."""
     out: dict[str, etree._Element] = {}
-    for el in item:
+    for el in item.iterchildren(etree.Element):
         tag = el.tag
-        if isinstance(tag, str) and tag.startswith("{" + T):
-            out.setdefault(tag[_TLEN:], el)
+        if tag.startswith(_TPREFIX):
+            name = tag[_TLEN:]
+            if name not in out:
+                out[name] = el
     return out
 
 

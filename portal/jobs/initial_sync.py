@@ -8,7 +8,7 @@ copies of appointments are found before anything is created: a crash after Creat
 from __future__ import annotations
 
 from ..engine.apply import Applier
-from ..engine.bulk import keep_loaded
+from ..engine.bulk import keep_loaded, paused_gc
 from ..engine.context import MailboxContext, appointment_side, link_state, links_of
 from ..engine.read import LinkView, expand, mailbox_of, pages
 from ..engine.record import commit, mark_initializing, mark_synced
@@ -31,7 +31,7 @@ def initial_sync(staff_id: int) -> str:
 
 
 def initialize(ctx: MailboxContext, reason: str = "initial") -> str:
-    with keep_loaded():  # G1: the import's commits do not make it re-read every row it wrote
+    with keep_loaded(), paused_gc():  # G1: the import's commits do not make it re-read every row it wrote
         return _initialize(ctx, reason)
 
 

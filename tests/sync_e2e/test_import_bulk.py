@@ -40,3 +40,41 @@ def test_g1_initial_import_costs_at_most_a_tenth_of_a_statement_per_event(world)
     assert world.state(world.alice).state == "synced"
     per_event = len(seen) / imported
     assert per_event <= 0.1, f"{len(seen)} statements for {imported} events ({per_event:.2f} each)"
+
+
+def test_g1_import_runs_without_the_cyclic_collector_and_gives_it_back(world, monkeypatch):
+    """The import pauses gc while it reads and writes a mailbox (CPU) and turns it back on afterwards, also when
+    the import fails; a worker that had turned it off itself keeps it off."""
+    import gc
+
+    import portal.jobs.initial_sync as initial
+
+    seen: list[bool] = []
+    real = initial.import_pages
+
+    def spy(ctx, links):
+        seen.append(gc.isenabled())
+        return real(ctx, links)
+
+    monkeypatch.setattr(initial, "import_pages", spy)
+    world.outlook(world.alice).create("Meeting", future(1, 9), future(1, 10))
+    assert gc.isenabled()
+    world.initial(world.alice)
+    assert seen == [False] and gc.isenabled()
+    assert len(world.absences(world.alice)) == 1
+
+    def boom(ctx, links):
+        seen.append(gc.isenabled())
+        raise RuntimeError("the import failed half-way")
+
+    monkeypatch.setattr(initial, "import_pages", boom)
+    world.initial(world.bob)
+    assert seen == [False, False] and gc.isenabled()
+
+    gc.disable()
+    try:
+        monkeypatch.setattr(initial, "import_pages", spy)
+        world.initial(world.bob)
+        assert seen[-1] is False and not gc.isenabled()
+    finally:
+        gc.enable()
