@@ -2,7 +2,8 @@
 10 concurrent requests per account), imported by Sundial's RQ workers and — in the same run, against the same
 mailboxes at the same concurrency — by a straightforward exchangelib import (10 threads, CalendarView).
 
-    .venv/bin/python benchmarks/bench_initial_sync.py [--staff 200 --events 300 --workers 10 --repeats 3]
+    .venv/bin/python benchmarks/bench_initial_sync.py [--staff 200 --events 300 --workers 4 --repeats 3]
+    .venv/bin/python benchmarks/bench_initial_sync.py --model fork --workers 10   # the former forking layout
     .venv/bin/python benchmarks/bench_initial_sync.py --quick      # 20 mailboxes, 3 repeats
 
 The two clients run interleaved (S X, X S, S X, …) against the same simulator, each repeated; the table gives
@@ -87,16 +88,15 @@ def app_config(db_url: str, redis_url: str) -> dict:
             "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": 60}}, "SYNC_HORIZON_DAYS": 180}
 
 
-def run_worker(db_url: str, redis_url: str) -> None:
-    """One forking RQ worker process, as `flask sundial worker --burst` runs it."""
-    from rq import Worker
-
+def run_worker(db_url: str, redis_url: str, model: str = "warm") -> None:
+    """One RQ worker process, as `flask sundial worker --burst` runs it: warm (the default, jobs in this process
+    on its warm Exchange session) or forking (SUNDIAL_WORKER_FORK=true, a job child per job)."""
     from portal import create_app
     from portal.jobs.queues import get_queue, redis_connection
-    from portal.jobs.worker import prepare_worker_process
+    from portal.jobs.worker import SundialWorker, WarmWorker, prepare_worker_process
 
     app = create_app(app_config(db_url, redis_url))
-    prepare_worker_process(app)
+    prepare_worker_process(app, warm=model == "warm")
     statements = [0]
     with app.app_context():
         from sqlalchemy import event
@@ -107,8 +107,11 @@ def run_worker(db_url: str, redis_url: str) -> None:
         def count(*_args):
             statements[0] += 1
 
-    class CountingWorker(Worker):
-        """perform_job runs in RQ's forked job child: each job adds its own statement count to Redis."""
+    base, kw = (WarmWorker, {"app": app}) if model == "warm" else (SundialWorker, {})
+
+    class CountingWorker(base):
+        """perform_job runs in the job's process (a forked child, or the warm worker itself): each job adds its
+        own statement count to Redis."""
 
         def perform_job(self, job, queue):
             statements[0] = 0
@@ -117,7 +120,8 @@ def run_worker(db_url: str, redis_url: str) -> None:
             finally:
                 redis_connection().incrby("bench:sql", statements[0])
 
-    CountingWorker([get_queue("sync"), get_queue("export")], connection=redis_connection()).work(burst=True)
+    CountingWorker([get_queue("sync"), get_queue("export")], connection=redis_connection(), **kw).work(
+        burst=True, with_scheduler=False)
 
 
 class RssSampler(threading.Thread):
@@ -149,7 +153,8 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
-def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_url: str, redis_pid: int) -> dict:
+def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_url: str, redis_pid: int,
+                model: str = "warm") -> dict:
     from portal import create_app
     from portal.crypto import encrypt
     from portal.extensions import db
@@ -175,7 +180,8 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
         t0, cpu0, redis0 = time.perf_counter(), _children_cpu(), _process_cpu(redis_pid)
         for sid in ids:
             enqueue_initial_sync(sid)
-        procs = [subprocess.Popen([sys.executable, __file__, "--worker", db_url, redis_url], env=os.environ.copy(),
+        cmd = [sys.executable, __file__, "--worker", db_url, redis_url, model]
+        procs = [subprocess.Popen(cmd, env=os.environ.copy(),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
         sampler = RssSampler([p.pid for p in procs])
         sampler.start()
@@ -189,7 +195,7 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
         imported = db.session.execute(db.select(db.func.count(ExternalAbsence.id))).scalar()
         synced = db.session.execute(db.select(db.func.count()).where(MailboxState.state == "synced")).scalar()
     return {"wall": wall, "cpu": cpu, "events": imported, "synced": synced, "sql": sql,
-            "mem": sampler.peak / 2**20, "mem_note": f"all {workers} workers together (RSS + job child USS)"}
+            "mem": sampler.peak / 2**20, "mem_note": f"all {workers} {model} workers together (RSS + job child USS)"}
 
 
 def _children_cpu() -> float:
@@ -247,7 +253,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--staff", type=int, default=200)
     ap.add_argument("--events", type=int, default=300)
-    ap.add_argument("--workers", type=int, default=CAP)
+    ap.add_argument("--workers", type=int, default=4, help="worker processes (each ≈ 130 MB)")
+    ap.add_argument("--model", choices=("warm", "fork"), default="warm",
+                    help="warm: jobs run in the worker process (the default); fork: RQ's child per job")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="20 mailboxes (CI); still 3 interleaved repeats")
     ap.add_argument("--only", choices=("sundial", "exchangelib"),
@@ -268,7 +276,7 @@ def main() -> None:
     print(f"seeding {args.staff} mailboxes × {args.events} events …", flush=True)
     url, upn, password = parent.recv()
     clients = {SUNDIAL: lambda n: sundial_run(url, upn, password, args.staff, args.workers, tmp / f"run{n}",
-                                              redis_url, redis_proc.pid),
+                                              redis_url, redis_proc.pid, args.model),
                EXCHANGELIB: lambda n: exchangelib_run(url, upn, password, args.staff)}
     results: dict[str, list[dict]] = {SUNDIAL: [], EXCHANGELIB: []}
     loads = [os.getloadavg()[0]]
@@ -332,8 +340,9 @@ def write_table(args, results: dict[str, list[dict]], loads: list[float]) -> Non
     lines += ["", f"Sundial ÷ exchangelib: {s['rate'] / x['rate']:.2f}× the events/s, "
                   f"{s['per_cpu'] / x['per_cpu']:.2f}× the events per CPU second.", "",
               f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} shared cores, 1-minute load "
-              f"average {min(loads):.1f}–{max(loads):.1f} during the runs. Sundial: {args.workers} forking RQ workers "
-              f"sharing a Redis gate (cap {CAP}); every absence, link and log row written to SQLite. exchangelib: "
+              f"average {min(loads):.1f}–{max(loads):.1f} during the runs. Sundial: {args.workers} {args.model} "
+              f"RQ workers sharing a Redis gate (cap {CAP}); every absence, link and log row written to SQLite. "
+              "exchangelib: "
               "CalendarView + the full items it fetches, kept in memory only.", ""]
     text = "\n".join(lines)
     print(text)
@@ -343,7 +352,7 @@ def write_table(args, results: dict[str, list[dict]], loads: list[float]) -> Non
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
-        run_worker(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        run_worker(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         main()
