@@ -6,6 +6,10 @@
 - Concurrency: at most `cap` requests in flight per server across all workers — a Redis sorted-set semaphore
   whose entries expire, so a killed worker's slot is freed (EWS-FACTS §7: EWSMaxConcurrency 10 on 2010).
 - Pause (G4): once the credentials are rejected no worker sends another request until an admin re-authorizes.
+- Recovery (R4): a failure to answer (throttling, 5xx, no connection) marks the server "in trouble"; the first
+  answer after that leaves a "recovered" mark, from which the workers' maintenance runs every retry that waits out
+  a back-off at once (jobs/recovery.py) — so the end of an outage, not the end of a back-off that grew during
+  it, decides when the work gets done.
 """
 from __future__ import annotations
 
@@ -41,6 +45,10 @@ return redis.call('PTTL', KEYS[1])
 def server_key(integration) -> str:
     """Identifies one Exchange server for the shared throttling state (back-off, concurrency cap)."""
     return hashlib.sha1(integration.server_url.lower().encode()).hexdigest()[:16]
+
+
+def recovered_key(server: str) -> str:
+    return f"sundial:ews:{server}:recovered"
 
 
 def paused_key(server: str) -> str:
@@ -96,8 +104,21 @@ class RedisGate:
 
     def backoff(self, seconds: float) -> None:
         self.throttled_requests += 1
+        self.trouble()
         self._backoff(keys=[self.backoff_key, f"sundial:ews:{self.server}:throttled"],
                       args=[max(int(seconds * 1000), 1)])
+
+    @property
+    def trouble_key(self) -> str:
+        return f"sundial:ews:{self.server}:trouble"
+
+    def trouble(self) -> None:
+        self.redis.set(self.trouble_key, "1", ex=86400)
+
+    def healthy(self) -> None:
+        """Called after each answered request; cheap when nothing was wrong (one DEL of a missing key)."""
+        if self.redis.delete(self.trouble_key):
+            self.redis.set(recovered_key(self.server), "1", ex=3600)
 
     def in_flight(self) -> int:
         self.redis.zremrangebyscore(self.slots_key, "-inf", time.time())

@@ -11,7 +11,7 @@ from lxml import etree
 
 from . import observe, signin
 from . import transport as tp
-from .errors import EwsError, ProtocolError, Throttled, TransientServerError
+from .errors import EwsError, ProtocolError, ServerTimedOut, Throttled, TransientServerError
 from .parse import Reply, message_error, read_reply
 from .timezones import windows_zone
 from .types import ServerConfig, ServerVersion
@@ -110,9 +110,11 @@ class EwsClient:
                 resp = self.http.post(url or self.config.url, data=data, headers=headers, auth=auth, timeout=timeout,
                                       allow_redirects=False, stream=True)
             except requests.exceptions.RequestException as exc:
+                self._gate_note("trouble")
                 raise tp.map_request_exception(exc, timeout) from exc
             if stream and resp.status_code == 200:
                 self.last_headers = resp.headers
+                self._gate_note("healthy")
                 return resp
             deadline = time.monotonic() + sum(timeout)
             content = tp.read_capped(resp, self.config.max_response_bytes, deadline)
@@ -121,6 +123,9 @@ class EwsClient:
         except Throttled as exc:
             self._backoff(exc)
             raise
+        except (TransientServerError, ServerTimedOut):  # cut off or silent while the answer was read
+            self._gate_note("trouble")
+            raise
         finally:
             if self.gate is not None:
                 self.gate.release()
@@ -128,8 +133,19 @@ class EwsClient:
         if err is not None:
             if isinstance(err, Throttled):
                 self._backoff(err)
+            elif reply.status >= 500:
+                self._gate_note("trouble")
             raise err
+        if reply.status == 200:
+            self._gate_note("healthy")
         return reply
+
+    def _gate_note(self, what: str) -> None:
+        """Tell the gate the server failed to answer ("trouble") or answered ("healthy"), if it listens: the
+        first answer after trouble lets work that waits out a back-off run again at once (SPEC R4)."""
+        note = getattr(self.gate, what, None)
+        if note is not None:
+            note()
 
     def _backoff(self, exc: Throttled) -> None:
         if self.gate is not None and exc.backoff_seconds is not None:

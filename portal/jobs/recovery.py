@@ -8,6 +8,11 @@
 - Redis restarted empty (a marker key is gone): every connected mailbox gets a catch-up sync and every
   unexported change is exported again — the database is the truth. Exports find their earlier copy by the
   extended property, so running one twice never makes a second Exchange item.
+- An Exchange server that answers again after an outage or a throttling storm (the gate's "recovered" mark,
+  engine/throttle.py): every retry waiting out its back-off runs now, not when a back-off that grew during the
+  outage (up to 30 minutes) runs out, and the export back-off counters start again from 10 s. At most once per
+  KICK_SECONDS per server, so a server that flaps costs each waiting job at most one extra attempt per
+  KICK_SECONDS (G9).
 """
 from __future__ import annotations
 
@@ -28,12 +33,49 @@ STALE_SECONDS = 20  # a busy worker beats every 5 s (HEARTBEAT_SECONDS in worker
 MAX_RERUNS = 3
 EPOCH_KEY = "sundial:redis-epoch"
 REAPING_KEY = "sundial:reaped:{}"
+KICK_SECONDS = 30
+RETRY_QUEUES = ("sync", "export")
 
 
 def maintain(conn) -> None:
     """One round of R4 maintenance; Redis errors are left to the worker loop, which retries."""
     reap_abandoned(conn)
     reconcile_if_emptied(conn)
+    run_retries_after_recovery(conn)
+
+
+def run_retries_after_recovery(conn) -> list[str]:
+    """The server answers again: queue every waiting retry (schedule_retry's `…-retry` jobs) now. Returns their
+    ids. One worker does it per recovery (the mark is taken with DEL); a second recovery within KICK_SECONDS
+    waits for the next round."""
+    from rq.registry import ScheduledJobRegistry
+
+    kicked: list[str] = []
+    for mark in list(conn.scan_iter(match="sundial:ews:*:recovered", count=100)):
+        server = mark.decode().split(":")[2] if isinstance(mark, bytes) else mark.split(":")[2]
+        if not conn.set(f"sundial:ews:{server}:kicked", "1", nx=True, ex=KICK_SECONDS):
+            continue  # kicked a moment ago: the mark stays for a later round
+        if not conn.delete(mark):
+            continue
+        for name in RETRY_QUEUES:
+            queue = Queue(name, connection=conn)
+            registry = ScheduledJobRegistry(queue=queue)
+            for job_id in registry.get_job_ids():
+                if not job_id.endswith("-retry"):
+                    continue
+                try:
+                    job = Job.fetch(job_id, connection=conn)
+                except NoSuchJobError:
+                    continue
+                if registry.remove(job):
+                    queue.enqueue_job(job, at_front=True)
+                    kicked.append(job_id)
+        for key in conn.scan_iter(match="sundial:export-postponed:*", count=500):
+            conn.delete(key)
+        if kicked:
+            log.info("Exchange answers again: %d waiting retries run now (%s)", len(kicked),
+                     ", ".join(kicked[:10]) + (" …" if len(kicked) > 10 else ""))
+    return kicked
 
 
 def worker_alive(conn, worker_name: str | None, now: datetime | None = None) -> bool:

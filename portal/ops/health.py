@@ -3,8 +3,8 @@
 Heartbeats are read where the processes already write them:
 - RQ workers register in Redis with `last_heartbeat` and the queues they listen to (idle workers beat every
   worker_ttl - 15 s, a worker running a job every 30 s);
-- Sundial's RQ scheduler holds `rq:scheduler-lock:<queue>` and renews its expiry (worker.SCHEDULER_LOCK_TTL) every second,
-  so the remaining TTL tells when it last beat;
+- Sundial's RQ scheduler holds `rq:scheduler-lock:<queue>` and renews its expiry (worker.SCHEDULER_LOCK_TTL)
+  every second, so the remaining TTL tells when it last beat;
 - the notification listener refreshes `sundial:listener:alive:<owner>` on every pass of its main loop.
 """
 from __future__ import annotations

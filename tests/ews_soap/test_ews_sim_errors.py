@@ -274,3 +274,33 @@ def test_g1_ignore_skips_sundials_own_writes(sim):
     theirs = sim.outlook(ALICE).create("Booked in Outlook", T0 + HOUR * 3002, T0 + HOUR * 3003)
     page = ews.sync_folder_items(ALICE, None, state, ignore=[mine.item_id])
     assert [c.item_id for c in page.changes] == [theirs]
+
+
+def test_r4_the_gate_hears_when_the_server_fails_to_answer_and_when_it_answers_again(sim):
+    """R4: the client tells a listening gate "trouble" for a dropped connection or a 5xx and "healthy" for each
+    answer, so work waiting out a back-off can run as soon as Exchange answers again (jobs/recovery.py)."""
+
+    class NotingGate(RecordingGate):
+        def __init__(self):
+            super().__init__()
+            self.notes: list[str] = []
+
+        def trouble(self):
+            self.notes.append("trouble")
+
+        def healthy(self):
+            self.notes.append("healthy")
+
+    gate = NotingGate()
+    ews = session(sim, auth="basic", gate=gate)
+    ews.primary_calendar(ALICE)
+    assert gate.notes == ["healthy"]
+    sim.faults.drop_connection(1)
+    with pytest.raises(TransientServerError):
+        ews.primary_calendar(ALICE)
+    sim.faults.http_503(1, retry_after_s=1)
+    with pytest.raises(Throttled):
+        ews.primary_calendar(ALICE)
+    assert gate.notes == ["healthy", "trouble"] and gate.backoffs == [1.0]  # a 503's back-off: the gate's own trouble
+    ews.primary_calendar(ALICE)
+    assert gate.notes[-1] == "healthy"

@@ -61,3 +61,36 @@ def test_r4_only_the_first_worker_to_see_an_empty_redis_reconciles(conn):
     assert reconcile_if_emptied(conn) is True
     assert reconcile_if_emptied(conn) is False
     assert Queue("default", connection=conn).job_ids == ["reconcile"]
+
+
+def test_r4_retries_waiting_out_a_grown_back_off_run_as_soon_as_exchange_answers_again(conn):
+    """R4 with G9: back-offs grow during a long storm (an export's to 30 minutes); the first answer after the
+    trouble lets every waiting retry run at once and restarts the export back-off, at most once per 30 s."""
+    from rq.registry import ScheduledJobRegistry
+
+    from portal.engine.throttle import RedisGate, recovered_key
+    from portal.jobs.recovery import KICK_SECONDS, run_retries_after_recovery
+
+    export, sync = Queue("export", connection=conn), Queue("sync", connection=conn)
+    export.enqueue_in(timedelta(minutes=30), "portal.jobs.export.export_appointment", 7, job_id="export-7-retry")
+    sync.enqueue_in(timedelta(minutes=20), "portal.jobs.sync_mailbox.sync_mailbox", 3, job_id="sync-3-retry")
+    sync.enqueue_in(timedelta(minutes=5), "portal.jobs.sync_mailbox.sync_mailbox", 4, job_id="sync-4")  # periodic
+    conn.set("sundial:export-postponed:7", 9)
+    gate = RedisGate(conn, "srv1")
+    gate.healthy()
+    assert run_retries_after_recovery(conn) == []  # answers with no trouble before: nothing to do
+    gate.backoff(2.0)  # ErrorServerBusy: trouble
+    assert not conn.exists(recovered_key("srv1"))
+    gate.healthy()
+    gate.healthy()  # only the first answer after trouble counts
+    assert sorted(run_retries_after_recovery(conn)) == ["export-7-retry", "sync-3-retry"]
+    assert export.job_ids == ["export-7-retry"] and sync.job_ids == ["sync-3-retry"]
+    assert ScheduledJobRegistry(queue=sync).get_job_ids() == ["sync-4"]  # a periodic run keeps its time
+    assert not conn.exists("sundial:export-postponed:7")
+    sync.enqueue_in(timedelta(minutes=20), "portal.jobs.sync_mailbox.sync_mailbox", 5, job_id="sync-5-retry")
+    gate.trouble()
+    gate.healthy()  # a server that flaps: the next kick waits for KICK_SECONDS
+    assert run_retries_after_recovery(conn) == [] and conn.exists(recovered_key("srv1"))
+    assert 0 < conn.ttl("sundial:ews:srv1:kicked") <= KICK_SECONDS
+    conn.delete("sundial:ews:srv1:kicked")
+    assert run_retries_after_recovery(conn) == ["sync-5-retry"]
