@@ -4,6 +4,9 @@
   when the entry's heartbeat expires (≥ 60 s) and then marks the job failed. Here a started job whose worker has
   not sent a heartbeat for STALE_SECONDS is queued again at the front of its queue.
 - A job killed mid-run (its work horse died, its worker lived) is queued again instead of failed.
+- A job taken off its queue by a worker killed before it started it sits in RQ's intermediate queue, in no
+  registry; RQ fails it after a minute or more. Here it is queued again once it has sat there DEQUEUED_SECONDS
+  (a live worker starts a dequeued job within milliseconds).
 - Both are bounded: a job that keeps killing its process runs at most MAX_RERUNS more times.
 - Redis restarted empty (a marker key is gone): every connected mailbox gets a catch-up sync and every
   unexported change is exported again — the database is the truth. Exports find their earlier copy by the
@@ -34,14 +37,48 @@ MAX_RERUNS = 3
 EPOCH_KEY = "sundial:redis-epoch"
 REAPING_KEY = "sundial:reaped:{}"
 KICK_SECONDS = 30
+DEQUEUED_SECONDS = 10
 RETRY_QUEUES = ("sync", "export")
 
 
 def maintain(conn) -> None:
     """One round of R4 maintenance; Redis errors are left to the worker loop, which retries."""
     reap_abandoned(conn)
+    rescue_dequeued(conn)
     reconcile_if_emptied(conn)
     run_retries_after_recovery(conn)
+
+
+def rescue_dequeued(conn, queue_names=QUEUE_NAMES, after: float = DEQUEUED_SECONDS) -> list[str]:
+    """Queue again every job a worker took off its queue but never started (killed in between): it is in the
+    queue's intermediate list and not in the StartedJobRegistry for `after` seconds. Returns their ids."""
+    import time
+
+    rescued = []
+    for name in queue_names:
+        queue = Queue(name, connection=conn)
+        key = queue.intermediate_queue_key
+        waiting = conn.lrange(key, 0, -1)
+        started = set(StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)) if waiting else set()
+        for raw in waiting:
+            job_id = raw.decode() if isinstance(raw, bytes) else raw
+            if job_id in started:
+                continue
+            seen = f"sundial:dequeued-seen:{job_id}"
+            if conn.set(seen, f"{time.time():.3f}", nx=True, ex=3600):
+                continue  # first seen now: a live worker may be just about to start it
+            if time.time() - float(conn.get(seen) or time.time()) < after:
+                continue
+            if not conn.lrem(key, 1, raw):
+                continue  # another worker rescued it meanwhile
+            conn.delete(seen)
+            try:
+                job = Job.fetch(job_id, connection=conn)
+            except NoSuchJobError:
+                continue
+            if rerun_crashed(job, queue, "the worker that took it off the queue died before starting it"):
+                rescued.append(job_id)
+    return rescued
 
 
 def run_retries_after_recovery(conn) -> list[str]:

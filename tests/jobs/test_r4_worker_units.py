@@ -94,3 +94,30 @@ def test_r4_retries_waiting_out_a_grown_back_off_run_as_soon_as_exchange_answers
     assert 0 < conn.ttl("sundial:ews:srv1:kicked") <= KICK_SECONDS
     conn.delete("sundial:ews:srv1:kicked")
     assert run_retries_after_recovery(conn) == ["sync-5-retry"]
+
+
+def test_r4_a_job_taken_off_its_queue_by_a_worker_killed_before_starting_it_runs_again(conn):
+    """R4: RQ moves a dequeued job to the queue's intermediate list; a worker killed before it starts the job
+    leaves it there, in no registry, and RQ would fail it a minute or more later. The soak found a booking's export
+    lost this way. Maintenance queues it again once it has sat there for a while; a job a live worker has
+    started (it is in the StartedJobRegistry) is left alone."""
+    from rq.registry import StartedJobRegistry
+
+    from portal.jobs.recovery import rescue_dequeued
+
+    q = Queue("export", connection=conn)
+    q.enqueue("portal.jobs.export.export_appointment", 33, job_id="export-33")
+    q.enqueue("portal.jobs.export.export_appointment", 34, job_id="export-34")
+    conn.lmove(q.key, q.intermediate_queue_key, "LEFT", "RIGHT")  # what a worker's dequeue does …
+    conn.lmove(q.key, q.intermediate_queue_key, "LEFT", "RIGHT")
+    conn.zadd(StartedJobRegistry(queue=q).key, {"export-34:exec-1": 4e9})  # … 34 was started by a live worker
+    assert q.job_ids == []
+    assert rescue_dequeued(conn, ["export"], after=0.2) == []  # first seen: a live worker may start it now
+    assert rescue_dequeued(conn, ["export"], after=0.2) == []  # not long enough yet
+    import time
+
+    time.sleep(0.3)
+    assert rescue_dequeued(conn, ["export"], after=0.2) == ["export-33"]
+    assert q.job_ids == ["export-33"]
+    assert [j.decode() for j in conn.lrange(q.intermediate_queue_key, 0, -1)] == ["export-34"]
+    assert rescue_dequeued(conn, ["export"], after=0.0) == []  # nothing twice
