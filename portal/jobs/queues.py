@@ -7,12 +7,14 @@ run once more when it finishes (so a change arriving mid-run is never lost and t
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DequeueTimeout, NoSuchJobError
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
 
 from ..extensions import redis_connection
@@ -29,10 +31,37 @@ DEFAULT_WORKER_QUEUES = QUEUE_CLASSES["fast"] + QUEUE_CLASSES["sync"]
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 
+class TrackedQueue(Queue):
+    """Every dequeue passes through the queue's intermediate list (LMOVE), as RQ does only for a worker of one
+    queue: a worker of several queues takes a job with BLPOP, so one killed between taking a job and starting it
+    loses the job without a trace (its status stays "queued" and every later enqueue of that id is taken for a
+    duplicate). The soak lost a booking's export this way. Queues are tried in priority order; an idle worker
+    waits on the first with a short BLMOVE, so a job of another queue waits at most IDLE_POLL_SECONDS."""
+
+    IDLE_POLL_SECONDS = 0.25
+
+    @classmethod
+    def lpop(cls, queue_keys, timeout, connection=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            for key in queue_keys:
+                found = cls.lmove(connection, key, None)
+                if found is not None:
+                    return found
+            if deadline is None:
+                return None
+            if time.monotonic() >= deadline:
+                raise DequeueTimeout(timeout, queue_keys)
+            got = connection.blmove(queue_keys[0], IntermediateQueue.get_intermediate_queue_key(queue_keys[0]),
+                                    cls.IDLE_POLL_SECONDS)
+            if got is not None:
+                return queue_keys[0], got
+
+
 def get_queue(name: str = "default") -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=redis_connection(), is_async=current_app.config["RQ_ASYNC"])
+    return TrackedQueue(name, connection=redis_connection(), is_async=current_app.config["RQ_ASYNC"])
 
 
 def rerun_key(job_id: str) -> str:

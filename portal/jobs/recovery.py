@@ -76,6 +76,8 @@ def rescue_dequeued(conn, queue_names=QUEUE_NAMES, after: float = DEQUEUED_SECON
                 job = Job.fetch(job_id, connection=conn)
             except NoSuchJobError:
                 continue
+            if job.get_status(refresh=True) != "queued":
+                continue  # started, finished or failed meanwhile: not lost
             if rerun_crashed(job, queue, "the worker that took it off the queue died before starting it"):
                 rescued.append(job_id)
     return rescued

@@ -23,6 +23,7 @@ from rq.utils import now as now_utc
 from rq.worker import WorkerStatus
 
 from ..supervisor import die_with_parent
+from .queues import TrackedQueue
 
 log = logging.getLogger("portal.jobs")
 
@@ -124,11 +125,20 @@ class SundialWorker(Worker):
     """`flask sundial worker`: short heartbeats and maintenance, abandoned jobs run again (R4)."""
 
     max_connection_wait_time = 5.0  # Redis unreachable: retry at most every 5 s (RQ: up to 60 s)
+    queue_class = TrackedQueue
+
+    def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
+        super().prepare_job_execution(job, True)  # every dequeue went through the intermediate list
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_monitoring_interval", HEARTBEAT_SECONDS)
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         kwargs.setdefault("worker_ttl", WORKER_TTL)
+        if args:  # a plain rq Queue (tests, scripts) becomes a TrackedQueue of the same name
+            queues = args[0] if isinstance(args[0], list | tuple) else [args[0]]
+            args = ([q if isinstance(q, TrackedQueue | str) else
+                     TrackedQueue(q.name, connection=q.connection, is_async=q.is_async) for q in queues],
+                    *args[1:])
         super().__init__(*args, **kwargs)
         self._crashed_job_id = None
 

@@ -121,3 +121,26 @@ def test_r4_a_job_taken_off_its_queue_by_a_worker_killed_before_starting_it_runs
     assert q.job_ids == ["export-33"]
     assert [j.decode() for j in conn.lrange(q.intermediate_queue_key, 0, -1)] == ["export-34"]
     assert rescue_dequeued(conn, ["export"], after=0.0) == []  # nothing twice
+
+
+def test_r4_a_worker_of_several_queues_takes_jobs_through_the_intermediate_list_in_priority_order(conn):
+    """R4: RQ moves a job through the intermediate list only for a worker of one queue; with several it pops
+    the job, and a kill before the start loses it. Sundial's queue class always moves it (priority order kept),
+    the start takes it out again, and the rescue can find a job left behind."""
+    from portal.jobs.worker import SundialWorker, TrackedQueue
+
+    export, notify = TrackedQueue("export", connection=conn), TrackedQueue("notify", connection=conn)
+    notify.enqueue("portal.jobs.notify.deliver", 1, job_id="notify-1")
+    export.enqueue("portal.jobs.export.export_appointment", 2, job_id="export-2")
+    job, queue = TrackedQueue.dequeue_any([export, notify], None, connection=conn)
+    assert (job.id, queue.name) == ("export-2", "export")  # the first queue first
+    assert [j.decode() for j in conn.lrange(export.intermediate_queue_key, 0, -1)] == ["export-2"]
+    worker = SundialWorker([export, notify], connection=conn)
+    worker.prepare_job_execution(job)
+    assert conn.llen(export.intermediate_queue_key) == 0  # started: no longer "taken but not started"
+    job, queue = TrackedQueue.dequeue_any([export, notify], 1, connection=conn)  # blocking variant
+    assert job.id == "notify-1" and conn.llen(notify.intermediate_queue_key) == 1
+    from rq.exceptions import DequeueTimeout
+
+    with pytest.raises(DequeueTimeout):
+        TrackedQueue.dequeue_any([export, notify], 1, connection=conn)
