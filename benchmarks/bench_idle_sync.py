@@ -23,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,21 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchutil import free_port, start_redis  # noqa: E402
+from benchutil import admin_sql, bench_env, free_port, seed_org  # noqa: E402
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/{}"
 DBNAME = f"sundial_bench_idle_{os.getpid()}"
 WARMUP = 10
 
 
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def serve_simulator(port: int, staff: int, conn) -> None:
@@ -154,12 +145,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.staff = 30
-    from cryptography.fernet import Fernet
-
-    os.environ.setdefault("SUNDIAL_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-    tmp = Path(tempfile.mkdtemp(prefix="sundial-bench-idle-"))
-    os.environ["SUNDIAL_INSTANCE_PATH"] = str(tmp / "instance")
-    redis_proc, redis_url = start_redis(tmp)
+    tmp, redis_proc, redis_url = bench_env("sundial-bench-idle-")
     parent, child = multiprocessing.Pipe()
     sim_proc = multiprocessing.Process(target=serve_simulator, args=(free_port(), args.staff, child), daemon=True)
     sim_proc.start()
@@ -185,25 +171,15 @@ def main() -> None:
 def run(args, redis_url: str, sim_pipe, tmp: Path, loads: list[float]) -> dict[str, list[dict]]:
     url, upn, password = sim_pipe.recv()
     from portal import create_app
-    from portal.crypto import encrypt
     from portal.extensions import db, redis_connection
-    from portal.models import ExchangeIntegration, Location, MailboxState, StaffMember
+    from portal.models import MailboxState
 
     db_url = PG.format(DBNAME)
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "REDIS_URL": redis_url})
     results: dict[str, list[dict]] = {"forking (SUNDIAL_WORKER_FORK=1)": [], "warm (default)": []}
     with app.app_context():
         conn = redis_connection()
-        db.create_all()
-        loc = Location(name="HQ", address="1 Main Street", timezone="UTC")
-        db.session.add(loc)
-        db.session.add(ExchangeIntegration(id=1, auth_type="ntlm", username=upn, password_encrypted=encrypt(password),
-                                           version="2016", server_url=url, allow_http=True, impersonation=True,
-                                           state="connected"))
-        db.session.add_all([StaffMember(name=f"Staff {n}", email=f"staff{n:04d}@example.com", timezone="UTC",
-                                        primary_location=loc) for n in range(args.staff)])
-        db.session.commit()
-        ids = [s.id for s in db.session.execute(db.select(StaffMember).order_by(StaffMember.id)).scalars()]
+        ids = seed_org(url, upn, password, args.staff)
         from portal.jobs.queues import enqueue_initial_sync
 
         for sid in ids:

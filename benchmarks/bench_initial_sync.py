@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchutil import free_port, start_redis  # noqa: E402  (benchmarks/ is on sys.path as a script)
+from benchutil import free_port, seed_org, start_redis  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
 CAP = 10
 
@@ -132,6 +132,7 @@ class RssSampler(threading.Thread):
     def __init__(self, pids: list[int]):
         super().__init__(daemon=True)
         self.pids, self.peak, self.stop = pids, 0, threading.Event()
+        self.per_pid: dict[int, int] = {}  # each worker's own peak (its RSS + its job child's USS)
 
     def run(self):
         import psutil
@@ -139,16 +140,19 @@ class RssSampler(threading.Thread):
         while not self.stop.is_set():
             total = 0
             for pid in self.pids:
+                mine = 0
                 try:
                     proc = psutil.Process(pid)
-                    total += proc.memory_info().rss
+                    mine += proc.memory_info().rss
                     for c in proc.children(recursive=True):
                         try:
-                            total += c.memory_full_info().uss
+                            mine += c.memory_full_info().uss
                         except psutil.Error:
                             pass
                 except psutil.Error:
                     pass
+                total += mine
+                self.per_pid[pid] = max(self.per_pid.get(pid, 0), mine)
             self.peak = max(self.peak, total)
             time.sleep(0.2)
 
@@ -156,10 +160,9 @@ class RssSampler(threading.Thread):
 def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_url: str, redis_pid: int,
                 model: str = "warm") -> dict:
     from portal import create_app
-    from portal.crypto import encrypt
     from portal.extensions import db
     from portal.jobs.queues import enqueue_initial_sync
-    from portal.models import ExchangeIntegration, ExternalAbsence, Location, MailboxState, StaffMember
+    from portal.models import ExternalAbsence, MailboxState
 
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     app = create_app(app_config(db_url, redis_url))
@@ -167,16 +170,7 @@ def sundial_run(url, upn, password, staff: int, workers: int, tmp: Path, redis_u
         from portal.extensions import redis_connection
 
         redis_connection().flushdb()  # every run starts from an empty queue, lock and counter set
-        db.create_all()
-        loc = Location(name="HQ", address="1 Main Street", timezone="UTC")
-        db.session.add(loc)
-        db.session.add(ExchangeIntegration(id=1, auth_type="ntlm", username=upn, password_encrypted=encrypt(password),
-                                           version="2016", server_url=url, allow_http=True, impersonation=True,
-                                           state="connected"))
-        db.session.add_all([StaffMember(name=f"Staff {n}", email=f"staff{n:04d}@example.com", timezone="UTC",
-                                        primary_location=loc) for n in range(staff)])
-        db.session.commit()
-        ids = [s.id for s in db.session.execute(db.select(StaffMember)).scalars()]
+        ids = seed_org(url, upn, password, staff)
         t0, cpu0, redis0 = time.perf_counter(), _children_cpu(), _process_cpu(redis_pid)
         for sid in ids:
             enqueue_initial_sync(sid)

@@ -25,20 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from benchutil import start_redis  # noqa: E402
+from benchutil import admin_sql, start_redis  # noqa: E402
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/{}"
 DBNAME = f"sundial_bench_pages_{os.getpid()}"
 
 
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def pages(first: int, n: int) -> dict[str, tuple[str, str, dict | None]]:
