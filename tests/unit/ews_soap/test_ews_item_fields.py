@@ -24,7 +24,7 @@ ITEM = f"""<t:CalendarItem xmlns:t="{T}" xmlns:x="urn:other">
 </t:CalendarItem>"""
 
 
-def test_fields_from_one_pass_skip_comments_and_foreign_names():
+def test_g1_fields_from_one_pass_skip_comments_and_foreign_names():
     ev = parse_calendar_item(etree.fromstring(ITEM))
     assert (ev.item_id, ev.change_key, ev.subject) == ("AAA=", "CK1", "Board meeting")
     assert ev.start == datetime(2026, 3, 2, 9, tzinfo=UTC) and ev.end == datetime(2026, 3, 2, 10, tzinfo=UTC)

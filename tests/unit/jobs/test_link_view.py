@@ -5,7 +5,7 @@ from portal.engine.read import LinkView
 from portal.models import ExchangeLink
 
 
-def test_get_and_contains_answer_for_present_and_missing_keys():
+def test_g1_link_view_get_and_contains_answer_for_present_and_missing_keys():
     row = ExchangeLink(staff_id=1, item_key="k1", item_id="I1", change_key="C1", content_hash="h", absence_id=7)
     rows = {"k1": row}
     view = LinkView(rows)
