@@ -11,7 +11,7 @@ from lxml import etree
 
 from . import observe, signin
 from . import transport as tp
-from .errors import EwsError, ProtocolError, ServerTimedOut, Throttled, TransientServerError
+from .errors import EwsError, ProtocolError, ServerUnreachable, Throttled, TransientServerError
 from .parse import Reply, message_error, read_reply
 from .timezones import windows_zone
 from .types import ServerConfig, ServerVersion
@@ -110,7 +110,6 @@ class EwsClient:
                 resp = self.http.post(url or self.config.url, data=data, headers=headers, auth=auth, timeout=timeout,
                                       allow_redirects=False, stream=True)
             except requests.exceptions.RequestException as exc:
-                self._gate_note("trouble")
                 raise tp.map_request_exception(exc, timeout) from exc
             if stream and resp.status_code == 200:
                 self.last_headers = resp.headers
@@ -123,7 +122,7 @@ class EwsClient:
         except Throttled as exc:
             self._backoff(exc)
             raise
-        except (TransientServerError, ServerTimedOut):  # cut off or silent while the answer was read
+        except (TransientServerError, ServerUnreachable):  # no connection, cut off, or silent (ServerTimedOut)
             self._gate_note("trouble")
             raise
         finally:
