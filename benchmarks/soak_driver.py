@@ -6,6 +6,7 @@ stamps when each arrived. Slots never repeat, so a time identifies an item on bo
 """
 from __future__ import annotations
 
+import http.client
 import random
 import re
 import threading
@@ -184,7 +185,9 @@ class Driver:
                                   self.outlook_move_or_delete])
         try:
             action()
-        except (requests.RequestException, OSError, RuntimeError) as exc:
+        except (requests.RequestException, OSError, RuntimeError, http.client.HTTPException) as exc:
+            # a cut-off answer of the simulator's control endpoint (dropped-response storm, restart) is a fault
+            # the action met, like a refused connection: it did not happen, or happened unrecorded
             if "csrf" in str(exc).lower() or "sign in" in str(exc):
                 self.http_errors.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - the driver must outlive its own surprises; they are reported
