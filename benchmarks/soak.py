@@ -241,7 +241,7 @@ def main() -> int:
         system.create_database()
         account = system.seed_simulator()
         system.start_redis()
-        system.start_sim()
+        system.start_sim(first=True)
         app, staff, ids = organise(system, account)
         system.start_sundial()
         if not wait_for(lambda: all_synced(app), 180, step=1):

@@ -116,21 +116,28 @@ class System:
         sim.save()
         return account
 
-    def start_sim(self, attempts: int = 3) -> None:
+    def start_sim(self, attempts: int = 3, first: bool = False) -> None:
         """Start the simulator; one that exits at start (the port still closing, the shared virtualenv being
-        updated by someone else) is started again, up to `attempts` times."""
-        for _ in range(attempts):
-            log = open(self.run_dir / "simulator.log", "ab")  # noqa: SIM115 - the child keeps it
+        updated by someone else) is started again, up to `attempts` times. At the first start nothing knows the
+        port yet, so a retry takes a fresh one: the port chosen in __init__ may since have become the local end
+        of some other process's connection, which no retry on that port outlives."""
+        log_path = self.run_dir / "simulator.log"
+        for attempt in range(attempts):
+            if first and attempt:
+                self.sim_port = free_port()
+                self.sim_url = f"http://127.0.0.1:{self.sim_port}"
+            log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it
             self.sim = subprocess.Popen([sys.executable, "-m", "ews_simulator", "--host", "127.0.0.1", "--port",
                                          str(self.sim_port), "--state", str(self.tmp / "sim.pickle"), "--no-validate",
                                          "--heartbeat-seconds", "5"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            if wait_for(lambda: self.sim.poll() is not None or self.control("faults", "clear"), 30) \
+            if wait_for(lambda: self.sim.poll() is not None or self.control("faults", "clear"), 45) \
                     and self.sim.poll() is None:
                 return
             self.sim.kill()
             self.sim.wait(10)
             time.sleep(2)
-        raise RuntimeError("the simulator did not start")
+        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else "(no log)"
+        raise RuntimeError(f"the simulator did not start on port {self.sim_port}; its log ends:\n{tail}")
 
     def stop_sim(self) -> None:
         """A server restart: the simulator saves its mailboxes on SIGTERM, as Exchange keeps committed data."""
