@@ -134,6 +134,10 @@ def mailbox_failures(staff_id: int, requeue: Callable[[float], None]):
         db.session.commit()
     except TRANSIENT as exc:
         db.session.rollback()
+        # The sentence is the same for every broken connection; the log keeps what actually broke (a reset, a
+        # cut-off body, a local error) so a failure that repeats can be told apart from a passing one.
+        log.warning("staff-%s: %s during %s: %s", staff_id, type(exc).__name__, exc.operation or "a request",
+                    exc.detail)
         if exc.mailbox_state:  # one mailbox moving or its database down (S8): its own state, the usual back-off
             _record_error(staff_id, exc.sentence, exc.mailbox_state)
         else:

@@ -201,6 +201,8 @@ class EwsClient:
             return self.read(self.send(data, headers), operation)
         except Exception as exc:
             failure = exc
+            if isinstance(exc, EwsError) and not exc.operation:
+                exc.operation = operation  # a transport failure knows no operation; the log then names it
             raise
         finally:
             observe.report(operation, failure, time.monotonic() - started)
