@@ -153,6 +153,14 @@ class StreamRunner(GroupRunner):
             finally:
                 self._aborter, self._opened_at = None, 0.0
 
+    def _stable(self) -> None:
+        """The connection has been open `stream_stable_seconds`: the failure streak is over. The back-off counts
+        failures in a row; only a connection closed at its timeout used to end the streak (30 minutes), so after
+        a run of passing faults one more drop waited minutes though the server had long recovered (R4, G9: a
+        server that accepts and drops at once still backs off, as its connections never become stable)."""
+        self._healthy()
+        self.lost_backoff.succeeded()
+
     def _wait_after_loss(self) -> None:
         """Subscriptions lost on an open connection (a CAS restart): the next ones are made after a back-off of
         its own, from `lost_backoff_seconds`, so a server that loses them every minute gets fewer rounds than one
@@ -179,10 +187,13 @@ class StreamRunner(GroupRunner):
         stream = session.stream_events(list(self.subs), self.group.anchor, self.settings.connection_timeout_minutes,
                                        on_open=self._on_open, idle_timeout=self.settings.heartbeat_timeout_seconds,
                                        **extra)
-        opened, refused, lost = False, None, False
+        opened, refused, lost, opened_at = False, None, False, 0.0
         try:
             for item in stream:
                 self.last_data = time.monotonic()
+                if opened and opened_at and self.last_data - opened_at >= self.settings.stream_stable_seconds:
+                    opened_at = 0.0
+                    self._stable()
                 if self.stopped:
                     return "ok"
                 if not opened and getattr(item.error, "code", None) == OVER_LIMIT:
@@ -197,7 +208,7 @@ class StreamRunner(GroupRunner):
                         lost = True
                     continue  # read every per-subscription message, to the end (below)
                 if not opened:
-                    opened = True
+                    opened, opened_at = True, time.monotonic()
                     self._settle_owed()
                 changes = _changes(item.events) if item.subscription_id else 0
                 if changes:
@@ -205,6 +216,8 @@ class StreamRunner(GroupRunner):
                 # On Closed the server ends the response: reading it to its end returns the connection to the
                 # pool, so the next request needs no new TCP connection and NTLM handshake (one 401 fewer).
         finally:
+            if opened_at and time.monotonic() - opened_at >= self.settings.stream_stable_seconds:
+                self._stable()  # it lasted, then broke: this drop is the first of a new streak
             close = getattr(stream, "close", None)
             if close is not None:
                 try:

@@ -25,6 +25,10 @@ class ListenerSettings:
     min_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 300.0
     lost_backoff_seconds: float = 5.0  # subscriptions lost on an open connection: 5 s doubling to the cap
+    # A stream that stayed open this long ends the failure streak: the next drop backs off from the start again
+    # (R4). Without it a day of passing faults grew one group's back-off to the 5-minute cap, and a drop long
+    # after the server had recovered left its mailboxes unheard for minutes.
+    stream_stable_seconds: float = 15.0
     mailbox_retry_seconds: float = 300.0  # one mailbox that cannot subscribe: 5 min doubling to an hour
     step_down_after: int = 3  # refusals in a row before a group steps down the ladder (listener_ladder)
     ladder_retry_hours: float = 24.0  # then the full grouping is tried again

@@ -206,3 +206,35 @@ def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is
     finally:
         runner.stop()
         runner.join(2)
+
+
+def test_r4_g9_a_stream_that_stayed_open_ends_the_failure_streak(fake_session, recorder):
+    """The soak's late change: a group that had failed many times over a long run waited a back-off of minutes
+    after one more drop, though its last connection had streamed for a long while. A connection open for
+    `stream_stable_seconds` ends the streak; one that drops at once keeps counting (G9)."""
+    import time
+    from dataclasses import replace
+
+    settings = replace(SETTINGS, stream_stable_seconds=0.2)
+    runner = StreamRunner(Group("streaming:default:1:0", "streaming", MEMBERS), lambda: fake_session, recorder,
+                          settings)
+    runner.start()
+    try:
+        wait_for(lambda: fake_session.streams)
+        runner.backoff.failures = 8  # a long history of passing faults
+        first = fake_session.streams[0]
+        first.items.put(StreamItem(connection_status="OK"))  # open
+        first.items.put(ConnectionResetError("peer reset"))  # ... and dropped at once: still the same streak
+        assert wait_for(lambda: len(fake_session.streams) == 2)
+        assert runner.backoff.failures == 9
+        second = fake_session.streams[1]
+        second.items.put(StreamItem(connection_status="OK"))
+        time.sleep(0.3)
+        second.items.put(StreamItem(connection_status="OK"))  # a keep-alive after the stable time
+        assert wait_for(lambda: runner.backoff.failures == 0)
+        second.items.put(ConnectionResetError("peer reset"))
+        assert wait_for(lambda: len(fake_session.streams) == 3)
+        assert runner.backoff.failures == 1  # the first failure of a new streak: a back-off from the start
+    finally:
+        runner.stop()
+        runner.join(2)
