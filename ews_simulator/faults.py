@@ -37,6 +37,11 @@ class Faults:
     def __init__(self, sim=None):
         self._sim = sim
         self.lock = threading.Lock()
+        self._streams: Counter = Counter()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Every switch off. The lock and the open streams' count are kept (see clear())."""
         self.latency_ms = 0
         self.http_503_remaining = 0
         self.http_status = 503  # what those refusals answer: 503 (IIS queue full) or 429 (rate limited)
@@ -52,7 +57,6 @@ class Faults:
         self.concurrency_cap: int | None = None
         self._active: Counter = Counter()
         self._peak: Counter = Counter()
-        self._streams: Counter = Counter()
         self.lockout_policy = Lockout()
         self.stream_generation = 0
         self.get_answers_405 = False
@@ -203,14 +207,16 @@ class Faults:
         return item.wire_dates
 
     def clear(self):
-        if self._sim is not None:
-            self.cannot_find_user(False)
-            self._sim.directory.out_of_scope.clear()
-            for mbx in list(self._sim.directory.mailboxes.values()):
-                mbx.unavailable = False
-        streams = self._streams
-        self.__init__(self._sim)
-        self._streams = streams  # open streams stay open
+        """Every switch off; open streams stay open. Under the lock, as take() is: a clear() landing between
+        take()'s check and its decrement used to leave a counted switch at -1, which means "every request until
+        clear()" — a storm that never ended (the 200-fault soak's mailbox whose every sync broke off)."""
+        with self.lock:
+            if self._sim is not None:
+                self.cannot_find_user(False)
+                self._sim.directory.out_of_scope.clear()
+                for mbx in list(self._sim.directory.mailboxes.values()):
+                    mbx.unavailable = False
+            self._reset()
 
     # -- checks used by the server -------------------------------------------------------------------
     def take(self, attr: str) -> bool:

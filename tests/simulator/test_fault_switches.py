@@ -78,3 +78,37 @@ def test_g3_concurrency_cap_refuses_exactly_the_extra_request(sim, cap):
     assert sim.faults.active(ALICE) == 0
     sim.faults.latency_ms = 0
     assert _post(sim)[0].status_code == 200
+
+
+def test_r4_g8_clear_between_a_take_check_and_its_decrement_never_leaves_a_storm_on():
+    """The soak clears a storm while requests are being answered. A clear() landing between take()'s check
+    (`> 0`) and its decrement used to leave the switch at -1, "every request until clear()": every response
+    of the rest of the run was cut off. Here the taking thread is held right after its check while clear() runs."""
+    from ews_simulator.faults import Faults
+
+    checked, cleared = threading.Event(), threading.Event()
+    reads: list[int] = []
+
+    class Interleaved(Faults):
+        def __getattribute__(self, name):
+            value = super().__getattribute__(name)
+            if name == "drop_remaining" and threading.current_thread().name == "taker":
+                reads.append(value)
+                if len(reads) == 2:  # after the "< 0" and "> 0" checks, before the decrement reads it again
+                    checked.set()
+                    cleared.wait(0.5)  # a correct clear() waits for the lock, so this times out
+            return value
+
+    faults = Interleaved()
+    faults.drop_connection(1)
+    taker = threading.Thread(target=faults.take, args=("drop_remaining",), name="taker")
+    taker.start()
+    assert checked.wait(5)
+    clearer = threading.Thread(target=faults.clear)
+    clearer.start()
+    clearer.join(0.2)
+    cleared.set()
+    taker.join(5)
+    clearer.join(5)
+    assert faults.drop_remaining == 0
+    assert not faults.take("drop_remaining")  # the storm is over for the next request
