@@ -31,4 +31,13 @@ if [ ! -f node_modules/axe-core/axe.min.js ]; then
 fi
 echo "→ each test session starts its own private redis-server on a free port"
 mkdir -p test-artifacts
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=300 "$@" tests
+# Two pytest-xdist workers by default (SUNDIAL_TEST_WORKERS; 0 runs in one process): most tests wait on real
+# servers and processes, so two at once roughly halve the wall time on 2 cores. Whole files go to one worker
+# (--dist loadfile): their module fixtures (a simulator, a worker process) are built once.
+workers=${SUNDIAL_TEST_WORKERS:-2}
+parallel=()
+if [ "$workers" != 0 ]; then
+  parallel=(-n "$workers" --dist loadfile)
+  echo "→ $workers test processes in parallel (SUNDIAL_TEST_WORKERS=0 for one)"
+fi
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=300 "${parallel[@]}" "$@" tests

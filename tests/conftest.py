@@ -229,14 +229,32 @@ def ews_simulator_responses_are_valid():
     assert not invalid, "ews_simulator responses failed Microsoft's schema:\n" + "\n".join(invalid)
 
 
+WORKERS = {"checked": 0, "invalid": 0, "late": []}  # under pytest-xdist: what the worker sessions checked
+
+
 def pytest_sessionfinish(session):
     late = RESPONSES.take_new() + RESPONSES.take_internal_errors()  # sent after the last test's check
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports and fails the run
+        workeroutput.update(sundial_checked=RESPONSES.checked, sundial_invalid=len(RESPONSES.failures),
+                            sundial_late=late)
+        return
+    late += WORKERS["late"]
     if late:
         print("\news_simulator: invalid responses or internal errors after the last test:\n" + "\n".join(late))
         session.exitstatus = 1
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    out = getattr(node, "workeroutput", None) or {}
+    WORKERS["checked"] += out.get("sundial_checked", 0)
+    WORKERS["invalid"] += out.get("sundial_invalid", 0)
+    WORKERS["late"] += out.get("sundial_late", [])
+
+
 def pytest_terminal_summary(terminalreporter):
-    if RESPONSES.checked:
-        terminalreporter.write_line(f"ews_simulator: {RESPONSES.checked} response envelopes validated against "
-                                    f"messages.xsd, {len(RESPONSES.failures)} invalid")
+    checked = RESPONSES.checked + WORKERS["checked"]
+    if checked:
+        terminalreporter.write_line(f"ews_simulator: {checked} response envelopes validated against "
+                                    f"messages.xsd, {len(RESPONSES.failures) + WORKERS['invalid']} invalid")
