@@ -184,6 +184,8 @@ class JobHeartbeat(threading.Thread):
     SIGALRM death penalty should have stopped it (stuck outside Python), end the process like a killed work
     horse — its supervisor starts a new worker and recovery runs the job again (bounded, recovery.MAX_RERUNS)."""
 
+    STUCK_GRACE_SECONDS = 60.0  # past the job's timeout, before the process ends itself
+
     def __init__(self, worker: Worker, job):
         super().__init__(name=f"heartbeat-{job.id}", daemon=True)
         self.worker, self.job = worker, job
@@ -203,7 +205,7 @@ class JobHeartbeat(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - Redis away: the main loop deals with it after the job
                 log.warning("heartbeat for job %s failed: %s", self.job.id, exc)
             timeout = self.job.timeout or 0
-            if timeout > 0 and elapsed > timeout + 60 and not self.done.is_set():
+            if timeout > 0 and elapsed > timeout + self.STUCK_GRACE_SECONDS and not self.done.is_set():
                 log.error("job %s has run %.0f s, past its %d s timeout; ending this worker so it runs again",
                           self.job.id, elapsed, timeout)
                 logging.shutdown()

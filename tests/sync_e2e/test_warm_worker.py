@@ -158,3 +158,37 @@ def test_issue15_memory_guard_stops_the_worker_for_a_fresh_one(warm_world, guard
     expected = guard.get("max_jobs", 1)
     assert done.count("finished") == expected and done.count("queued") == 3 - expected
     assert worker.recycled and worker._stop_requested
+
+
+STUCK_WORKER = """
+import logging, sys
+from redis import Redis
+from rq import Queue
+from portal.jobs.worker import JobHeartbeat, WarmWorker
+from tests.sync_e2e import warm_jobs
+
+logging.basicConfig(level=logging.INFO)
+JobHeartbeat.STUCK_GRACE_SECONDS = 0.5
+conn = Redis.from_url(sys.argv[1])
+q = Queue("sundial-stuck-test", connection=conn)
+q.enqueue(warm_jobs.stuck, 30, job_timeout=1)
+worker = WarmWorker([q], connection=conn, job_monitoring_interval=0.2)
+worker.work(burst=True, with_scheduler=False)
+print("the worker went on")
+"""
+
+
+def test_r4_issue15_a_job_stuck_past_its_timeout_ends_the_warm_worker_process(redis_url):
+    """RQ's death penalty is SIGALRM; a job stuck where it cannot be delivered would hold a warm worker forever.
+    The heartbeat thread ends the process (exit 70) once the job outlives its timeout by the grace; the supervisor
+    starts a fresh worker and R4's recovery runs the job again (tests/sync_e2e/test_r4_recovery.py)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", STUCK_WORKER, redis_url], cwd=root, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 70, proc.stdout + proc.stderr[-2000:]
+    assert "past its 1 s timeout; ending this worker so it runs again" in proc.stderr
+    assert "the worker went on" not in proc.stdout
