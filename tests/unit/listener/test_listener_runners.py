@@ -33,6 +33,16 @@ def runner_for(fake_session, recorder):
         assert not r.is_alive()
 
 
+def started_stream_runner(session, trigger, **settings) -> StreamRunner:
+    """A StreamRunner of MEMBERS with SETTINGS changed by `settings`, started (the test stops it)."""
+    from dataclasses import replace
+
+    runner = StreamRunner(Group("streaming:default:1:0", "streaming", MEMBERS), lambda: session, trigger,
+                          replace(SETTINGS, **settings))
+    runner.start()
+    return runner
+
+
 def sub_of(runner, mailbox):
     return next(s for s, t in runner.subs.items() if t.mailbox == mailbox)
 
@@ -167,7 +177,6 @@ def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is
     """A connection dropped again within the debounce window defers its catch-ups (G9); the listener's main loop
     flushes them once the new connection has been healthy for `catch_up_stable_seconds` (R4), not before."""
     import time
-    from dataclasses import replace
 
     from listener_fakes import RecordingTrigger
 
@@ -184,10 +193,7 @@ def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is
             return []
 
     trigger = Deferring()
-    settings = replace(SETTINGS, catch_up_stable_seconds=0.4)
-    runner = StreamRunner(Group("streaming:default:1:0", "streaming", MEMBERS), lambda: fake_session, trigger,
-                          settings)
-    runner.start()
+    runner = started_stream_runner(fake_session, trigger, catch_up_stable_seconds=0.4)
     try:
         wait_for(lambda: fake_session.streams)
         assert wait_for(lambda: trigger.staff("new subscription") == [1, 2, 3])  # the first ones run at once
@@ -213,12 +219,8 @@ def test_r4_g9_a_stream_that_stayed_open_ends_the_failure_streak(fake_session, r
     after one more drop, though its last connection had streamed for a long while. A connection open for
     `stream_stable_seconds` ends the streak; one that drops at once keeps counting (G9)."""
     import time
-    from dataclasses import replace
 
-    settings = replace(SETTINGS, stream_stable_seconds=0.2)
-    runner = StreamRunner(Group("streaming:default:1:0", "streaming", MEMBERS), lambda: fake_session, recorder,
-                          settings)
-    runner.start()
+    runner = started_stream_runner(fake_session, recorder, stream_stable_seconds=0.2)
     try:
         wait_for(lambda: fake_session.streams)
         runner.backoff.failures = 8  # a long history of passing faults
