@@ -14,7 +14,7 @@ pause flag, making sure the safety net ticks, the EWS session — and what it do
   5xx — stops the batch: the mailbox that met it is recorded as usual, and every mailbox not reached yet gets
   its own retry job after the same wait (the retries R4's recovery runs at once when the server answers again);
 - rejected credentials stop the batch (the integration is paused, G4); so does a disconnect or pause seen
-  between two mailboxes (the integration row is read again after every mailbox's commit anyway);
+  at any mailbox (the integration's state is read with each mailbox's rows, in the same query);
 - an unexpected error is recorded on its mailbox, the rest of the batch still runs, and the first such error is
   raised at the end so RQ keeps its traceback (habit 5).
 
@@ -29,18 +29,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import InvalidRequestError
-
 from ..ews_soap.errors import AuthenticationFailed, Throttled
 from ..extensions import db
 from ..jobs.safety_net import ensure_tick
-from ..models import MailboxState, StaffMember
+from ..models import ExchangeIntegration, MailboxState, StaffMember
 from .connect import connect
 from .context import MailboxContext, integration_ready
 from .locks import mailbox_lock
 from .record import TRANSIENT, TRANSIENT_BASE_S, clear_stale_pause, mailbox_failures, mark_excluded
 
 log = logging.getLogger("portal.jobs")
+DISCONNECTED = "integration no longer connected"
 
 
 @dataclass
@@ -58,21 +57,17 @@ class BatchOutcome:
         return text
 
 
-def rows_of(staff_id: int) -> tuple[StaffMember | None, MailboxState | None]:
-    """The staff member and its MailboxState in one query (run_for_mailbox reads them with two, plus the staff
-    member's locations, which no sync reads: they are loaded lazily here if anything ever does)."""
+def rows_of(staff_id: int) -> tuple[StaffMember | None, MailboxState | None, str | None]:
+    """The staff member, its MailboxState and the integration's state now, in one query (run_for_mailbox reads
+    them with three, plus the staff member's locations, which no sync reads: loaded lazily here if ever)."""
+    integration_state = db.select(ExchangeIntegration.state).where(ExchangeIntegration.id == 1).scalar_subquery()
     row = db.session.execute(
-        db.select(StaffMember, MailboxState).outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
+        db.select(StaffMember, MailboxState, integration_state)
+        .outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
         .where(StaffMember.id == staff_id).options(db.lazyload(StaffMember.locations))).first()
-    return (None, None) if row is None else (row[0], row[1])
-
-
-def still_connected(integ) -> bool:
-    """Read again after each mailbox (a commit expired it): a disconnect or pause mid-batch stops the batch."""
-    try:
-        return integ.state == "connected"
-    except InvalidRequestError:  # the row is gone
-        return False
+    if row is None:
+        return None, None, db.session.execute(db.select(integration_state)).scalar()
+    return row[0], row[1], row[2]
 
 
 def run_for_mailboxes(staff_ids: list[int], work: Callable[[MailboxContext], str],
@@ -87,11 +82,15 @@ def run_for_mailboxes(staff_ids: list[int], work: Callable[[MailboxContext], str
     clear_stale_pause(integ)
     ensure_tick()  # after (re-)authorization the safety net starts with the first sync; a no-op otherwise
     ews = connect(integ)
+    # The integration as this batch started: its settings (blocking statuses, titles) hold for the whole batch,
+    # and no commit expires it (run_for_mailbox read it again for every mailbox). Its state is read again with
+    # every mailbox's rows.
+    db.session.expunge(integ)
     for n, staff_id in enumerate(staff_ids):
-        if n and not still_connected(integ):
-            out.stopped, out.left = "integration no longer connected", list(staff_ids[n:])
-            return out  # nothing to retry: the first sync after re-authorization starts the safety net again
         got = one_mailbox(staff_id, integ, ews, work, retry)
+        if got.outcome == DISCONNECTED:
+            out.stopped, out.left = DISCONNECTED, list(staff_ids[n:])
+            return out  # nothing to retry: the first sync after re-authorization starts the safety net again
         out.counts[got.outcome] += 1
         if got.unexpected and out.error is None:
             out.error = got.failure
@@ -127,7 +126,10 @@ def one_mailbox(staff_id: int, integ, ews, work, retry) -> Checked:
         if not got:  # another job syncs or exports it right now: never waited on inside a batch
             requeue(10.0)
             return Checked("busy; retried shortly")
-        staff, ms = rows_of(staff_id)
+        staff, ms, integration_state = rows_of(staff_id)
+        if integration_state != "connected":  # disconnected or paused since the batch started
+            db.session.rollback()
+            return Checked(DISCONNECTED)
         if staff is None or not staff.takes_appointments:
             db.session.rollback()
             return Checked("not taking appointments")

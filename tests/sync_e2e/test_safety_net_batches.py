@@ -192,3 +192,23 @@ def test_g2_a_batch_after_a_disconnect_sends_nothing(world):
     world.sim.counters.reset()
     out = run_batch(world, world.alice, world.bob)
     assert world.sim.counters.snapshot() == {} and "integration not connected" in out
+
+
+def test_g2_s9_a_disconnect_during_a_batch_stops_it_before_the_next_mailbox(world):
+    from portal.engine.batch import run_for_mailboxes
+    from portal.jobs.sync_mailbox import incremental
+    from portal.models import ExchangeIntegration
+
+    world.initial()
+    world.outlook(world.bob).create("Gym", future(2, 7), future(2, 8))
+    world.sim.counters.reset()
+
+    def work(ctx):
+        done = incremental(ctx, "periodic")
+        db.session.execute(db.update(ExchangeIntegration).values(state="disconnected"))  # the admin, meanwhile
+        db.session.commit()
+        return done
+
+    out = run_for_mailboxes([world.alice.id, world.bob.id], work, lambda staff_id, wait: None)
+    assert out.stopped == "integration no longer connected" and out.left == [world.bob.id]
+    assert world.sim.counters.total("SyncFolderItems", "bob@example.com") == 0 and world.absences(world.bob) == []
