@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy import bindparam
+
 from ..ews_soap.errors import AuthenticationFailed, Throttled
 from ..extensions import db
 from ..jobs.safety_net import ensure_tick
@@ -57,16 +59,20 @@ class BatchOutcome:
         return text
 
 
+# Built once: building an ORM select and finding its cached compilation again cost more CPU than running it.
+_ROWS = (db.select(StaffMember, MailboxState,
+                   db.select(ExchangeIntegration.state).where(ExchangeIntegration.id == 1).scalar_subquery())
+         .outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
+         .where(StaffMember.id == bindparam("staff_id")).options(db.lazyload(StaffMember.locations)))
+_INTEGRATION_STATE = db.select(ExchangeIntegration.state).where(ExchangeIntegration.id == 1)
+
+
 def rows_of(staff_id: int) -> tuple[StaffMember | None, MailboxState | None, str | None]:
     """The staff member, its MailboxState and the integration's state now, in one query (run_for_mailbox reads
     them with three, plus the staff member's locations, which no sync reads: loaded lazily here if ever)."""
-    integration_state = db.select(ExchangeIntegration.state).where(ExchangeIntegration.id == 1).scalar_subquery()
-    row = db.session.execute(
-        db.select(StaffMember, MailboxState, integration_state)
-        .outerjoin(MailboxState, MailboxState.staff_id == StaffMember.id)
-        .where(StaffMember.id == staff_id).options(db.lazyload(StaffMember.locations))).first()
+    row = db.session.execute(_ROWS, {"staff_id": staff_id}).first()
     if row is None:
-        return None, None, db.session.execute(db.select(integration_state)).scalar()
+        return None, None, db.session.execute(_INTEGRATION_STATE).scalar()
     return row[0], row[1], row[2]
 
 
