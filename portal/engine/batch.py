@@ -37,7 +37,7 @@ from ..jobs.safety_net import ensure_tick
 from ..models import ExchangeIntegration, MailboxState, StaffMember
 from .connect import connect
 from .context import MailboxContext, integration_ready
-from .locks import mailbox_lock
+from .locks import LockKeeper, lock_seconds, mailbox_lock
 from .record import TRANSIENT, TRANSIENT_BASE_S, clear_stale_pause, mailbox_failures, mark_excluded
 
 log = logging.getLogger("portal.jobs")
@@ -92,8 +92,16 @@ def run_for_mailboxes(staff_ids: list[int], work: Callable[[MailboxContext], str
     # and no commit expires it (run_for_mailbox read it again for every mailbox). Its state is read again with
     # every mailbox's rows.
     db.session.expunge(integ)
+    keeper = LockKeeper(lock_seconds() / 3)
+    try:
+        return check_all(staff_ids, integ, ews, work, retry, keeper, out)
+    finally:
+        keeper.close()
+
+
+def check_all(staff_ids, integ, ews, work, retry, keeper: LockKeeper, out: BatchOutcome) -> BatchOutcome:
     for n, staff_id in enumerate(staff_ids):
-        got = one_mailbox(staff_id, integ, ews, work, retry)
+        got = one_mailbox(staff_id, integ, ews, work, retry, keeper)
         if got.outcome == DISCONNECTED:
             out.stopped, out.left = DISCONNECTED, list(staff_ids[n:])
             return out  # nothing to retry: the first sync after re-authorization starts the safety net again
@@ -121,14 +129,14 @@ class Checked:
     unexpected: bool = False  # not an Exchange or lock failure: re-raised after the batch
 
 
-def one_mailbox(staff_id: int, integ, ews, work, retry) -> Checked:
+def one_mailbox(staff_id: int, integ, ews, work, retry, keeper: LockKeeper | None = None) -> Checked:
     asked: list[float] = []
 
     def requeue(wait: float) -> None:
         asked.append(wait)
         retry(staff_id, wait)
 
-    with mailbox_lock(staff_id, wait=0) as got:
+    with mailbox_lock(staff_id, wait=0, keeper=keeper) as got:
         if not got:  # another job syncs or exports it right now: never waited on inside a batch
             requeue(10.0)
             return Checked("busy; retried shortly")
