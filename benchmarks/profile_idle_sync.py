@@ -1,12 +1,18 @@
 """Where an idle safety-net check spends its CPU: the warm worker's per-job path, in one process, under cProfile.
 
-    .venv/bin/python benchmarks/profile_idle_sync.py [--staff 40] [--loops 5] [--mode job|batch] [--out FILE]
+    .venv/bin/python benchmarks/profile_idle_sync.py [--staff 40] [--loops 5] [--mode MODE] [--out FILE]
 
 The simulator (NTLM, its own process), a fresh PostgreSQL database and a private Redis, as in bench_idle_sync.py.
-Every mailbox is initialized first (not measured); then `--loops` times every mailbox is checked the way a warm
-worker runs it (a fresh app context per job, the process's warm EWS session), without RQ's own bookkeeping.
-`--mode batch` checks them through the safety net's batch job instead. Prints CPU ms per check and the top of
-the profile (cumulative and own time); `--out` keeps the pstats file.
+Every mailbox is initialized first (not measured); then `--loops` times every mailbox is checked:
+
+- job: sync_mailbox() per mailbox the way a warm worker runs it (a fresh app context per job, the process's warm
+  EWS session), without RQ's own bookkeeping;
+- batch: sync_batch() per slice of --batch-size mailboxes, likewise;
+- rq-job / rq-batch: the same jobs queued in Redis and run by Sundial's WarmWorker in this process (burst mode),
+  so RQ's dequeue, status changes, results and heartbeat thread are in the profile too.
+
+Prints CPU ms per check and the top of the profile (cumulative and own time, CPU clock); `--out` keeps the
+pstats file.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--staff", type=int, default=40)
     ap.add_argument("--loops", type=int, default=5)
-    ap.add_argument("--mode", choices=("job", "batch"), default="job")
+    ap.add_argument("--mode", choices=("job", "batch", "rq-job", "rq-batch"), default="job")
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--out")
     ap.add_argument("--top", type=int, default=45)
@@ -80,13 +86,15 @@ def profile(args, redis_url: str, sim_pipe) -> None:
                 with app.app_context():
                     sync_mailbox(sid, "periodic")
                     db.session.remove()
-        else:
+        elif args.mode == "batch":
             from portal.jobs.sync_batch import sync_batch
 
             for i in range(0, len(ids), args.batch_size):
                 with app.app_context():
                     sync_batch(i, ids[i:i + args.batch_size])
                     db.session.remove()
+        else:
+            drain_with_worker(app, ids, args.batch_size if args.mode == "rq-batch" else 0)
 
     one_loop()  # warm-up: sign-in, pools, lazy imports
     sim_pipe.send("counters")
@@ -113,6 +121,26 @@ def profile(args, redis_url: str, sim_pipe) -> None:
         st.dump_stats(args.out)
     st.sort_stats("cumulative").print_stats(args.top)
     st.sort_stats("tottime").print_stats(args.top)
+
+
+def drain_with_worker(app, ids: list[int], batch: int) -> None:
+    """Queue one check per mailbox (sync-<id> jobs, or sync-batch-<n> jobs of `batch`) and run them with the
+    warm worker `flask sundial worker` uses, in burst mode, in this process."""
+    from portal.extensions import redis_connection
+    from portal.jobs.queues import enqueue_incremental_sync, get_queue
+    from portal.jobs.worker import make_worker
+
+    with app.app_context():
+        if batch:
+            from portal.jobs.queues import enqueue_batch
+
+            for n, i in enumerate(range(0, len(ids), batch)):
+                enqueue_batch(n, ids[i:i + batch])
+        else:
+            for sid in ids:
+                enqueue_incremental_sync(sid, "periodic")
+        worker = make_worker([get_queue("sync")], redis_connection(), fork=False, worker_ttl=25, app=app)
+        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
 
 
 if __name__ == "__main__":
