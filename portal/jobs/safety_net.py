@@ -99,6 +99,19 @@ def batches(staff_ids: list[int]) -> list[list[int]]:
     return [left[i:i + size] for i in range(0, len(left), size)]
 
 
+def enqueue_due(interval: float) -> tuple[int, int, int]:
+    """Every due mailbox at an even offset within the interval: initial syncs one job each, idle checks in
+    batches. Returns (due mailboxes, initial syncs, batches)."""
+    due = due_mailboxes()
+    initial = [staff_id for staff_id, first in due if first]
+    for i, staff_id in enumerate(initial):
+        enqueue_initial_sync(staff_id, delay=interval * i / len(initial) or None)
+    slices = batches([staff_id for staff_id, first in due if not first])
+    for n, staff_ids in enumerate(slices):
+        enqueue_batch(n, staff_ids, delay=interval * n / len(slices) or None)
+    return len(due), len(initial), len(slices)
+
+
 def tick() -> str:
     """Enqueue every due mailbox at an even offset within the interval — initial syncs one job each, idle checks
     in batches (sync_batch.py) — then schedule the next tick."""
@@ -114,18 +127,12 @@ def tick() -> str:
     if integration_ready() is None:
         _schedule_next(interval, only_if_none=False)
         return f"integration not connected; {len(recovered)} outbox messages queued again"
-    due = due_mailboxes()
-    initial = [staff_id for staff_id, first in due if first]
-    for i, staff_id in enumerate(initial):
-        enqueue_initial_sync(staff_id, delay=interval * i / len(initial) or None)
-    slices = batches([staff_id for staff_id, first in due if not first])
-    for n, staff_ids in enumerate(slices):
-        enqueue_batch(n, staff_ids, delay=interval * n / len(slices) or None)
+    due, initial, slices = enqueue_due(interval)
     for appointment_id in unexported_appointments():
         enqueue_export(appointment_id)
     from .build_check import enqueue_if_due
 
     enqueue_if_due()  # S13: the server's build, once a day
     _schedule_next(interval, only_if_none=False)
-    return (f"{len(due)} mailboxes ({len(initial)} initial syncs, {len(slices)} batches) spread over {interval} s; "
+    return (f"{due} mailboxes ({initial} initial syncs, {slices} batches) spread over {interval} s; "
             f"{len(recovered)} outbox messages queued again")
