@@ -16,7 +16,8 @@ pause flag, making sure the safety net ticks, the EWS session — and what it do
 - rejected credentials stop the batch (the integration is paused, G4); so does a disconnect or pause seen
   at any mailbox (the integration's state is read with each mailbox's rows, in the same query);
 - an unexpected error is recorded on its mailbox, the rest of the batch still runs, and the first such error is
-  raised at the end so RQ keeps its traceback (habit 5).
+  raised at the end so RQ keeps its traceback (habit 5); RQ's job timeout is recorded the same way but ends the
+  batch at once, as it ends a single job.
 
 Nothing here runs a mailbox twice or needs the batch to finish: each mailbox commits on its own, so a worker
 killed mid-batch leaves the mailboxes already checked committed and the rest unchecked — R4's recovery runs the
@@ -29,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy import bindparam
 
 from ..ews_soap.errors import AuthenticationFailed, Throttled
@@ -163,6 +165,8 @@ def one_mailbox(staff_id: int, integ, ews, work, retry, keeper: LockKeeper | Non
                 except BaseException as exc:
                     failure = exc
                     raise
+        except BaseTimeoutException:  # RQ's job timeout: recorded on this mailbox; the batch ends as a job would
+            raise
         except Exception as exc:  # noqa: BLE001 - recorded on the mailbox by the frame; raised after the batch
             log.exception("staff-%s: unexpected error in a safety-net batch; the batch goes on", staff_id)
             return Checked("failed", exc, unexpected=True)

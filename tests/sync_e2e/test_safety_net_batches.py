@@ -212,3 +212,22 @@ def test_g2_s9_a_disconnect_during_a_batch_stops_it_before_the_next_mailbox(worl
     out = run_for_mailboxes([world.alice.id, world.bob.id], work, lambda staff_id, wait: None)
     assert out.stopped == "integration no longer connected" and out.left == [world.bob.id]
     assert world.sim.counters.total("SyncFolderItems", "bob@example.com") == 0 and world.absences(world.bob) == []
+
+
+def test_g2_rq_s_job_timeout_ends_the_batch_as_it_ends_a_single_job(world):
+    import pytest
+    from rq.timeouts import JobTimeoutException
+
+    from portal.engine.batch import run_for_mailboxes
+
+    world.initial()
+    world.sim.counters.reset()
+
+    def work(ctx):
+        raise JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
+
+    with pytest.raises(JobTimeoutException):
+        run_for_mailboxes([world.alice.id, world.bob.id], work, lambda staff_id, wait: None)
+    db.session.rollback()
+    assert world.state(world.alice).state == "error"  # recorded by the frame, as for a single job
+    assert world.state(world.bob).state == "synced" and world.sim.counters.snapshot() == {}  # never reached
