@@ -170,6 +170,8 @@ def sync_settings(env) -> dict:
         "EWS_TIMEOUT": (5, env_number(env, "SUNDIAL_EWS_TIMEOUT_SECONDS", 60, float, minimum=1)),
         "EXCHANGE_PROBE_TIMEOUT": (5, env_number(env, "SUNDIAL_EXCHANGE_PROBE_TIMEOUT_SECONDS", 30, float, minimum=1)),
         "MAILBOX_LOCK_SECONDS": env_number(env, "SUNDIAL_MAILBOX_LOCK_SECONDS", 20, float, minimum=5),
+        # G2: the safety net checks this many idle mailboxes per job (portal/jobs/sync_batch.py).
+        "SAFETY_NET_BATCH_SIZE": env_number(env, "SUNDIAL_SAFETY_NET_BATCH_SIZE", 50, minimum=1),
         # An appointment change not exported after this long is queued again by the safety net.
         "EXPORT_RETRY_GRACE_SECONDS": env_number(env, "SUNDIAL_EXPORT_RETRY_GRACE_SECONDS", 60, float),
         "ACTIVITY_RETENTION_DAYS": env_number(env, "SUNDIAL_ACTIVITY_RETENTION_DAYS", 90, minimum=1),

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import bindparam
 
 from ..extensions import db
 from ..models import Appointment, ExchangeIntegration, ExchangeLink, MailboxState, StaffMember, utcnow
@@ -79,7 +80,11 @@ def link_state(row: ExchangeLink | None) -> LinkState | None:
                      row.absence_id, row.master_item_id, row.exchange_modified_at)
 
 
+# Built once (issue 15): building the select for every sync cost three times what running it did.
+_LINKS = db.select(ExchangeLink).where(ExchangeLink.staff_id == bindparam("staff_id"))
+
+
 def links_of(staff_id: int) -> dict[str, ExchangeLink]:
-    rows = db.session.execute(db.select(ExchangeLink).where(ExchangeLink.staff_id == staff_id)).scalars()
+    rows = db.session.execute(_LINKS, {"staff_id": staff_id}).scalars()
     return {r.item_key: r for r in rows}
 

@@ -38,12 +38,13 @@ def lock_seconds() -> float:
 class MailboxLock:
     """Truthy when held. `check()` raises LockLost once the lock is no longer this job's."""
 
-    def __init__(self, staff_id: int, timeout: float):
+    def __init__(self, staff_id: int, timeout: float, keeper: LockKeeper | None = None):
         self.staff_id, self.timeout = staff_id, timeout
         self.lock = redis_connection().lock(lock_name(staff_id), timeout=timeout, thread_local=False)
         self.held = False
         self.lost = False
         self.renewals = 0
+        self.shared_keeper = keeper
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
 
@@ -52,22 +53,30 @@ class MailboxLock:
 
     def acquire(self, wait: float) -> bool:
         self.held = bool(self.lock.acquire(blocking=wait > 0, blocking_timeout=wait or None))
-        if self.held:
+        if self.held and self.shared_keeper is not None:
+            self.shared_keeper.hold(self)
+        elif self.held:
             self._keeper = threading.Thread(target=self._keep, name=f"mailbox-lock-{self.staff_id}", daemon=True)
             self._keeper.start()
         return self.held
 
     def _keep(self) -> None:
         while not self._stop.wait(self.timeout / 3):
-            try:
-                self.lock.reacquire()  # back to the full expiry, only if the token is still ours
-                self.renewals += 1
-            except LockError:
-                self.lost = True
-                log.warning("mailbox lock of staff %s was lost while its job ran", self.staff_id)
+            if not self.renew():
                 return
-            except Exception as exc:  # noqa: BLE001 - Redis unreachable for a moment: try again next round
-                log.warning("could not renew the mailbox lock of staff %s: %s", self.staff_id, exc)
+
+    def renew(self) -> bool:
+        """Back to the full expiry, only if the token is still ours. False once the lock is lost."""
+        try:
+            self.lock.reacquire()
+            self.renewals += 1
+        except LockError:
+            self.lost = True
+            log.warning("mailbox lock of staff %s was lost while its job ran", self.staff_id)
+            return False
+        except Exception as exc:  # noqa: BLE001 - Redis unreachable for a moment: try again next round
+            log.warning("could not renew the mailbox lock of staff %s: %s", self.staff_id, exc)
+        return True
 
     def check(self) -> None:
         """Before a commit: is the mailbox still ours? (Asks Redis, not only the keeper's last answer.)"""
@@ -77,6 +86,8 @@ class MailboxLock:
 
     def release(self) -> None:
         self._stop.set()
+        if self.shared_keeper is not None:
+            self.shared_keeper.let_go(self)  # returns once no renewal of this lock is under way
         if self._keeper is not None:
             self._keeper.join(timeout=5)
         if self.held and not self.lost:
@@ -87,11 +98,48 @@ class MailboxLock:
         self.held = False
 
 
+class LockKeeper:
+    """One renewal thread for locks held one after another by the same job (the safety net's batches, issue 15):
+    starting and joining a thread for each mailbox's lock of a batch cost more CPU than the rest of its lock
+    handling. Every `interval` seconds (a third of the locks' expiry, as MailboxLock's own keeper) it renews the
+    lock held at that moment, so a lock is renewed at most `interval` after it was taken, as before."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._held: MailboxLock | None = None
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, lock: MailboxLock) -> None:
+        with self._mutex:
+            self._held = lock
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mailbox-lock-keeper", daemon=True)
+            self._thread.start()
+
+    def let_go(self, lock: MailboxLock) -> None:
+        with self._mutex:  # a renewal runs under the mutex: none of this lock is under way once this returns
+            if self._held is lock:
+                self._held = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._mutex:
+                if self._held is not None and not self._held.renew():
+                    self._held = None
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 @contextmanager
-def mailbox_lock(staff_id: int, wait: float = 0.0, timeout: float | None = None):
+def mailbox_lock(staff_id: int, wait: float = 0.0, timeout: float | None = None, keeper: LockKeeper | None = None):
     """Yields a MailboxLock: truthy when this job holds the mailbox, falsy when another job does (and `wait`
-    ran out). The lock is renewed in the background until the block ends."""
-    held = MailboxLock(staff_id, timeout or lock_seconds())
+    ran out). The lock is renewed in the background until the block ends (by `keeper` when given)."""
+    held = MailboxLock(staff_id, timeout or lock_seconds(), keeper)
     held.acquire(wait)
     try:
         yield held

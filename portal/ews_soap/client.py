@@ -9,7 +9,7 @@ import time
 import requests
 from lxml import etree
 
-from . import observe, signin
+from . import observe, signin, templates
 from . import transport as tp
 from .errors import EwsError, ProtocolError, ServerUnreachable, Throttled, TransientServerError
 from .parse import Reply, message_error, read_reply
@@ -31,6 +31,7 @@ class EwsClient:
         self._auth = None
         self._service = None
         self._header_parts: dict[str, set[str]] = {}
+        self._templates = templates.Templates()
         self.had_success = False
         self.server_version: ServerVersion | None = None
         self.requests_sent = 0  # HTTP requests this client made (request-budget tests)
@@ -58,6 +59,15 @@ class EwsClient:
     def build(self, operation: str, body: dict, *, impersonate: str | None = None,
               time_zone: str | None = None) -> tuple[bytes, dict]:
         """Serialize one request: (envelope bytes, HTTP headers incl. SOAPAction)."""
+        if operation in templates.TEMPLATED:
+            built = self._templates.build(operation, body, impersonate, time_zone, self._render)
+            if built is not None:
+                return built
+        return self._render(operation, body, impersonate=impersonate, time_zone=time_zone)
+
+    def _render(self, operation: str, body: dict, *, impersonate: str | None = None,
+                time_zone: str | None = None) -> tuple[bytes, dict]:
+        """zeep renders the request from the WSDL."""
         parts = self._parts(operation)
         headers: dict = {"RequestVersion": {"Version": self.version_header}}
         if impersonate:

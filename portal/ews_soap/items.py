@@ -4,6 +4,8 @@ request content. Field URIs: MSDOC web-service-reference/fielduri; element order
 
 from __future__ import annotations
 
+from functools import cache
+
 import lxml.html
 from lxml import etree
 
@@ -31,9 +33,14 @@ def item_shape(full: bool, series: bool = False) -> dict:
     shape = {"BaseShape": "IdOnly"}
     if full:
         shape["BodyType"] = "Text"
-    fields = (FULL_FIELDS if full else VIEW_FIELDS) + (SERIES_FIELDS if series else [])
-    shape["AdditionalProperties"] = paths(fields, [APPOINTMENT_PROP])
+    shape["AdditionalProperties"] = _properties(full, series)
     return shape
+
+
+@cache
+def _properties(full: bool, series: bool):
+    """Built once per kind (four at most): zeep only copies from it, and every request asks for the same."""
+    return paths((FULL_FIELDS if full else VIEW_FIELDS) + (SERIES_FIELDS if series else []), [APPOINTMENT_PROP])
 
 
 def _bool(text: str | None) -> bool:

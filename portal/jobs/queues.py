@@ -143,6 +143,44 @@ def schedule_retry(name: str, *args, delay: float):
     return q.enqueue_in(timedelta(seconds=max(delay, 1.0)), spec.func, *args, **kw)
 
 
+def waiting_or_running(job_ids: list[str]) -> set[str]:
+    """Which of `job_ids` wait or run now (one Redis round trip however many)."""
+    if not job_ids:
+        return set()
+    pipe = redis_connection().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    busy = {s.value.encode() for s in (*WAITING, JobStatus.STARTED)}
+    return {job_id for job_id, status in zip(job_ids, pipe.execute(), strict=True) if status in busy}
+
+
+def enqueue_batch(slot: int, staff_ids: list[int], delay: float | None = None) -> Job | None:
+    """The safety net's slice `slot` (job `sync-batch-<slot>`), after `delay` seconds. The id is the same every
+    tick, so slices still waiting behind a backlog are replaced (with this tick's mailboxes), never piled up; a
+    slice still running is left alone (None): the next tick covers whatever it does not."""
+    from rq.registry import ScheduledJobRegistry
+
+    spec = SPECS["sync_batch"]
+    q = get_queue(spec.queue)
+    job_id = spec.job_id(slot)
+    if q.is_async:
+        try:
+            old = Job.fetch(job_id, connection=redis_connection())
+            status = old.get_status(refresh=True)
+        except NoSuchJobError:
+            old, status = None, None
+        if status == JobStatus.STARTED:
+            return None
+        if status in WAITING:  # taken back atomically; lost to a worker that just took it: that run covers it
+            if not (ScheduledJobRegistry(queue=q).remove(old) or q.remove(old)):
+                return None
+            old.delete(remove_from_queue=False)
+    kw = dict(job_id=job_id, job_timeout=spec.timeout, result_ttl=300, failure_ttl=7 * 86400)
+    if delay and q.is_async:
+        return q.enqueue_in(timedelta(seconds=delay), spec.func, slot, list(staff_ids), **kw)
+    return q.enqueue(spec.func, slot, list(staff_ids), **kw)
+
+
 def enqueue_notify(outbox_id: int):
     return enqueue("notify", outbox_id)
 

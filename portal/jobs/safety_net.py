@@ -1,5 +1,7 @@
 """The periodic safety net (SPEC G2): every connected mailbox is synced at least every N minutes
 (ExchangeIntegration.sync_interval_minutes, default 5), spread evenly over the interval rather than all at once.
+The idle checks go out in batches of SAFETY_NET_BATCH_SIZE mailboxes per job (sync_batch.py: one job per
+mailbox cost ≈ 29 % of a core for 5,000 mailboxes); a mailbox never imported gets its own initial-sync job.
 
 A self-rescheduling tick job on RQ's scheduler (workers run with the scheduler on). A Redis key with expiry
 marks "a tick is scheduled", so starting many workers schedules one tick, and a lost tick is rescheduled by
@@ -23,7 +25,7 @@ from ..models import AppointmentChange, MailboxState, StaffMember, SyncActivity,
 from ..notifications.reminders import send_reminders
 from ..ops.alerts import evaluate_safely
 from .notify import recover_outbox
-from .queues import enqueue_all, enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, get_queue
+from .queues import enqueue_all, enqueue_batch, enqueue_export, enqueue_initial_sync, get_queue, waiting_or_running
 from .specs import SPECS
 
 TICK_KEY = "sundial:safety-net:scheduled"
@@ -88,8 +90,31 @@ def prune_activity() -> int:
     return gone.rowcount
 
 
+def batches(staff_ids: list[int]) -> list[list[int]]:
+    """The idle checks in slices of SAFETY_NET_BATCH_SIZE for sync_batch jobs. A mailbox whose own `sync-<id>`
+    job waits or runs already (a notification's sync, an admin's re-sync) is left out: that job checks it."""
+    own = waiting_or_running([SPECS["sync"].job_id(staff_id) for staff_id in staff_ids])
+    left = [staff_id for staff_id in staff_ids if SPECS["sync"].job_id(staff_id) not in own]
+    size = int(current_app.config["SAFETY_NET_BATCH_SIZE"])
+    return [left[i:i + size] for i in range(0, len(left), size)]
+
+
+def enqueue_due(interval: float) -> tuple[int, int, int]:
+    """Every due mailbox at an even offset within the interval: initial syncs one job each, idle checks in
+    batches. Returns (due mailboxes, initial syncs, batches)."""
+    due = due_mailboxes()
+    initial = [staff_id for staff_id, first in due if first]
+    for i, staff_id in enumerate(initial):
+        enqueue_initial_sync(staff_id, delay=interval * i / len(initial) or None)
+    slices = batches([staff_id for staff_id, first in due if not first])
+    for n, staff_ids in enumerate(slices):
+        enqueue_batch(n, staff_ids, delay=interval * n / len(slices) or None)
+    return len(due), len(initial), len(slices)
+
+
 def tick() -> str:
-    """Enqueue every due mailbox at an even offset within the interval, then schedule the next tick."""
+    """Enqueue every due mailbox at an even offset within the interval — initial syncs one job each, idle checks
+    in batches (sync_batch.py) — then schedule the next tick."""
     interval = interval_seconds()
     job = get_current_job()
     live = redis_connection().get(TICK_KEY)
@@ -102,17 +127,12 @@ def tick() -> str:
     if integration_ready() is None:
         _schedule_next(interval, only_if_none=False)
         return f"integration not connected; {len(recovered)} outbox messages queued again"
-    due = due_mailboxes()
-    for i, (staff_id, initial) in enumerate(due):
-        delay = interval * i / len(due)
-        if initial:
-            enqueue_initial_sync(staff_id, delay=delay or None)
-        else:
-            enqueue_incremental_sync(staff_id, "periodic", delay=delay or None)
+    due, initial, slices = enqueue_due(interval)
     for appointment_id in unexported_appointments():
         enqueue_export(appointment_id)
     from .build_check import enqueue_if_due
 
     enqueue_if_due()  # S13: the server's build, once a day
     _schedule_next(interval, only_if_none=False)
-    return f"{len(due)} mailboxes spread over {interval} s; {len(recovered)} outbox messages queued again"
+    return (f"{due} mailboxes ({initial} initial syncs, {slices} batches) spread over {interval} s; "
+            f"{len(recovered)} outbox messages queued again")

@@ -26,6 +26,8 @@ class JobSpec:
 SPECS: dict[str, JobSpec] = {
     "initial_sync": JobSpec("sync", "portal.jobs.initial_sync.initial_sync", "initial-{0}", 1800, retried=True),
     "sync": JobSpec("sync", "portal.jobs.sync_mailbox.sync_mailbox", "sync-{0}", 600, retried=True),
+    # The safety net's idle checks, many mailboxes per job (sync_batch.py); the id names the tick's slice.
+    "sync_batch": JobSpec("sync", "portal.jobs.sync_batch.sync_batch", "sync-batch-{0}", 1800),
     "export": JobSpec("export", "portal.jobs.export.export_appointment", "export-{0}", 300, retried=True),
     "notify": JobSpec("notify", "portal.jobs.notify.deliver", "notify-{0}", 60, once=False),
     "alert_check": JobSpec("default", "portal.ops.alerts.evaluate_job", "alerts-check", 60),

@@ -31,8 +31,7 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
     ms = ctx.ms
     if ms.state == "needs_confirmation" and reason != "confirmed":
         return "waiting for an admin to confirm the emptied calendar"
-    if ms.state == "mailbox_not_found" or not ms.sync_state or not ms.initialized_on or \
-            (ms.initialized_email or "").lower() != ctx.staff.email.lower():
+    if needs_import(ctx):
         from .initial_sync import initialize
 
         return initialize(ctx, reason)
@@ -51,6 +50,13 @@ def incremental(ctx: MailboxContext, reason: str) -> str:
         snap.complete = True
     planned = MailboxPlanner(mailbox_of(ctx, links)).plan(snap)
     return finish(ctx, planned, links, state, reason)
+
+
+def needs_import(ctx: MailboxContext) -> bool:
+    """No usable sync state: never imported, looked up under another address (G7), or not found before (I1)."""
+    ms = ctx.ms
+    return ms.state == "mailbox_not_found" or not ms.sync_state or not ms.initialized_on or \
+        (ms.initialized_email or "").lower() != ctx.staff.email.lower()
 
 
 def confirm_new_items(ctx: MailboxContext, links, changed: set[str], snap: Snapshot) -> None:

@@ -155,3 +155,29 @@ def test_g3_enqueue_and_retry_read_one_job_table(app, redis_url):
     assert schedule_retry("initial_sync", 9, delay=30) is None  # one waiting retry per job id
     with pytest.raises(ValueError):
         schedule_retry("notify", 4, delay=5)  # a delivery is retried by its own back-off, not this way
+
+
+def test_g2_g3_one_keeper_renews_the_locks_a_batch_holds_one_after_another(app, redis_url):
+    """The safety net's batches hold one mailbox lock after another; one keeper thread renews whichever is held
+    (issue 15), as each lock's own keeper would: a held lock outlives its expiry, a released one is left alone."""
+    import threading
+
+    from portal.engine.locks import LockKeeper
+
+    _flush(redis_url)
+    conn = redis_lib.Redis.from_url(redis_url)
+    keeper = LockKeeper(0.5)
+    before = threading.active_count()
+    try:
+        for staff_id in (11, 12):
+            with mailbox_lock(staff_id, timeout=1.5, keeper=keeper) as held:
+                time.sleep(2.5)  # past the expiry
+                with mailbox_lock(staff_id) as other:
+                    assert held and not other
+                held.check()
+                assert held.renewals >= 2
+            assert conn.exists(lock_name(staff_id)) == 0  # released at the end, not renewed afterwards
+        assert threading.active_count() == before + 1  # one keeper thread for both locks
+    finally:
+        keeper.close()
+    assert threading.active_count() == before

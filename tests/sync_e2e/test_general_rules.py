@@ -175,12 +175,14 @@ def test_g2_idle_mailbox_costs_one_request_per_safety_net_cycle(world):
 def test_g2_safety_net_spreads_mailboxes_over_the_interval(world):
     from portal.jobs.safety_net import tick
 
+    world.app.config["SAFETY_NET_BATCH_SIZE"] = 1  # one mailbox per batch job (issue 15: 50 by default)
     world.initial()
     tick()
     reg = ScheduledJobRegistry(queue=get_queue("sync"))
     scheduled = sorted(reg.get_job_ids())
-    assert scheduled == [f"sync-{world.bob.id}"]  # Alice now, Bob half an interval later
-    assert [j.id for j in get_queue("sync").jobs] == [f"sync-{world.alice.id}"]
+    assert scheduled == ["sync-batch-1"]  # Alice now, Bob half an interval later
+    assert get_queue("sync").fetch_job("sync-batch-1").args == (1, [world.bob.id])
+    assert [(j.id, j.args) for j in get_queue("sync").jobs] == [("sync-batch-0", (0, [world.alice.id]))]
     assert ScheduledJobRegistry(queue=get_queue("default")).get_job_ids()  # the next tick
 
 
