@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import jsonify, request
 from flask_login import current_user
 
-from ..booking.slots import find_joint_slots, find_slots
+from ..booking.slots import earliest_start, find_joint_slots, find_slots
 from ..extensions import db
 from ..models import Location, Service, StaffMember, staff_locations, utcnow
 from . import bp
@@ -56,11 +56,26 @@ def _people_at(location: Location):
         .order_by(StaffMember.name, StaffMember.id)).all()
 
 
+FIRST_WINDOW = timedelta(hours=3)
+
+
+def _windows(people, length: timedelta, after: datetime) -> list[tuple[datetime, datetime]]:
+    """Where to look, nearest first: the 3 hours from the first working-hours start of anyone (at a large
+    location they nearly always hold the SHOWN slots), the rest of that day, the rest of the HORIZON. Busy time
+    is loaded one window at a time, so "anyone at the location" of 1,000 staff reads a few hours of their
+    appointments, not a whole day's (the booking form's largest cost)."""
+    end = after + HORIZON
+    first = earliest_start(((p.working_hours, p.timezone) for p in people), length, after, end)
+    if first is None:
+        return [(after, end)]  # nobody works in the horizon: one load, nothing found, the sentence says so
+    cuts = sorted({first, min(first + FIRST_WINDOW, end), min(first + timedelta(days=1), end), end})
+    return list(zip(cuts, cuts[1:], strict=False))
+
+
 def _search(people, length: timedelta, after: datetime, joint: bool) -> list:
-    """The first day's busy time is loaded first (at a large location it nearly always holds the SHOWN
-    slots); only when it does not, the rest of the HORIZON in one more load: at most four queries."""
+    """The windows of _windows() in order, until SHOWN slots are found: at most six queries."""
     found: list = []
-    for lo, hi in ((after, after + timedelta(days=1)), (after + timedelta(days=1), after + HORIZON)):
+    for lo, hi in _windows(people, length, after):
         calendars = staff_calendars(people, lo, hi, longest=length)
         if joint:
             found += find_joint_slots(calendars, length, lo, hi, limit=SHOWN - len(found))

@@ -82,3 +82,32 @@ def test_p2_staff_page_edits_working_hours_with_a_sentence_for_bad_input(client,
     assert resp.status_code == 200 and "Wed: write hours like 09:00-17:00, or leave it empty." in resp.get_data(
         as_text=True)
     assert parse_hours(db.session.get(StaffMember, world.sam.id).working_hours)[2] is not None  # nothing applied
+
+
+def test_p2_anyone_at_the_location_reads_busy_time_a_window_at_a_time_and_finds_the_same_slots(app, world,
+                                                                                               monkeypatch):
+    """At 1,000 staff, a whole day of everyone's appointments was the form's largest cost. Busy time is now read
+    for the 3 hours from the first working start, then the rest of the day, then the horizon — and the slots
+    are exactly those one load of the whole horizon gives."""
+    from portal.booking.slots import find_slots
+    from portal.schedule import slot_views
+    from portal.schedule.calendar_data import staff_calendars
+
+    loads = []
+
+    def counting(people, lo, hi, longest):
+        loads.append((lo, hi))
+        return staff_calendars(people, lo, hi, longest=longest)
+
+    monkeypatch.setattr(slot_views, "staff_calendars", counting)
+    night = EARLY - timedelta(hours=6)  # 02:00 in New York: nobody works for hours
+    result = propose(world.service, world.loc, [], MONDAY, now=night)
+    assert loads[0][0] == EARLY + timedelta(hours=1)  # Sam's 09:00 New York, not 02:00
+    assert loads[0][1] - loads[0][0] == timedelta(hours=3)
+    people = slot_views._people_at(world.loc)
+    length = timedelta(minutes=world.service.duration_minutes)
+    whole = find_slots(staff_calendars(people, night, night + slot_views.HORIZON, longest=length), length, night,
+                       night + slot_views.HORIZON, limit=slot_views.SHOWN, named=slot_views.NAMED + 1)
+    assert [(s["date"], s["time"], s["staff_ids"]) for s in result["slots"]] == \
+        [(s.start.astimezone(NY).date().isoformat(), f"{s.start.astimezone(NY):%H:%M}", list(s.staff_ids))
+         for s in whole]
