@@ -25,6 +25,9 @@ log = logging.getLogger("portal.listener")
 
 NOT_A_CHANGE = frozenset({"status"})
 # Errors about one mailbox only: it is skipped for a while; the rest of its group keeps listening.
+# Why a mailbox is owed a catch-up sync: its connection failed (DROPPED, the only reason flush_if_stable runs
+# early), its subscription was lost on a connection that stayed open (LOST, a CAS restart), or it is new.
+DROPPED, LOST = "connection dropped", "subscription lost"
 MAILBOX_ERRORS = (MailboxNotFound, AccessDenied, ImpersonationDenied, RequestRejected)
 
 
@@ -104,8 +107,9 @@ class GroupRunner(threading.Thread):
         if again:
             deferred = set(self.trigger.catch_up_many([t.staff_id for t in again], reason,
                                                       self.settings.catch_up_debounce_seconds) or ())
-            with self._trailing_lock:
-                self._trailing.update(t for t in again if t.staff_id in deferred)
+            if why == DROPPED:  # see flush_if_stable
+                with self._trailing_lock:
+                    self._trailing.update(t for t in again if t.staff_id in deferred)
 
     def stable_for(self) -> float:
         """Seconds this runner has been receiving without a failure (0 while failing); runners override."""
@@ -114,7 +118,13 @@ class GroupRunner(threading.Thread):
     def flush_if_stable(self) -> None:
         """Called by the listener's main loop: once the connection has been healthy for
         `catch_up_stable_seconds`, the catch-ups the debounce deferred run (SPEC R4: a change made during an
-        outage arrives within a minute of its end), each mailbox at most once per `catch_up_min_gap_seconds`."""
+        outage arrives within a minute of its end), each mailbox at most once per `catch_up_min_gap_seconds`.
+
+        Only catch-ups owed because a connection failed (DROPPED): an outage is what R4 bounds. Those deferred
+        after subscriptions were lost on a connection that stayed open (a CAS restart), or new ones, wait for
+        the debounce window's trailing run as before: a server that loses subscriptions every minute keeps its
+        connection healthy between losses, so flushing them would cost a Subscribe and a sync per mailbox per
+        minute, over G9's two requests together with the listener's own (tests/jobs/test_listener_storm.py)."""
         if not self._trailing or self.stable_for() < self.settings.catch_up_stable_seconds:
             return
         with self._trailing_lock:

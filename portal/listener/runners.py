@@ -31,7 +31,7 @@ from ..ews_soap import (
     AuthenticationFailed,
     SubscriptionLost,
 )
-from .base import MAILBOX_ERRORS, NOT_A_CHANGE, GroupRunner, _changes  # noqa: F401 (re-exported)
+from .base import DROPPED, LOST, MAILBOX_ERRORS, NOT_A_CHANGE, GroupRunner, _changes  # noqa: F401 (re-exported)
 from .groups import Group, Target
 
 log = logging.getLogger("portal.listener")
@@ -117,7 +117,7 @@ class StreamRunner(GroupRunner):
             self.cookie = self.cookie or sub.affinity_cookie
             self.subs[sub.subscription_id] = target
             self.stats["subscribed"] += 1
-            self._owed[target] = "new subscription"
+            self._owed.setdefault(target, "new subscription")  # a dropped connection or a loss keeps its reason
 
     def loop(self) -> None:
         session = self.session_factory()
@@ -154,12 +154,14 @@ class StreamRunner(GroupRunner):
                 self._aborter, self._opened_at = None, 0.0
 
     def _stable(self) -> None:
-        """The connection has been open `stream_stable_seconds`: the failure streak is over. The back-off counts
+        """The connection has been open `stream_stable_seconds`: its failure streak is over. The back-off counts
         failures in a row; only a connection closed at its timeout used to end the streak (30 minutes), so after
-        a run of passing faults one more drop waited minutes though the server had long recovered (R4, G9: a
-        server that accepts and drops at once still backs off, as its connections never become stable)."""
+        a run of passing faults one more drop waited minutes though the server had long recovered (R4). G9 still
+        holds: a server that accepts and drops at once backs off as before (its connections never become
+        stable), and subscriptions lost on open connections keep their own back-off (`lost_backoff`, reset only
+        by a connection that reached its timeout): a server losing them every minute gets fewer rounds, not one
+        a minute."""
         self._healthy()
-        self.lost_backoff.succeeded()
 
     def _wait_after_loss(self) -> None:
         """Subscriptions lost on an open connection (a CAS restart): the next ones are made after a back-off of
@@ -170,7 +172,7 @@ class StreamRunner(GroupRunner):
         self.stop_event.wait(delay)
 
     def _failed_connection(self, exc: Exception) -> None:
-        self._owed.update({t: "connection dropped" for t in self.subs.values()})
+        self._owed.update({t: DROPPED for t in self.subs.values()})
         self.stats["dropped"] += 1
         if self._aborting and not self._stalled:
             log.info("group %s: connection closed by the listener; reconnecting", self.group.key)
@@ -239,6 +241,8 @@ class StreamRunner(GroupRunner):
             raise item.error
         ids = item.error_subscription_ids or list(self.subs)
         lost = [self.subs.pop(i) for i in ids if i in self.subs]
+        for target in lost:
+            self._owed.setdefault(target, LOST)
         self.stats["lost"] += len(lost)
         if lost:
             log.warning("group %s: %d subscriptions lost (%s)", self.group.key, len(lost),

@@ -136,7 +136,7 @@ def test_g2_lost_subscription_is_renewed_and_caught_up_with_no_missed_change(sun
         assert wait_for(lambda: sundial.queued() >= 1)
         ran = sundial.run()
         alice = sundial.by_email(ALICE).id
-        assert ("sync_mailbox", (alice, "listener catch-up: new subscription")) in ran
+        assert ("sync_mailbox", (alice, "listener catch-up: subscription lost")) in ran
         assert visible(sundial, ALICE, start)
 
 

@@ -110,7 +110,8 @@ def test_g2_lost_subscription_is_made_again_without_watermark_and_caught_up(runn
     assert wait_for(lambda: len(fake_session.streams) == 2)
     assert fake_session.calls[-2][0:2] == ("subscribe_streaming", ("b@example.com",))
     assert kept < set(fake_session.streams[1].ids) and lost not in fake_session.streams[1].ids
-    assert recorder.staff("new subscription") == [1, 2, 2, 3]
+    assert recorder.staff("new subscription") == [1, 2, 3]  # the start
+    assert recorder.staff("subscription lost") == [2]  # its own reason: never flushed early (flush_if_stable)
 
 
 def test_g2_stream_refused_as_lost_resubscribes_the_whole_group(runner_for, fake_session, recorder):
@@ -173,11 +174,9 @@ def test_g2_one_mailbox_that_cannot_subscribe_does_not_silence_its_group(runner_
     assert wait_for(lambda: recorder.staff("notification") == [3])
 
 
-def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is_healthy(fake_session):
-    """A connection dropped again within the debounce window defers its catch-ups (G9); the listener's main loop
-    flushes them once the new connection has been healthy for `catch_up_stable_seconds` (R4), not before."""
-    import time
-
+def deferring_trigger():
+    """A trigger whose debounce defers every catch-up after the first (a trailing run, minutes away) and which
+    records what the listener flushes early."""
     from listener_fakes import RecordingTrigger
 
     class Deferring(RecordingTrigger):
@@ -186,13 +185,21 @@ def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is
             self.flushed: list[list[int]] = []
 
         def catch_up_many(self, staff_ids, reason, debounce_s):
-            return list(staff_ids)  # every one falls in its window: a trailing run, minutes away
+            return list(staff_ids)
 
         def flush_trailing(self, staff_ids, reason, min_gap_s, debounce_s):
             self.flushed.append(sorted(staff_ids))
             return []
 
-    trigger = Deferring()
+    return Deferring()
+
+
+def test_r4_g9_catch_ups_deferred_by_the_debounce_are_flushed_once_the_stream_is_healthy(fake_session):
+    """A connection dropped again within the debounce window defers its catch-ups (G9); the listener's main loop
+    flushes them once the new connection has been healthy for `catch_up_stable_seconds` (R4), not before."""
+    import time
+
+    trigger = deferring_trigger()
     runner = started_stream_runner(fake_session, trigger, catch_up_stable_seconds=0.4)
     try:
         wait_for(lambda: fake_session.streams)
@@ -237,6 +244,28 @@ def test_r4_g9_a_stream_that_stayed_open_ends_the_failure_streak(fake_session, r
         second.items.put(ConnectionResetError("peer reset"))
         assert wait_for(lambda: len(fake_session.streams) == 3)
         assert runner.backoff.failures == 1  # the first failure of a new streak: a back-off from the start
+    finally:
+        runner.stop()
+        runner.join(2)
+
+
+def test_g9_catch_ups_after_subscriptions_lost_on_an_open_connection_wait_for_their_trailing_run(fake_session):
+    """A CAS restart loses subscriptions but the connection stays healthy: flushing those deferred catch-ups
+    early would cost a Subscribe and a sync per mailbox per lost round (G9's storm test: a server losing them
+    every minute went over two requests per mailbox per minute). They keep the debounce's trailing run."""
+    trigger = deferring_trigger()
+    runner = started_stream_runner(fake_session, trigger, catch_up_stable_seconds=0.0)
+    try:
+        wait_for(lambda: fake_session.streams)
+        assert wait_for(lambda: trigger.staff("new subscription") == [1, 2, 3])
+        lost = sub_of(runner, "b@example.com")
+        fake_session.streams[0].items.put(StreamItem(error=SubscriptionLost("x", code="ErrorSubscriptionNotFound"),
+                                                     error_subscription_ids=[lost]))
+        assert wait_for(lambda: len(fake_session.streams) == 2)
+        fake_session.streams[1].items.put(StreamItem(connection_status="OK"))  # open: the loss is settled
+        assert wait_for(lambda: not runner._owed)
+        runner.flush_if_stable()
+        assert trigger.flushed == [] and not runner._trailing
     finally:
         runner.stop()
         runner.join(2)
