@@ -28,7 +28,6 @@ mailbox) × 5,000 / 300 s, as a share of one core; issue 15 asks for ≤ 10 %, i
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import shutil
 import statistics
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchutil import admin_sql, bench_env, free_port, seed_org  # noqa: E402
+from benchutil import admin_sql, bench_env, seed_org, simulator_process  # noqa: E402
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/{}"
 DBNAME = f"sundial_bench_idle_{os.getpid()}"
@@ -203,9 +202,7 @@ def main() -> None:
     if args.quick:
         args.staff = 50
     tmp, redis_proc, redis_url = bench_env("sundial-bench-idle-")
-    parent, child = multiprocessing.Pipe()
-    sim_proc = multiprocessing.Process(target=serve_simulator, args=(free_port(), args.staff, child), daemon=True)
-    sim_proc.start()
+    sim_proc, parent = simulator_process(serve_simulator, args.staff)
     admin_sql(f"CREATE DATABASE {DBNAME}")
     loads = [os.getloadavg()[0]]
     try:

@@ -2,6 +2,7 @@
 SQL on the local PostgreSQL (to create and drop a benchmark's own database) and an organisation to sync."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import socket
@@ -72,3 +73,20 @@ def seed_org(url: str, upn: str, password: str, staff: int) -> list[int]:
                                     primary_location=loc) for n in range(staff)])
     db.session.commit()
     return [s.id for s in db.session.execute(db.select(StaffMember)).scalars()]
+
+
+def simulator_process(serve, *args):
+    """Run `serve(port, *args, conn)` (a benchmark's simulator) in its own process on a free port; returns the
+    process and this end of the pipe it answers on."""
+    parent, child = multiprocessing.Pipe()
+    proc = multiprocessing.Process(target=serve, args=(free_port(), *args, child), daemon=True)
+    proc.start()
+    return proc, parent
+
+
+def print_profile(stats, top: int, out: str | None = None) -> None:
+    """The top of a pstats.Stats by cumulative and by own time; `out` keeps the whole profile."""
+    if out:
+        stats.dump_stats(out)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)

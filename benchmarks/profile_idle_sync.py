@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import multiprocessing
 import os
 import pstats
 import shutil
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_idle_sync import PG, serve_simulator  # noqa: E402
-from benchutil import admin_sql, bench_env, free_port, seed_org  # noqa: E402
+from benchutil import admin_sql, bench_env, print_profile, seed_org, simulator_process  # noqa: E402
 
 DBNAME = f"sundial_prof_idle_{os.getpid()}"
 
@@ -46,9 +45,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=45)
     args = ap.parse_args()
     tmp, redis_proc, redis_url = bench_env("sundial-prof-idle-")
-    parent, child = multiprocessing.Pipe()
-    sim_proc = multiprocessing.Process(target=serve_simulator, args=(free_port(), args.staff, child), daemon=True)
-    sim_proc.start()
+    sim_proc, parent = simulator_process(serve_simulator, args.staff)
     admin_sql(f"CREATE DATABASE {DBNAME}")
     try:
         profile(args, redis_url, parent)
@@ -116,11 +113,7 @@ def profile(args, redis_url: str, sim_pipe) -> None:
     plain = time.process_time() - c1
     print(f"{args.mode}: {n} checks; CPU {plain * 1000 / n:.2f} ms per check unprofiled, {cpu * 1000 / n:.2f} ms "
           f"profiled; {(req1 - req0) / n:.2f} requests per check; load {os.getloadavg()[0]:.2f}")
-    st = pstats.Stats(prof)
-    if args.out:
-        st.dump_stats(args.out)
-    st.sort_stats("cumulative").print_stats(args.top)
-    st.sort_stats("tottime").print_stats(args.top)
+    print_profile(pstats.Stats(prof), args.top, args.out)
 
 
 def drain_with_worker(app, ids: list[int], batch: int) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import multiprocessing
 import os
 import pstats
 import shutil
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_initial_sync import app_config, serve_simulator  # noqa: E402
-from benchutil import bench_env, free_port, seed_org  # noqa: E402
+from benchutil import bench_env, print_profile, seed_org, simulator_process  # noqa: E402
 
 
 def main() -> None:
@@ -35,10 +34,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args()
     tmp, redis_proc, redis_url = bench_env("sundial-prof-import-")
-    parent, child = multiprocessing.Pipe()
-    sim = multiprocessing.Process(target=serve_simulator, args=(free_port(), args.staff, args.events, child),
-                                  daemon=True)
-    sim.start()
+    sim, parent = simulator_process(serve_simulator, args.staff, args.events)
     try:
         url, upn, password = parent.recv()
         plain = run(args, tmp / "plain.db", redis_url, url, upn, password, profiled=False)
@@ -46,10 +42,7 @@ def main() -> None:
         st, events = prof
         print(f"{events} events in {args.staff - 1} mailboxes: {plain[0] * 1e6 / plain[1]:.0f} µs CPU per event "
               f"unprofiled; load {os.getloadavg()[0]:.2f}")
-        if args.out:
-            st.dump_stats(args.out)
-        st.sort_stats("cumulative").print_stats(args.top)
-        st.sort_stats("tottime").print_stats(args.top)
+        print_profile(st, args.top, args.out)
     finally:
         parent.send("stop")
         sim.join(10)
