@@ -183,20 +183,23 @@ def reconcile() -> str:
     unexported change, whatever Redis forgot."""
     from ..engine.context import integration_ready
     from .notify import recover_outbox
-    from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync
-    from .safety_net import due_mailboxes, ensure_tick, unexported_appointments
+    from .queues import enqueue_export, enqueue_incremental_sync, enqueue_initial_sync, schedule_retry
+    from .safety_net import ensure_tick, mailboxes_by_wait, unexported_appointments
 
     ensure_tick()
     outbox = recover_outbox()
     if integration_ready() is None:
         return f"integration not connected; {len(outbox)} outbox messages queued again"
-    due = due_mailboxes()
+    due, waiting = mailboxes_by_wait()
     for staff_id, initial in due:
         if initial:
             enqueue_initial_sync(staff_id)
         else:
             enqueue_incremental_sync(staff_id, "catch-up after a Redis restart")
+    for staff_id, seconds in waiting:  # their retry jobs were in the Redis that was lost: at the back-off's end
+        schedule_retry("sync", staff_id, "retry", delay=seconds)
     exports = unexported_appointments(grace_seconds=0)
     for appointment_id in exports:
         enqueue_export(appointment_id)
-    return f"{len(due)} mailboxes to catch up, {len(exports)} appointments to export, {len(outbox)} messages"
+    return (f"{len(due)} mailboxes to catch up, {len(waiting)} retries after their back-off, {len(exports)} "
+            f"appointments to export, {len(outbox)} messages")

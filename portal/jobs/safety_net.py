@@ -56,20 +56,27 @@ def ensure_tick() -> bool:
 
 def due_mailboxes() -> list[tuple[int, bool]]:
     """(staff id, needs initial sync) for every staff member taking appointments whose mailbox is due."""
+    return mailboxes_by_wait()[0]
+
+
+def mailboxes_by_wait() -> tuple[list[tuple[int, bool]], list[tuple[int, float]]]:
+    """The mailboxes to sync: (staff id, needs initial sync) of those due now, and (staff id, seconds left) of
+    those waiting out a back-off (next_attempt_at, throttled_until) — their retry job waits in Redis."""
     now = utcnow()
-    rows = db.session.execute(db.select(StaffMember, MailboxState).outerjoin(
+    rows = db.session.execute(db.select(StaffMember.id, MailboxState).outerjoin(
         MailboxState, MailboxState.staff_id == StaffMember.id).where(StaffMember.takes_appointments.is_(True))
         .order_by(StaffMember.id)).all()
-    due = []
-    for staff, ms in rows:
+    due, waiting = [], []
+    for staff_id, ms in rows:
         if ms is not None and (ms.excluded or ms.state in SKIP_STATES):
             continue
-        if ms is not None and ms.next_attempt_at and ms.next_attempt_at > now:
-            continue
-        if ms is not None and ms.throttled_until and ms.throttled_until > now:
-            continue
-        due.append((staff.id, ms is None or not ms.sync_state))
-    return due
+        until = max((t for t in (ms.next_attempt_at, ms.throttled_until) if t and t > now), default=None) \
+            if ms is not None else None
+        if until is not None:
+            waiting.append((staff_id, (until - now).total_seconds()))
+        else:
+            due.append((staff_id, ms is None or not ms.sync_state))
+    return due, waiting
 
 
 def unexported_appointments(grace_seconds: float | None = None) -> list[int]:

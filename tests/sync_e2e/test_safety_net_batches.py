@@ -231,3 +231,30 @@ def test_g2_rq_s_job_timeout_ends_the_batch_as_it_ends_a_single_job(world):
     db.session.rollback()
     assert world.state(world.alice).state == "error"  # recorded by the frame, as for a single job
     assert world.state(world.bob).state == "synced" and world.sim.counters.snapshot() == {}  # never reached
+
+
+def test_r4_redis_restarted_empty_while_a_mailbox_waits_out_a_back_off_gets_its_retry_again(world):
+    """The 1,000-fault soak's lost changes: two mailboxes waited out a back-off after a dropped response, Redis
+    restarted empty, and its reconciliation caught up only the mailboxes due *now* — the two retries had been in
+    the Redis that was lost, so nothing ran until the next safety-net round, after the soak had ended. Now the
+    reconciliation schedules each waiting mailbox's retry again, at its back-off's end."""
+    from datetime import timedelta
+
+    from portal.jobs.recovery import reconcile
+    from portal.models import utcnow
+
+    world.initial()
+    alice, bob = world.state(world.alice), world.state(world.bob)
+    alice.state, alice.failures, alice.next_attempt_at = "error", 3, utcnow() + timedelta(seconds=40)
+    bob.throttled_until = utcnow() + timedelta(seconds=90)
+    db.session.commit()
+    world.redis.flushdb()  # Redis restarted empty: the scheduled retries are gone
+    outcome = reconcile()
+    assert "2 retries after their back-off" in outcome
+    sync = get_queue("sync")
+    registry = ScheduledJobRegistry(queue=sync)
+    assert set(registry.get_job_ids()) >= {f"sync-{world.alice.id}-retry", f"sync-{world.bob.id}-retry"}
+    when = {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
+    alice_at = when[f"sync-{world.alice.id}-retry"].replace(tzinfo=None)
+    assert abs((alice_at - alice.next_attempt_at.replace(tzinfo=None)).total_seconds()) < 3  # not before, not later
+    assert f"sync-{world.alice.id}" not in sync.job_ids  # no catch-up now: it waits out its back-off
