@@ -153,16 +153,6 @@ class StreamRunner(GroupRunner):
             finally:
                 self._aborter, self._opened_at = None, 0.0
 
-    def _stable(self) -> None:
-        """The connection has been open `stream_stable_seconds`: its failure streak is over. The back-off counts
-        failures in a row; only a connection closed at its timeout used to end the streak (30 minutes), so after
-        a run of passing faults one more drop waited minutes though the server had long recovered (R4). G9 still
-        holds: a server that accepts and drops at once backs off as before (its connections never become
-        stable), and subscriptions lost on open connections keep their own back-off (`lost_backoff`, reset only
-        by a connection that reached its timeout): a server losing them every minute gets fewer rounds, not one
-        a minute."""
-        self._healthy()
-
     def _wait_after_loss(self) -> None:
         """Subscriptions lost on an open connection (a CAS restart): the next ones are made after a back-off of
         its own, from `lost_backoff_seconds`, so a server that loses them every minute gets fewer rounds than one
@@ -193,9 +183,13 @@ class StreamRunner(GroupRunner):
         try:
             for item in stream:
                 self.last_data = time.monotonic()
+                # Open `stream_stable_seconds`: the failure streak is over (R4). Only a connection closed at its
+                # timeout used to end it (30 minutes), so after a run of passing faults one more drop waited
+                # minutes though the server had long recovered. G9 holds: a server that accepts and drops at once
+                # backs off as before, and subscriptions lost on open connections keep their own `lost_backoff`.
                 if opened and opened_at and self.last_data - opened_at >= self.settings.stream_stable_seconds:
                     opened_at = 0.0
-                    self._stable()
+                    self._healthy()
                 if self.stopped:
                     return "ok"
                 if not opened and getattr(item.error, "code", None) == OVER_LIMIT:
@@ -219,7 +213,7 @@ class StreamRunner(GroupRunner):
                 # pool, so the next request needs no new TCP connection and NTLM handshake (one 401 fewer).
         finally:
             if opened_at and time.monotonic() - opened_at >= self.settings.stream_stable_seconds:
-                self._stable()  # it lasted, then broke: this drop is the first of a new streak
+                self._healthy()  # it lasted, then broke: this drop is the first of a new streak
             close = getattr(stream, "close", None)
             if close is not None:
                 try:
