@@ -170,11 +170,24 @@ def find_slots(calendars: list[StaffCalendar], length: timedelta, after: datetim
     for n, cal in enumerate(calendars):
         groups.setdefault((cal.hours, ZoneInfo(cal.tz)), []).append(n)
     merged: dict[int, tuple[list[datetime], list[datetime]]] = {}  # busy time merged when first asked
+    # Starts are visited in time order and every slot has the same length, so a staff member found busy at a
+    # start stays busy for every start before the end of the interval that blocked it: the next starts skip
+    # them with one comparison instead of a search. At 1,000 staff, a start when everyone is busy (a
+    # company-wide meeting) costs one comparison per staff member and start, not a search.
+    blocked_until: dict[int, datetime] = {}
 
     def free_at(n: int, s: datetime, e: datetime) -> bool:
+        until = blocked_until.get(n)
+        if until is not None and s < until:
+            return False
         if n not in merged:
             merged[n] = _merged(calendars[n].busy)
-        return _is_free(*merged[n], s, e)
+        starts, ends = merged[n]
+        i = bisect_left(ends, s + timedelta(microseconds=1))  # first merged interval ending after s
+        if i == len(starts) or starts[i] >= e:
+            return True
+        blocked_until[n] = ends[i]
+        return False
 
     found: list[Slot] = []
     window = after
@@ -184,9 +197,10 @@ def find_slots(calendars: list[StaffCalendar], length: timedelta, after: datetim
         for (hours, tz), members in groups.items():
             for pair in _starts(hours, tz, length, window, window_end, step):
                 candidates.setdefault(pair, []).extend(members)
+        single = len(groups) == 1  # one group's members are already in calendar order
         for s, e in sorted(candidates):
             free = []
-            for n in sorted(candidates[(s, e)]):
+            for n in (candidates[(s, e)] if single else sorted(candidates[(s, e)])):
                 if free_at(n, s, e):
                     free.append(n)
                     if named and len(free) >= named:

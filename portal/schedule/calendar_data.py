@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from ..booking.appointments import blocking_statuses
 from ..booking.slots import StaffCalendar, parse_hours
 from ..extensions import db
-from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff
+from ..models import Appointment, ExchangeLink, ExternalAbsence, StaffMember, appointment_staff, staff_locations
 
 
 def appointments_by_staff(ids: list[int], utc_start: datetime, utc_end: datetime) -> dict[int, list[Appointment]]:
@@ -45,25 +45,42 @@ def overlaps_busy(appt: Appointment, absences: list[ExternalAbsence], blocking: 
     return any(ab.free_busy in blocking and ab.start < appt.end and ab.end > appt.start for ab in absences)
 
 
-def staff_calendars(staff: list[StaffMember], utc_start: datetime, utc_end: datetime,
-                    longest: timedelta = timedelta(days=1)) -> list[StaffCalendar]:
-    """Slot-finder input for `staff`: working hours and busy intervals (appointments + blocking absences) that
-    can touch a slot starting in [utc_start, utc_end) and lasting at most `longest`.
-    Two column-only queries (no ORM objects): the booking form asks this on every change."""
-    ids = [s.id for s in staff]
-    lo, hi = utc_start, utc_end + longest
+def busy_by_staff(utc_start: datetime, utc_end: datetime, ids: list[int] | None = None,
+                  location_id: int | None = None) -> dict[int, list]:
+    """Staff id → busy intervals (booked appointments + blocking Exchange absences) overlapping [utc_start,
+    utc_end): two column-only queries (no ORM objects). For `ids`, or for everyone at `location_id` by a
+    sub-query (listing 1,000 ids costs a bound parameter each, rendered and planned on every call)."""
+    if location_id is not None:
+        who = (db.select(staff_locations.c.staff_id).where(staff_locations.c.location_id == location_id)
+               .scalar_subquery())
+        appt_staff, absence_staff = appointment_staff.c.staff_id.in_(who), ExternalAbsence.staff_id.in_(who)
+    else:
+        appt_staff, absence_staff = appointment_staff.c.staff_id.in_(ids or []), ExternalAbsence.staff_id.in_(ids or [])
+    lo, hi = utc_start, utc_end
     busy: dict[int, list] = defaultdict(list)
     appts = db.session.execute(
         db.select(appointment_staff.c.staff_id, Appointment.start, Appointment.end)
         .join(Appointment, appointment_staff.c.appointment_id == Appointment.id)
-        .where(appointment_staff.c.staff_id.in_(ids), Appointment.status == "booked",
-               Appointment.start < hi, Appointment.end > lo))
+        .where(appt_staff, Appointment.status == "booked", Appointment.start < hi, Appointment.end > lo))
     absences = db.session.execute(
         db.select(ExternalAbsence.staff_id, ExternalAbsence.start, ExternalAbsence.end)
-        .where(ExternalAbsence.staff_id.in_(ids), ExternalAbsence.free_busy.in_(sorted(blocking_statuses())),
+        .where(absence_staff, ExternalAbsence.free_busy.in_(sorted(blocking_statuses())),
                ExternalAbsence.start < hi, ExternalAbsence.end > lo))
     for staff_id, start, end in [*appts, *absences]:
         busy[staff_id].append((start, end))
+    return busy
+
+
+def staff_calendars(staff: list[StaffMember], utc_start: datetime, utc_end: datetime,
+                    longest: timedelta = timedelta(days=1), location_id: int | None = None) -> list[StaffCalendar]:
+    """Slot-finder input for `staff`: working hours and busy intervals (appointments + blocking absences) that
+    can touch a slot starting in [utc_start, utc_end) and lasting at most `longest`.
+    Two column-only queries (no ORM objects): the booking form asks this on every change. `location_id`: `staff`
+    is everyone at that location (busy_by_staff reads them by a sub-query)."""
+    if location_id is not None:
+        busy = busy_by_staff(utc_start, utc_end + longest, location_id=location_id)
+    else:
+        busy = busy_by_staff(utc_start, utc_end + longest, ids=[s.id for s in staff])
     return [StaffCalendar(s.id, s.timezone, parse_hours(s.working_hours), busy.get(s.id, [])) for s in staff]
 
 

@@ -37,7 +37,8 @@ def propose(service: Service | None, location: Location | None, staff: list[Staf
     people = staff or _people_at(location)
     if not people:
         return {"slots": [], "sentence": f"Nobody takes appointments at {location.name}."}
-    found = _search(people, timedelta(minutes=service.duration_minutes), after, joint=len(staff) > 1)
+    found = _search(people, timedelta(minutes=service.duration_minutes), after, joint=len(staff) > 1,
+                    location_id=None if staff else location.id)
     names = {s.id: s.name for s in people}
     slots = [_slot_json(s, tz, names) for s in found]
     who = " and ".join(s.name for s in staff) if staff else f"anyone at {location.name}"
@@ -72,11 +73,12 @@ def _windows(people, length: timedelta, after: datetime) -> list[tuple[datetime,
     return list(zip(cuts, cuts[1:], strict=False))
 
 
-def _search(people, length: timedelta, after: datetime, joint: bool) -> list:
-    """The windows of _windows() in order, until SHOWN slots are found: at most six queries."""
+def _search(people, length: timedelta, after: datetime, joint: bool, location_id: int | None = None) -> list:
+    """The windows of _windows() in order, until SHOWN slots are found: at most six queries. `location_id`:
+    `people` is everyone there (_people_at), read by a location sub-query instead of a list of their ids."""
     found: list = []
     for lo, hi in _windows(people, length, after):
-        calendars = staff_calendars(people, lo, hi, longest=length)
+        calendars = staff_calendars(people, lo, hi, longest=length, location_id=location_id)
         if joint:
             found += find_joint_slots(calendars, length, lo, hi, limit=SHOWN - len(found))
         else:

@@ -95,15 +95,16 @@ def test_p2_anyone_at_the_location_reads_busy_time_a_window_at_a_time_and_finds_
 
     loads = []
 
-    def counting(people, lo, hi, longest):
-        loads.append((lo, hi))
-        return staff_calendars(people, lo, hi, longest=longest)
+    def counting(people, lo, hi, longest, location_id=None):
+        loads.append((lo, hi, location_id))
+        return staff_calendars(people, lo, hi, longest=longest, location_id=location_id)
 
     monkeypatch.setattr(slot_views, "staff_calendars", counting)
     night = EARLY - timedelta(hours=6)  # 02:00 in New York: nobody works for hours
     result = propose(world.service, world.loc, [], MONDAY, now=night)
     assert loads[0][0] == EARLY + timedelta(hours=1)  # Sam's 09:00 New York, not 02:00
     assert loads[0][1] - loads[0][0] == timedelta(hours=3)
+    assert loads[0][2] == world.loc.id  # everyone there, by a sub-query: no list of 1,000 ids
     people = slot_views._people_at(world.loc)
     length = timedelta(minutes=world.service.duration_minutes)
     whole = find_slots(staff_calendars(people, night, night + slot_views.HORIZON, longest=length), length, night,
@@ -111,3 +112,4 @@ def test_p2_anyone_at_the_location_reads_busy_time_a_window_at_a_time_and_finds_
     assert [(s["date"], s["time"], s["staff_ids"]) for s in result["slots"]] == \
         [(s.start.astimezone(NY).date().isoformat(), f"{s.start.astimezone(NY):%H:%M}", list(s.staff_ids))
          for s in whole]
+

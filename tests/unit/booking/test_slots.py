@@ -134,3 +134,32 @@ def test_p2_a_limited_search_gives_the_first_slots_of_the_full_search():
     full = find_slots(cals, HALF, mon, mon + timedelta(days=7))
     for limit in (1, 5, 40, 200):
         assert find_slots(cals, HALF, mon, mon + timedelta(days=7), limit=limit) == full[:limit]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_p2_anyone_finder_equals_each_staff_members_own_free_times(seed):
+    """find_slots skips a staff member found busy until the interval that blocked them ends: the slots and who is
+    named must equal a check of each staff member on their own, across zones, working hours and long blocks."""
+    import random
+
+    rng = random.Random(seed)
+    after = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)  # the New York DST change lies inside the window
+    until = after + timedelta(days=5)
+    cals = []
+    for n in range(30):
+        busy = []
+        for _ in range(rng.randint(0, 12)):
+            s = after + timedelta(minutes=15 * rng.randint(0, 4 * 24 * 5))
+            busy.append((s, s + timedelta(minutes=rng.choice([15, 30, 45, 90, 240, 600]))))
+        hours = parse_hours(rng.choice([None, '["08:00-12:00","08:00-12:00","","13:00-18:00","07:30-19:00","",""]']))
+        cals.append(StaffCalendar(100 + n, rng.choice(["America/New_York", "Europe/London", "UTC"]), hours, busy))
+    length = timedelta(minutes=rng.choice([15, 30, 60]))
+    got = find_slots(cals, length, after, until)
+    own = {c.staff_id: set(staff_slots(c, length, after, until)) for c in cals}
+    expected = {}
+    for c in cals:
+        for pair in own[c.staff_id]:
+            expected.setdefault(pair, []).append(c.staff_id)
+    assert [(s.start, s.end, list(s.staff_ids)) for s in got] == [(s, e, expected[(s, e)]) for s, e in sorted(expected)]
+    named = find_slots(cals, length, after, until, limit=5, named=3)
+    assert [(s.start, list(s.staff_ids)) for s in named] == [(s, expected[(s, e)][:3]) for s, e in sorted(expected)[:5]]
