@@ -142,6 +142,7 @@ def _seed_appointments(staff: list[StaffMember], services: list[Service], client
             continue
         for member in staff:
             tz = ZoneInfo(member.timezone)
+            placed = count
             for _ in range(rng.randint(1, 3)):
                 service = rng.choice(services)
                 slot = rng.randrange(0, 16) * 30  # minutes after 09:00
@@ -166,7 +167,28 @@ def _seed_appointments(staff: list[StaffMember], services: list[Service], client
                 for s in team:
                     busy[s.id].append((start, end))
                 count += 1
+            if count == placed:  # every try collided or ran past 17:00: one appointment anyway, so each weekday
+                count += _first_free(member, day, tz, services, clients, busy, stamp)  # of each member shows one
     return count
+
+
+def _first_free(member, day, tz, services, clients, busy, stamp) -> int:
+    """The member's first free half hour of `day` (09:00–17:00 local), booked with the shortest service."""
+    service = min(services, key=lambda s: (s.duration_minutes, s.id or 0))
+    for slot in range(0, 16):
+        start = datetime.combine(day, time(9), tz) + timedelta(minutes=30 * slot)
+        end = start + timedelta(minutes=service.duration_minutes)
+        if end.astimezone(tz).time() > time(17):
+            break
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        if _free(busy[member.id], start, end):
+            db.session.add(Appointment(
+                service=service, location=member.primary_location, start=start, end=end, staff=[member],
+                clients=[clients[member.id % len(clients)] if member.id else clients[0]], notes="", status="booked",
+                origin="sundial", created_at=stamp, updated_at=stamp))
+            busy[member.id].append((start, end))
+            return 1
+    return 0
 
 
 def seed(today: date | None = None) -> Iterator[str]:

@@ -54,6 +54,23 @@ def test_demo_seed_is_idempotent_and_conflict_free(any_app):
     assert staff_user.staff.email == DEMO_STAFF[0][1] and staff_user.check_password(DEMO_PASSWORD)
 
 
+
+@pytest.mark.parametrize("today", [date(2026, 12, 8), date(2026, 3, 4)])
+def test_demo_gives_every_staff_member_an_appointment_on_every_weekday(any_app, today):
+    """Seeded with the machine's UTC date, the demo's "today" in New York is the day before from 19:00 there. With
+    2026-12-08 Olivia had no appointment on 7 December, so an end-to-end test run after midnight UTC found an empty
+    day view. Every weekday of the four weeks now holds at least one appointment of every staff member."""
+    from datetime import timedelta
+
+    list(seed(today))
+    staff = db.session.execute(db.select(StaffMember)).scalars().all()
+    seen = {(s.id, a.start.astimezone(ZoneInfo(s.timezone)).date())
+            for a in db.session.execute(db.select(Appointment)).scalars() for s in a.staff}
+    weekdays = [today + timedelta(days=k) for k in range(-14, 14) if (today + timedelta(days=k)).weekday() < 5]
+    missing = [(m.name, d.isoformat()) for m in staff for d in weekdays if (m.id, d) not in seen]
+    assert missing == []
+
+
 def _seed_command(app, *flags):
     result = app.test_cli_runner().invoke(args=["sundial", "seed-demo", *flags])
     assert result.exit_code == 0, result.output
