@@ -184,7 +184,7 @@ def _first_free(member, day, tz, services, clients, busy, stamp) -> int:
         if _free(busy[member.id], start, end):
             db.session.add(Appointment(
                 service=service, location=member.primary_location, start=start, end=end, staff=[member],
-                clients=[clients[member.id % len(clients)] if member.id else clients[0]], notes="", status="booked",
+                clients=[clients[(member.id or 0) % len(clients)]], notes="", status="booked",
                 origin="sundial", created_at=stamp, updated_at=stamp))
             busy[member.id].append((start, end))
             return 1

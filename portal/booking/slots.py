@@ -93,9 +93,14 @@ def _merged(busy: list[Interval]) -> tuple[list[datetime], list[datetime]]:
     return starts, ends
 
 
-def _is_free(starts: list[datetime], ends: list[datetime], s: datetime, e: datetime) -> bool:
+def _blocked_until(starts: list[datetime], ends: list[datetime], s: datetime, e: datetime) -> datetime | None:
+    """The end of the merged busy interval that overlaps [s, e), or None when it is free."""
     i = bisect_left(ends, s + timedelta(microseconds=1))  # first merged interval ending after s
-    return i == len(starts) or starts[i] >= e
+    return None if i == len(starts) or starts[i] >= e else ends[i]
+
+
+def _is_free(starts: list[datetime], ends: list[datetime], s: datetime, e: datetime) -> bool:
+    return _blocked_until(starts, ends, s, e) is None
 
 
 def _prepared(cal: StaffCalendar):
@@ -182,11 +187,10 @@ def find_slots(calendars: list[StaffCalendar], length: timedelta, after: datetim
             return False
         if n not in merged:
             merged[n] = _merged(calendars[n].busy)
-        starts, ends = merged[n]
-        i = bisect_left(ends, s + timedelta(microseconds=1))  # first merged interval ending after s
-        if i == len(starts) or starts[i] >= e:
+        until = _blocked_until(*merged[n], s, e)
+        if until is None:
             return True
-        blocked_until[n] = ends[i]
+        blocked_until[n] = until
         return False
 
     found: list[Slot] = []

@@ -50,21 +50,18 @@ def busy_by_staff(utc_start: datetime, utc_end: datetime, ids: list[int] | None 
     """Staff id → busy intervals (booked appointments + blocking Exchange absences) overlapping [utc_start,
     utc_end): two column-only queries (no ORM objects). For `ids`, or for everyone at `location_id` by a
     sub-query (listing 1,000 ids costs a bound parameter each, rendered and planned on every call)."""
-    if location_id is not None:
-        who = (db.select(staff_locations.c.staff_id).where(staff_locations.c.location_id == location_id)
-               .scalar_subquery())
-        appt_staff, absence_staff = appointment_staff.c.staff_id.in_(who), ExternalAbsence.staff_id.in_(who)
-    else:
-        appt_staff, absence_staff = appointment_staff.c.staff_id.in_(ids or []), ExternalAbsence.staff_id.in_(ids or [])
+    who = ((ids or []) if location_id is None else
+           db.select(staff_locations.c.staff_id).where(staff_locations.c.location_id == location_id).scalar_subquery())
     lo, hi = utc_start, utc_end
     busy: dict[int, list] = defaultdict(list)
     appts = db.session.execute(
         db.select(appointment_staff.c.staff_id, Appointment.start, Appointment.end)
         .join(Appointment, appointment_staff.c.appointment_id == Appointment.id)
-        .where(appt_staff, Appointment.status == "booked", Appointment.start < hi, Appointment.end > lo))
+        .where(appointment_staff.c.staff_id.in_(who), Appointment.status == "booked",
+               Appointment.start < hi, Appointment.end > lo))
     absences = db.session.execute(
         db.select(ExternalAbsence.staff_id, ExternalAbsence.start, ExternalAbsence.end)
-        .where(absence_staff, ExternalAbsence.free_busy.in_(sorted(blocking_statuses())),
+        .where(ExternalAbsence.staff_id.in_(who), ExternalAbsence.free_busy.in_(sorted(blocking_statuses())),
                ExternalAbsence.start < hi, ExternalAbsence.end > lo))
     for staff_id, start, end in [*appts, *absences]:
         busy[staff_id].append((start, end))
