@@ -24,10 +24,10 @@ from .groups import Group, Target
 log = logging.getLogger("portal.listener")
 
 NOT_A_CHANGE = frozenset({"status"})
-# Errors about one mailbox only: it is skipped for a while; the rest of its group keeps listening.
 # Why a mailbox is owed a catch-up sync: its connection failed (DROPPED, the only reason flush_if_stable runs
 # early), its subscription was lost on a connection that stayed open (LOST, a CAS restart), or it is new.
 DROPPED, LOST = "connection dropped", "subscription lost"
+# Errors about one mailbox only: it is skipped for a while; the rest of its group keeps listening.
 MAILBOX_ERRORS = (MailboxNotFound, AccessDenied, ImpersonationDenied, RequestRejected)
 
 
